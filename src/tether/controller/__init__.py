@@ -1,0 +1,1 @@
+"""Controller: the long-running reconcile loop."""

@@ -1,0 +1,1 @@
+"""Pure logic: diff, normalization, health, sync planning, drift attribution. No I/O."""

@@ -1,0 +1,1 @@
+"""Engine: compare, sync, history, rollback, DR bootstrap (orchestration)."""

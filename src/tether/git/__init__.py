@@ -1,0 +1,1 @@
+"""Git adapter: mirrors, fetch, resolve, read tree, revert, push."""

@@ -1,0 +1,19 @@
+"""Kubernetes adapter: discovery, get/list, server-side apply and dry-run, delete."""
+
+from tether.kube.client import (
+    APPLY_PATCH,
+    JSON_PATCH,
+    MERGE_PATCH,
+    STRATEGIC_MERGE_PATCH,
+    KubeClient,
+    ResourceInfo,
+)
+
+__all__ = [
+    "APPLY_PATCH",
+    "JSON_PATCH",
+    "MERGE_PATCH",
+    "STRATEGIC_MERGE_PATCH",
+    "KubeClient",
+    "ResourceInfo",
+]

@@ -1,0 +1,352 @@
+"""A small async Kubernetes client over the official client's transport.
+
+Objects stay plain dicts (the wire form). The official `kubernetes` package supplies
+kubeconfig loading, TLS, auth and connection pooling; requests go through its raw
+`call_api` so that no generated model classes are involved. Blocking calls run in
+worker threads, bounded by a semaphore.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+import urllib3
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+
+from tether.errors import ClusterError, InputError, UnreachableError
+from tether.model.keys import split_api_version
+
+APPLY_PATCH = "application/apply-patch+yaml"
+MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
+
+DEFAULT_TIMEOUT = 30.0
+UNREACHABLE_HINT = "check --kubeconfig/--context, or start the local cluster: tether cluster up"
+
+
+@dataclass(frozen=True)
+class ResourceInfo:
+    """One served resource type, as discovery describes it."""
+
+    group: str
+    version: str
+    kind: str
+    plural: str
+    namespaced: bool
+    verbs: frozenset[str]
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    def path(self, namespace: str | None = None, name: str | None = None) -> str:
+        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        if self.namespaced and namespace:
+            base += f"/namespaces/{namespace}"
+        base += f"/{self.plural}"
+        return f"{base}/{name}" if name else base
+
+
+class KubeClient:
+    """Async access to one cluster: discovery, get/list, apply, update, patch, delete."""
+
+    def __init__(
+        self,
+        api_client: k8s_client.ApiClient,
+        *,
+        max_concurrency: int = 16,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self._api = api_client
+        self.server: str = api_client.configuration.host
+        self._timeout = timeout
+        self._limit = asyncio.Semaphore(max_concurrency)
+        self._resources: dict[str, dict[str, ResourceInfo]] = {}
+
+    @classmethod
+    def from_kubeconfig(cls, path: str | None = None, context: str | None = None) -> KubeClient:
+        try:
+            api_client = k8s_config.new_client_from_config(  # type: ignore[no-untyped-call]
+                config_file=path, context=context
+            )
+        except (k8s_config.ConfigException, OSError) as exc:
+            where = path or "~/.kube/config"
+            raise InputError(
+                f"cannot load kubeconfig {where}: {exc}",
+                hint="pass --kubeconfig, or run `tether cluster up` for a local cluster",
+            ) from exc
+        return cls(api_client)
+
+    def close(self) -> None:
+        self._api.close()  # type: ignore[no-untyped-call]
+
+    # -- raw requests ------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: dict[str, str] | None = None,
+        body: Any = None,
+        content_type: str | None = None,
+        timeout: float | None = None,
+        raw: bool = False,
+    ) -> Any:
+        """One API request; returns the decoded JSON body (bytes with raw=True).
+
+        Raises ClusterError for API errors and UnreachableError when the server does not answer.
+        """
+        async with self._limit:
+            return await asyncio.to_thread(
+                self._request_sync, method, path, query, body, content_type, timeout, raw
+            )
+
+    def _request_sync(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str] | None,
+        body: Any,
+        content_type: str | None,
+        timeout: float | None,
+        raw: bool,
+    ) -> Any:
+        url = self.server + path + (f"?{urlencode(query)}" if query else "")
+        headers = {"Accept": "application/json"}
+        payload: bytes | None = None
+        if body is not None:
+            # The transport JSON-encodes dict bodies itself only for JSON content
+            # types; sending bytes with the apply content type keeps control here.
+            headers["Content-Type"] = content_type or "application/json"
+            payload = orjson.dumps(body)
+        auth: dict[str, str] = {}
+        self._api.update_params_for_auth(auth, [], ["BearerToken"], path, method, payload)
+        headers.update(auth)
+        t = timeout or self._timeout
+        try:
+            resp = self._api.rest_client.pool_manager.request(
+                method,
+                url,
+                body=payload,
+                headers=headers,
+                timeout=urllib3.Timeout(connect=min(t, 10.0), read=t),
+                retries=urllib3.Retry(total=2, connect=2, read=0, status=0, redirect=0),
+                preload_content=True,
+            )
+        except urllib3.exceptions.HTTPError as exc:
+            reason = getattr(exc, "reason", None) or exc
+            raise UnreachableError(
+                f"cluster {self.server} unreachable: {reason}", hint=UNREACHABLE_HINT
+            ) from exc
+        data: bytes = resp.data
+        if resp.status >= 400:
+            raise _api_error(resp.status, data)
+        if raw:
+            return data
+        return orjson.loads(data) if data else None
+
+    # -- discovery -----------------------------------------------------------------
+
+    async def resource(self, api_version: str, kind: str) -> ResourceInfo:
+        """Discovery lookup of a kind in a group/version; refreshes once on a miss."""
+        for refresh in (False, True):
+            found = (await self._group_version(api_version, refresh)).get(kind)
+            if found:
+                return found
+        raise ClusterError(
+            f"the server does not serve kind {kind} in {api_version}",
+            hint="is its CustomResourceDefinition installed?",
+            status=404,
+            reason="NotFound",
+        )
+
+    async def _group_version(self, api_version: str, refresh: bool) -> dict[str, ResourceInfo]:
+        if not refresh and api_version in self._resources:
+            return self._resources[api_version]
+        group, version = split_api_version(api_version)
+        path = f"/apis/{group}/{version}" if group else f"/api/{version}"
+        try:
+            doc = await self.request("GET", path)
+        except ClusterError as exc:
+            if exc.status != 404:
+                raise
+            doc = {"resources": []}
+        kinds: dict[str, ResourceInfo] = {}
+        for res in doc.get("resources", []):
+            if "/" in res["name"]:
+                continue  # subresources such as deployments/scale
+            kinds[res["kind"]] = ResourceInfo(
+                group=group,
+                version=version,
+                kind=res["kind"],
+                plural=res["name"],
+                namespaced=bool(res.get("namespaced")),
+                verbs=frozenset(res.get("verbs", [])),
+            )
+        self._resources[api_version] = kinds
+        return kinds
+
+    async def _object_path(
+        self, api_version: str, kind: str, name: str | None, namespace: str | None
+    ) -> str:
+        info = await self.resource(api_version, kind)
+        if info.namespaced and name is not None and not namespace:
+            raise InputError(f"{kind} {name} is namespaced but no namespace was given")
+        return info.path(namespace if info.namespaced else None, name)
+
+    # -- object verbs ------------------------------------------------------------
+
+    async def version(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request("GET", "/version")
+        return result
+
+    async def get(
+        self, api_version: str, kind: str, name: str, namespace: str | None = None
+    ) -> dict[str, Any] | None:
+        path = await self._object_path(api_version, kind, name, namespace)
+        try:
+            result: dict[str, Any] = await self.request("GET", path)
+        except ClusterError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return result
+
+    async def list(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+    ) -> list[dict[str, Any]]:
+        info = await self.resource(api_version, kind)
+        path = info.path(namespace)
+        query: dict[str, str] = {"limit": "500"}
+        if label_selector:
+            query["labelSelector"] = label_selector
+        items: list[dict[str, Any]] = []
+        while True:
+            page = await self.request("GET", path, query=query)
+            for item in page.get("items", []):
+                item.setdefault("apiVersion", info.api_version)
+                item.setdefault("kind", kind)
+                items.append(item)
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return items
+            query["continue"] = token
+
+    async def apply(
+        self,
+        obj: dict[str, Any],
+        *,
+        field_manager: str = "tether",
+        dry_run: bool = False,
+        force: bool = True,
+        subresource: str | None = None,
+    ) -> dict[str, Any]:
+        """Server-side apply; with dry_run the server returns the object it would store."""
+        meta = obj.get("metadata") or {}
+        path = await self._object_path(
+            obj["apiVersion"], obj["kind"], meta.get("name"), meta.get("namespace")
+        )
+        if subresource:
+            path += f"/{subresource}"
+        query = {"fieldManager": field_manager, "force": "true" if force else "false"}
+        if dry_run:
+            query["dryRun"] = "All"
+        result: dict[str, Any] = await self.request(
+            "PATCH", path, query=query, body=obj, content_type=APPLY_PATCH
+        )
+        return result
+
+    async def create(
+        self, obj: dict[str, Any], *, field_manager: str = "tether", dry_run: bool = False
+    ) -> dict[str, Any]:
+        meta = obj.get("metadata") or {}
+        path = await self._object_path(obj["apiVersion"], obj["kind"], None, meta.get("namespace"))
+        query = {"fieldManager": field_manager}
+        if dry_run:
+            query["dryRun"] = "All"
+        result: dict[str, Any] = await self.request("POST", path, query=query, body=obj)
+        return result
+
+    async def update(
+        self, obj: dict[str, Any], *, field_manager: str, subresource: str | None = None
+    ) -> dict[str, Any]:
+        """PUT the whole object (an `Update` in managedFields, as kubectl edit does)."""
+        meta = obj.get("metadata") or {}
+        path = await self._object_path(
+            obj["apiVersion"], obj["kind"], meta.get("name"), meta.get("namespace")
+        )
+        if subresource:
+            path += f"/{subresource}"
+        result: dict[str, Any] = await self.request(
+            "PUT", path, query={"fieldManager": field_manager}, body=obj
+        )
+        return result
+
+    async def patch(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        patch: Any,
+        *,
+        namespace: str | None = None,
+        patch_type: str = MERGE_PATCH,
+        field_manager: str,
+        subresource: str | None = None,
+    ) -> dict[str, Any]:
+        path = await self._object_path(api_version, kind, name, namespace)
+        if subresource:
+            path += f"/{subresource}"
+        result: dict[str, Any] = await self.request(
+            "PATCH",
+            path,
+            query={"fieldManager": field_manager},
+            body=patch,
+            content_type=patch_type,
+        )
+        return result
+
+    async def delete(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        namespace: str | None = None,
+        *,
+        propagation: str = "Background",
+    ) -> bool:
+        """Delete; False when the object was already gone."""
+        path = await self._object_path(api_version, kind, name, namespace)
+        try:
+            await self.request("DELETE", path, body={"propagationPolicy": propagation})
+        except ClusterError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+
+def _api_error(status: int, raw: bytes) -> ClusterError:
+    try:
+        decoded = orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError:
+        decoded = None
+    if isinstance(decoded, dict) and decoded.get("kind") == "Status":
+        message = str(decoded.get("message") or decoded.get("reason") or status)
+        reason = str(decoded.get("reason") or "")
+    else:
+        message = raw[:200].decode("utf-8", "replace") or f"HTTP {status}"
+        reason = ""
+    return ClusterError(message, status=status, reason=reason)

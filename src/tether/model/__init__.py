@@ -1,0 +1,1 @@
+"""Pure Application types and validation: no I/O (DESIGN §1)."""

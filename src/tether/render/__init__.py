@@ -1,0 +1,1 @@
+"""Render adapter: plain YAML, Kustomize, Helm, SOPS into plain dicts."""

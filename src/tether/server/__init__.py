@@ -1,0 +1,1 @@
+"""HTTP surface: metrics, webhooks, probes."""
