@@ -1,0 +1,61 @@
+"""The `tether` command line (thin: parses flags, calls the engine, renders results)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from tether import __version__
+from tether.errors import EXIT_CONDITION, TetherError
+
+from .cluster import cluster_group
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tether")
+@click.option("--kubeconfig", envvar="KUBECONFIG", help="Path to the kubeconfig file.")
+@click.option("--context", "kube_context", help="The kubeconfig context to use.")
+@click.option(
+    "-n",
+    "--app-namespace",
+    default="tether-system",
+    show_default=True,
+    help="Namespace of the Application resources.",
+)
+@click.pass_context
+def cli(
+    ctx: click.Context, kubeconfig: str | None, kube_context: str | None, app_namespace: str
+) -> None:
+    """tether: keep Kubernetes clusters tethered to Git."""
+    ctx.obj = {"kubeconfig": kubeconfig, "context": kube_context, "app_namespace": app_namespace}
+
+
+cli.add_command(cluster_group)
+
+
+def main() -> None:
+    """Entry point: one clear line (plus a hint) and the documented exit code on errors."""
+    try:
+        cli.main(standalone_mode=False)
+    except TetherError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        if exc.hint:
+            click.echo(f"hint: {exc.hint}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(EXIT_CONDITION)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # a bug: keep the line, hide the traceback unless asked
+        if os.environ.get("TETHER_DEBUG"):
+            raise
+        click.echo(f"error: internal error: {type(exc).__name__}: {exc}", err=True)
+        click.echo("hint: rerun with TETHER_DEBUG=1 for a traceback", err=True)
+        sys.exit(EXIT_CONDITION)
+    sys.exit(0)

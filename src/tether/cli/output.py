@@ -1,0 +1,39 @@
+"""Rendering of command results: data on stdout in table|wide|json|yaml|name form."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+import orjson
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+FORMATS = ("table", "wide", "json", "yaml", "name")
+
+stderr = Console(stderr=True, highlight=False)
+
+
+def emit_data(data: Any, fmt: str) -> None:
+    """Machine-readable output of `data` (json or yaml)."""
+    if fmt == "json":
+        sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        sys.stdout.write(yaml.safe_dump(data, sort_keys=False))
+
+
+def emit_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    table = Table(box=None, show_edge=False, pad_edge=False, header_style="bold")
+    for header in headers:
+        table.add_column(header, overflow="fold")
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    Console(highlight=False, soft_wrap=True).print(table)
+
+
+def message(text: str) -> None:
+    """A note for people: stderr, so that stdout stays data."""
+    click.echo(text, err=True)
