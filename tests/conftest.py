@@ -1,0 +1,106 @@
+"""Shared fixtures: one real local control plane per test session, a namespace per test,
+and real git repositories (bare on disk, served over `git http-backend` on loopback)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.githttp import GitHttpServer
+from tether.kube import KubeClient
+from tether.localcluster import LocalCluster, binaries
+
+
+def _session_state_dir() -> Path:
+    # A fixed place per user, so a run that was killed before its teardown is cleaned up by
+    # the next one (its processes are recorded in the state directory and stopped by PID).
+    return Path(tempfile.gettempdir()) / f"tether-test-cluster-{os.getuid()}"
+
+
+@pytest.fixture(scope="session")
+def local_cluster() -> Iterator[LocalCluster]:
+    cluster = LocalCluster(_session_state_dir())
+    asyncio.run(cluster.down())
+    shutil.rmtree(cluster.state_dir, ignore_errors=True)
+    try:
+        asyncio.run(cluster.up(timeout=240))
+        yield cluster
+    finally:
+        asyncio.run(cluster.down())
+        shutil.rmtree(cluster.state_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def kubeconfig(local_cluster: LocalCluster) -> str:
+    return str(local_cluster.kubeconfig)
+
+
+@pytest.fixture
+async def kube(kubeconfig: str) -> AsyncIterator[KubeClient]:
+    client = KubeClient.from_kubeconfig(kubeconfig)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture
+async def namespace(kube: KubeClient, request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    """A fresh namespace per test, deleted afterwards."""
+    base = request.node.name.lower().replace("_", "-")[:40].strip("-")
+    name = f"t-{base}-{uuid.uuid4().hex[:6]}"
+    await kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    try:
+        yield name
+    finally:
+        await kube.delete("v1", "Namespace", name)
+
+
+@pytest.fixture(scope="session")
+def kubectl(kubeconfig: str) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run the real kubectl against the session cluster."""
+    exe = str(binaries.binary("kubectl"))
+
+    def run(
+        *args: str, check: bool = True, env: dict[str, str] | None = None, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [exe, f"--kubeconfig={kubeconfig}", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            input=input,
+            env={**os.environ, **(env or {})},
+            check=False,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed: {proc.stderr.strip()}")
+        return proc
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitHttpServer]:
+    server = GitHttpServer(tmp_path_factory.mktemp("git-http")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Every test that touches the control plane is marked, so `-m "not cluster"` runs
+    # only the pure tests.
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        if "local_cluster" in fixtures or "kubeconfig" in fixtures:
+            item.add_marker(pytest.mark.cluster)
