@@ -1,0 +1,43 @@
+"""Shared pieces of the benchmarks: a throwaway local control plane and timing helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import platform
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from tether.localcluster import LocalCluster
+
+
+@contextlib.contextmanager
+def bench_cluster() -> Iterator[LocalCluster]:
+    """A control plane of the benchmark's own, stopped and removed afterwards."""
+    state = Path(tempfile.mkdtemp(prefix="tether-bench-"))
+    cluster = LocalCluster(state)
+    try:
+        asyncio.run(cluster.up(timeout=240))
+        yield cluster
+    finally:
+        asyncio.run(cluster.down())
+        shutil.rmtree(state, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def timed(results: dict[str, float], name: str) -> Iterator[None]:
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        results[name] = time.perf_counter() - start
+
+
+def machine() -> str:
+    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    python = platform.python_version()
+    return f"{platform.machine()}, {os.cpu_count()} cores, {mem_gib:.0f} GiB, Python {python}"

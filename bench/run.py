@@ -1,0 +1,16 @@
+"""`make bench`: run every benchmark; each prints its numbers and its ratio to a baseline."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import apply
+
+BENCHMARKS = [apply.main]
+
+if __name__ == "__main__":
+    for bench in BENCHMARKS:
+        bench()
