@@ -14,13 +14,13 @@ $TETHER cluster status
 "$BIN/kubectl" version -o yaml | grep gitVersion
 
 step "2. a workload from the demo manifests becomes Available on the fake node"
-"$BIN/kubectl" apply --server-side --field-manager=tether -f examples/demo/web.yaml
+"$BIN/kubectl" apply --server-side --force-conflicts --field-manager=tether -f examples/demo/web.yaml
 "$BIN/kubectl" -n demo rollout status deployment/web --timeout=120s
 "$BIN/kubectl" -n demo get deployment,pods -o wide
 
 step "3. someone scales it by hand: managedFields already tell who wrote what"
 "$BIN/kubectl" -n demo scale deployment/web --replicas=5
-"$BIN/kubectl" -n demo get deployment web --show-managed-fields -o json \
-  | python3 -c 'import json,sys; d=json.load(sys.stdin); [print(f"  {m[\"manager\"]:<28} {m[\"operation\"]:<7} {m.get(\"subresource\",\"\"):<6} {m[\"time\"]}") for m in d["metadata"]["managedFields"]]'
+"$BIN/kubectl" -n demo get deployment web --show-managed-fields \
+  -o jsonpath='{range .metadata.managedFields[*]}  {.manager}{"\t"}{.operation}{"\t"}{.subresource}{"\t"}{.time}{"\n"}{end}'
 
 step "done: the control plane keeps running (KUBECONFIG=$KUBECONFIG); stop it with: $TETHER cluster down"
