@@ -1,5 +1,6 @@
 """Kubernetes adapter: discovery, get/list, server-side apply and dry-run, delete."""
 
+from tether.kube.cache import LiveCache, owner_app
 from tether.kube.client import (
     APPLY_PATCH,
     JSON_PATCH,
@@ -15,5 +16,7 @@ __all__ = [
     "MERGE_PATCH",
     "STRATEGIC_MERGE_PATCH",
     "KubeClient",
+    "LiveCache",
     "ResourceInfo",
+    "owner_app",
 ]

@@ -119,16 +119,8 @@ class KubeClient:
         raw: bool,
     ) -> Any:
         url = self.server + path + (f"?{urlencode(query)}" if query else "")
-        headers = {"Accept": "application/json"}
-        payload: bytes | None = None
-        if body is not None:
-            # The transport JSON-encodes dict bodies itself only for JSON content
-            # types; sending bytes with the apply content type keeps control here.
-            headers["Content-Type"] = content_type or "application/json"
-            payload = orjson.dumps(body)
-        auth: dict[str, str] = {}
-        self._api.update_params_for_auth(auth, [], ["BearerToken"], path, method, payload)
-        headers.update(auth)
+        payload = orjson.dumps(body) if body is not None else None
+        headers = self._headers(method, path, payload, content_type)
         t = timeout or self._timeout
         try:
             resp = self._api.rest_client.pool_manager.request(
@@ -151,6 +143,45 @@ class KubeClient:
         if raw:
             return data
         return orjson.loads(data) if data else None
+
+    def _headers(
+        self, method: str, path: str, payload: bytes | None, content_type: str | None
+    ) -> dict[str, str]:
+        headers = {"Accept": "application/json"}
+        if payload is not None:
+            headers["Content-Type"] = content_type or "application/json"
+        # Bearer tokens (and their refresh hooks) come from the kubeconfig loader.
+        auth: dict[str, str] = {}
+        self._api.update_params_for_auth(auth, [], ["BearerToken"], path, method, payload)
+        headers.update(auth)
+        return headers
+
+    def open_watch_sync(self, path: str, query: dict[str, str], timeout: float) -> Any:
+        """Open a streaming watch (blocking; call from a dedicated thread).
+
+        Returns the urllib3 response; iterate it for newline-delimited JSON events and
+        call `.shutdown()` from another thread to stop it.
+        """
+        url = f"{self.server}{path}?{urlencode(query)}"
+        try:
+            resp = self._api.rest_client.pool_manager.request(
+                "GET",
+                url,
+                headers=self._headers("GET", path, None, None),
+                timeout=urllib3.Timeout(connect=10.0, read=timeout),
+                retries=urllib3.Retry(total=0),
+                preload_content=False,
+            )
+        except urllib3.exceptions.HTTPError as exc:
+            reason = getattr(exc, "reason", None) or exc
+            raise UnreachableError(
+                f"cluster {self.server} unreachable: {reason}", hint=UNREACHABLE_HINT
+            ) from exc
+        if resp.status >= 400:
+            data = resp.read()
+            resp.release_conn()
+            raise _api_error(resp.status, data)
+        return resp
 
     # -- discovery -----------------------------------------------------------------
 

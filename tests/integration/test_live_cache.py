@@ -1,0 +1,56 @@
+"""The live cache lists and then watches: changes arrive without polling."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.support.waiting import eventually
+from tether.kube import KubeClient, LiveCache
+from tether.model.keys import ResourceKey
+
+
+def configmap(name: str, namespace: str, app: str | None, value: str = "1") -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "namespace": namespace}
+    if app:
+        meta["annotations"] = {"tether.dev/tracking-id": f"{app}:/ConfigMap:{namespace}/{name}"}
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"v": value}}
+
+
+async def test_list_then_watch_updates_and_tracking_index(kube: KubeClient, namespace: str) -> None:
+    await kube.apply(configmap("before", namespace, "tether-system/shop"))
+    cache = LiveCache(kube, watch_timeout=30)
+    events: list[tuple[str, str]] = []
+    cache.add_listener(lambda event, obj: events.append((event, obj["metadata"]["name"])))
+    try:
+        await cache.watch_kind("v1", "ConfigMap")
+        before = ResourceKey("", "ConfigMap", namespace, "before")
+        assert cache.get(before) is not None  # from the initial list
+        assert before in cache.tracked_by("tether-system/shop")
+
+        await kube.apply(configmap("after", namespace, "tether-system/shop", "2"))
+        after = ResourceKey("", "ConfigMap", namespace, "after")
+
+        async def seen() -> bool:
+            return cache.get(after) is not None
+
+        await eventually(seen, timeout=5, what="watch event for a new ConfigMap")
+        assert set(cache.tracked_by("tether-system/shop")) >= {before, after}
+
+        await kube.apply(configmap("after", namespace, "tether-system/other", "3"))
+
+        async def moved() -> bool:
+            return after in cache.tracked_by("tether-system/other")
+
+        await eventually(moved, timeout=5, what="tracking index follows an annotation change")
+        assert after not in cache.tracked_by("tether-system/shop")
+
+        await kube.delete("v1", "ConfigMap", "before", namespace)
+
+        async def gone() -> bool:
+            return cache.get(before) is None
+
+        await eventually(gone, timeout=5, what="watch DELETED event")
+        assert ("DELETED", "before") in events
+        assert before not in cache.tracked_by("tether-system/shop")
+    finally:
+        await cache.close()
