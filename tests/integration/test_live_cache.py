@@ -54,3 +54,13 @@ async def test_list_then_watch_updates_and_tracking_index(kube: KubeClient, name
         assert before not in cache.tracked_by("tether-system/shop")
     finally:
         await cache.close()
+
+
+async def test_discovery_preferred_versions_and_scope(kube: KubeClient) -> None:
+    assert await kube.preferred_version("apps") == "v1"
+    assert await kube.preferred_version("") == "v1"
+    assert await kube.preferred_version("no.such.group") is None
+    deploy = await kube.resource("apps/v1", "Deployment")
+    assert deploy.namespaced and deploy.plural == "deployments" and "patch" in deploy.verbs
+    ns = await kube.resource("v1", "Namespace")
+    assert not ns.namespaced and ns.path(name="x") == "/api/v1/namespaces/x"

@@ -68,6 +68,7 @@ class KubeClient:
         self._timeout = timeout
         self._limit = asyncio.Semaphore(max_concurrency)
         self._resources: dict[str, dict[str, ResourceInfo]] = {}
+        self._preferred: dict[str, str] | None = None
 
     @classmethod
     def from_kubeconfig(cls, path: str | None = None, context: str | None = None) -> KubeClient:
@@ -197,6 +198,19 @@ class KubeClient:
             status=404,
             reason="NotFound",
         )
+
+    async def preferred_version(self, group: str, *, refresh: bool = False) -> str | None:
+        """The server's preferred version of an API group (`v1` for the core group)."""
+        if group == "":
+            return "v1"
+        if self._preferred is None or refresh or group not in self._preferred:
+            doc = await self.request("GET", "/apis")
+            self._preferred = {
+                g["name"]: g["preferredVersion"]["version"]
+                for g in doc.get("groups", [])
+                if g.get("preferredVersion")
+            }
+        return self._preferred.get(group)
 
     async def _group_version(self, api_version: str, refresh: bool) -> dict[str, ResourceInfo]:
         if not refresh and api_version in self._resources:
