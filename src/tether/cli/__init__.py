@@ -11,6 +11,8 @@ from tether import __version__
 from tether.errors import EXIT_CONDITION, TetherError
 
 from .cluster import cluster_group
+from .context import CliContext
+from .output import FORMATS
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -24,12 +26,23 @@ from .cluster import cluster_group
     show_default=True,
     help="Namespace of the Application resources.",
 )
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(FORMATS),
+    default=None,
+    help="Output format for commands that print data (table|wide|json|yaml|name).",
+)
 @click.pass_context
 def cli(
-    ctx: click.Context, kubeconfig: str | None, kube_context: str | None, app_namespace: str
+    ctx: click.Context,
+    kubeconfig: str | None,
+    kube_context: str | None,
+    app_namespace: str,
+    output: str | None,
 ) -> None:
     """tether: keep Kubernetes clusters tethered to Git."""
-    ctx.obj = {"kubeconfig": kubeconfig, "context": kube_context, "app_namespace": app_namespace}
+    ctx.obj = CliContext(kubeconfig, kube_context, app_namespace, output)
 
 
 cli.add_command(cluster_group)

@@ -12,7 +12,8 @@ import click
 from tether.errors import ConditionNotMet, InputError
 from tether.localcluster import LocalCluster
 
-from .output import FORMATS, emit_data, emit_table, message
+from .context import CliContext, output_option, pass_cli
+from .output import emit_data, emit_table, message
 
 
 def default_state_dir() -> Path:
@@ -59,9 +60,11 @@ def cluster_down(state_dir: Path) -> None:
 
 @cluster_group.command("status")
 @state_dir_option
-@click.option("-o", "--output", "fmt", type=click.Choice(FORMATS), default="table")
-def cluster_status(state_dir: Path, fmt: str) -> None:
+@output_option
+@pass_cli
+def cluster_status(cli: CliContext, state_dir: Path, fmt: str | None) -> None:
     """Show each component; exit 1 when the cluster is not running."""
+    fmt = cli.fmt(fmt)
     status = asyncio.run(LocalCluster(state_dir).status())
     if fmt in ("json", "yaml"):
         emit_data(dataclasses.asdict(status) | {"running": status.running}, fmt)
