@@ -1,0 +1,696 @@
+"""Comparison of desired objects with live ones: per-object verdicts, drifted paths, and a
+masked unified diff for people.
+
+Strategy (DESIGN §3). With the server-side dry-run apply result of the desired object
+(`predicted`, the object as the server would store it), compare `predicted` with live on
+the fields the desired object mentions (the fields tether owns), and report as well every
+field live has that `predicted` lacks (the apply would remove it: a field deleted from Git).
+Without it (fallback), compare the normalized desired object with normalized live on the
+desired fields, and report fields that live says tether applied (its `managedFields`
+entry) but that desired no longer has. Fields that only live has and nobody asked for
+(server defaults, controller-written fields, webhook sidecars) are not drift.
+
+Whatever the strategy, keys of Secret and ConfigMap `data` that live has and desired lacks
+are drift: a key removed from `stringData` must not stay live while the app shows Synced.
+
+Secret values never appear in anything this module returns or prints.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Final
+
+import yaml
+
+from tether.core.ignore import (
+    IgnoreRule,
+    Path,
+    managed_field_paths,
+    path_to_pointer,
+    resolve_field_path,
+    same_json,
+    strip_ignored,
+)
+from tether.core.normalize import (
+    FREE_FORM_MAP_FIELDS,
+    LAST_APPLIED_ANNOTATION,
+    is_empty_value,
+    normalize,
+    secret_data,
+)
+from tether.errors import InputError
+from tether.model.keys import ResourceKey
+
+Obj = dict[str, Any]
+
+TETHER_FIELD_MANAGER = "tether"
+SERVICE_ACCOUNT_TOKEN_TYPE = "kubernetes.io/service-account-token"
+MASK = "***"
+MASK_UNCHANGED = "*** (unchanged)"
+MASK_CHANGED = "*** (changed)"
+
+
+class Verdict(StrEnum):
+    """The sync status of one object (all four) or of an application (Synced/OutOfSync)."""
+
+    SYNCED = "Synced"
+    OUT_OF_SYNC = "OutOfSync"
+    MISSING = "Missing"  # desired, not live: needs create
+    EXTRANEOUS = "Extraneous"  # tracked live object no longer desired: needs prune
+
+
+@dataclass(frozen=True)
+class ObjectDiff:
+    """The comparison of one object.
+
+    `paths` are RFC 6901 pointers of the drifted fields (list indices are those of the
+    desired object, or of live for fields only live has). `desired` and `live` are the
+    compared fields, normalized, for display; Secret values in them are masked.
+    """
+
+    key: ResourceKey
+    verdict: Verdict
+    paths: list[str] = field(default_factory=list)
+    desired: Obj | None = None
+    live: Obj | None = None
+
+    @property
+    def in_sync(self) -> bool:
+        return self.verdict is Verdict.SYNCED
+
+
+@dataclass(frozen=True)
+class AppDiff:
+    """The comparison of every object of an application, sorted by key."""
+
+    verdict: Verdict
+    objects: list[ObjectDiff]
+
+    @property
+    def in_sync(self) -> bool:
+        return self.verdict is Verdict.SYNCED
+
+    @property
+    def out_of_sync(self) -> list[ObjectDiff]:
+        """The objects that are not Synced (OutOfSync, Missing or Extraneous)."""
+        return [diff for diff in self.objects if not diff.in_sync]
+
+
+# --- public API ----------------------------------------------------------------------------
+
+
+def compare_object(
+    desired: Obj | None,
+    live: Obj | None,
+    *,
+    predicted: Obj | None = None,
+    rules: Sequence[IgnoreRule] = (),
+    compare_status: bool = False,
+    field_manager: str = TETHER_FIELD_MANAGER,
+) -> ObjectDiff:
+    """Compare one desired object with its live counterpart (see the module docstring)."""
+    reference = desired if desired is not None else live
+    if reference is None:
+        raise ValueError("compare_object needs a desired or a live object")
+    key = ResourceKey.of(reference)
+    # managedFields is dropped by normalization but needed by rules and by the fallback.
+    managed_fields = _managed_fields_of(live)
+    stripped = strip_ignored(
+        rules,
+        _normalized(desired, compare_status),
+        _normalized(live, compare_status),
+        predicted=_normalized(predicted, compare_status),
+        managed_fields=managed_fields,
+    )
+    if stripped.desired is None:
+        return _display_only(key, Verdict.EXTRANEOUS, None, stripped.live)
+    if stripped.live is None:
+        return _display_only(key, Verdict.MISSING, stripped.desired, None)
+
+    comparison = _Comparison(
+        key, stripped.desired, target_is_predicted=stripped.predicted is not None
+    )
+    target = stripped.predicted if stripped.predicted is not None else stripped.desired
+    target_view, live_view = comparison.compare_node(stripped.desired, target, stripped.live, ())
+    if stripped.predicted is not None:
+        removed = _fields_the_apply_removes(stripped.live, stripped.predicted, key.kind)
+    else:
+        removed = _owned_fields_missing_from_desired(
+            stripped.desired, stripped.live, managed_fields, field_manager
+        )
+    for path in removed:
+        comparison.record(path)
+        _graft(live_view, stripped.live, path)
+
+    paths = _without_descendants(list(comparison.paths))
+    verdict = Verdict.OUT_OF_SYNC if paths else Verdict.SYNCED
+    desired_view, live_view = _masked_views(key, _as_obj(target_view), _as_obj(live_view))
+    return ObjectDiff(key, verdict, [path_to_pointer(p) for p in paths], desired_view, live_view)
+
+
+def compare_app(
+    desired_objects: Sequence[Obj],
+    live_objects: Mapping[ResourceKey, Obj],
+    predicted: Mapping[ResourceKey, Obj] | None = None,
+    rules: Sequence[IgnoreRule] = (),
+    *,
+    compare_status: bool = False,
+    field_manager: str = TETHER_FIELD_MANAGER,
+) -> AppDiff:
+    """Compare every desired object; live objects nobody desires any more are Extraneous.
+
+    `live_objects` holds the live objects tracked by this application; `predicted` the
+    dry-run results of the desired objects that have one (the others use the fallback).
+    """
+    predicted = predicted or {}
+    desired_by_key: dict[ResourceKey, Obj] = {}
+    for obj in desired_objects:
+        key = ResourceKey.of(obj)
+        if key in desired_by_key:
+            raise InputError(f"{key} is rendered more than once", hint="remove the duplicate")
+        desired_by_key[key] = obj
+    diffs = [
+        compare_object(
+            desired_by_key.get(key),
+            live_objects.get(key),
+            predicted=predicted.get(key),
+            rules=rules,
+            compare_status=compare_status,
+            field_manager=field_manager,
+        )
+        for key in sorted(desired_by_key.keys() | live_objects.keys())
+    ]
+    in_sync = all(diff.in_sync for diff in diffs)
+    return AppDiff(Verdict.SYNCED if in_sync else Verdict.OUT_OF_SYNC, diffs)
+
+
+def unified_diff(diff: ObjectDiff, *, context: int = 3) -> str:
+    """A unified diff of the compared fields, live (`-`) to desired (`+`); "" when equal.
+
+    Secret values are masked, also when `diff` was not built by `compare_object`.
+    """
+    live, desired = diff.live, diff.desired
+    is_secret = _is_secret_key(diff.key)
+    if is_secret:
+        # Both sides read "*** (changed)" for a changed value; tag each side so that the
+        # line shows up as changed, then remove the tags from the output.
+        live = _tag_changed(_mask_remaining(live), _LIVE_TAG)
+        desired = _tag_changed(_mask_remaining(desired), _DESIRED_TAG)
+    label = _label(diff.key)
+    lines = difflib.unified_diff(
+        _yaml_lines(live),
+        _yaml_lines(desired),
+        fromfile=f"live/{label}",
+        tofile=f"desired/{label}",
+        n=context,
+    )
+    text = "".join(lines)
+    if is_secret:
+        text = text.replace(_LIVE_TAG, "").replace(_DESIRED_TAG, "")
+    return text
+
+
+def mask_secret(obj: Obj) -> Obj:
+    """A copy of a Secret with every `data`/`stringData` value replaced by `***`.
+
+    Other objects are returned as copies, unchanged.
+    """
+    masked = copy.deepcopy(obj)
+    if _is_secret(obj):
+        for section in ("data", "stringData"):
+            values = masked.get(section)
+            if isinstance(values, dict):
+                masked[section] = dict.fromkeys(values, MASK)
+        _mask_last_applied(masked)
+    return masked
+
+
+def masked_pair(desired: Obj | None, live: Obj | None) -> tuple[Obj | None, Obj | None]:
+    """Masked copies of a desired and a live Secret, each value marked changed or unchanged.
+
+    A key whose value is the same on both sides shows `*** (unchanged)` on both; a key whose
+    value differs, or that one side lacks, shows `*** (changed)`. Nothing else is revealed
+    (not even the length of a value). `stringData` is compared folded into `data`.
+    """
+    if not any(obj is not None and _is_secret(obj) for obj in (desired, live)):
+        return copy.deepcopy(desired), copy.deepcopy(live)
+    desired_values = secret_data(desired) if desired is not None else {}
+    live_values = secret_data(live) if live is not None else {}
+
+    def marker(secret_key: str) -> str:
+        if secret_key in desired_values and secret_key in live_values:
+            same = desired_values[secret_key] == live_values[secret_key]
+            return MASK_UNCHANGED if same else MASK_CHANGED
+        return MASK_CHANGED
+
+    return _mask_with(desired, marker), _mask_with(live, marker)
+
+
+# --- the comparison walk ---------------------------------------------------------------------
+
+
+class _Absent:
+    """A field that an object does not have (distinct from `null`)."""
+
+    def __repr__(self) -> str:
+        return "<absent>"
+
+
+ABSENT: Final = _Absent()
+
+# Lists whose items are matched by key rather than position (Kubernetes list-map keys).
+# `protocol` is defaulted to TCP when the key is read, so `(port, protocol)` is always usable.
+_MERGE_KEYS: dict[str, tuple[tuple[str, ...], ...]] = {
+    **dict.fromkeys(
+        (
+            "containers",
+            "initContainers",
+            "ephemeralContainers",
+            "env",
+            "volumes",
+            "imagePullSecrets",
+            "resourceClaims",
+            "webhooks",
+            "versions",
+            "secrets",
+        ),
+        (("name",),),
+    ),
+    "volumeMounts": (("mountPath",),),
+    "volumeDevices": (("devicePath",),),
+    "hostAliases": (("ip",),),
+    "topologySpreadConstraints": (("topologyKey", "whenUnsatisfiable"),),
+    "conditions": (("type",),),
+    "readinessGates": (("conditionType",),),
+    "ownerReferences": (("uid",),),
+}
+_CONTAINER_PORT_KEYS = (("containerPort", "protocol"), ("name",))
+_SERVICE_PORT_KEYS = (("port", "protocol"), ("name",))
+_CONTAINER_LISTS = frozenset({"containers", "initContainers", "ephemeralContainers"})
+_LIST_KEY_DEFAULTS: dict[str, Any] = {"protocol": "TCP"}
+# Lists with set semantics: other writers may add items (finalizers added by controllers).
+_SET_LISTS: frozenset[Path] = frozenset({("metadata", "finalizers")})
+
+
+class _Comparison:
+    """Walks the desired object's shape over a target (predicted or desired) and live."""
+
+    def __init__(self, key: ResourceKey, desired: Obj, *, target_is_predicted: bool) -> None:
+        self.kind = key.kind
+        self.target_is_predicted = target_is_predicted
+        self.paths: dict[Path, None] = {}  # an ordered set
+        self.whole_maps = _whole_map_paths(key, desired)
+
+    def record(self, path: Path) -> None:
+        self.paths[path] = None
+
+    def compare_node(
+        self, shape: Any, target: Any, live: Any, path: Path, *, is_value: bool = False
+    ) -> tuple[Any, Any]:
+        """Compare one node; returns the (target, live) views of what was compared.
+
+        `is_value` marks map values of free-form maps and list items: there `0`, `false` and
+        `""` are values, not omitted fields.
+        """
+        if path in self.whole_maps and isinstance(live, dict):
+            # Compared key by key even when desired has no (or an empty) map here.
+            return self._compare_maps(_dict_or_empty(shape), _dict_or_empty(target), live, path)
+        target_empty = _is_unset(target, is_value)
+        live_empty = _is_unset(live, is_value)
+        if target_empty and live_empty:
+            # Equal ("unset" on both sides): leave it out of the views, so that an explicit
+            # default such as `initialDelaySeconds: 0` does not show up as a difference.
+            return ABSENT, ABSENT
+        if target_empty and not self.target_is_predicted and _says_nothing(target):
+            # Desired `resources: {}` or `volumes: []` asks for nothing: what live has there
+            # belongs to others. (A dry-run result that lacks a live field is different:
+            # the apply would remove it.)
+            return ABSENT, ABSENT
+        if target_empty or live_empty:
+            self.record(path)
+            return target, live
+        if isinstance(target, dict) and isinstance(live, dict):
+            return self._compare_maps(
+                shape if isinstance(shape, dict) else target, target, live, path
+            )
+        if isinstance(target, list) and isinstance(live, list):
+            return self._compare_lists(
+                shape if isinstance(shape, list) else target, target, live, path
+            )
+        if not same_json(target, live):
+            self.record(path)
+        return target, live
+
+    def _compare_maps(self, shape: Obj, target: Obj, live: Obj, path: Path) -> tuple[Obj, Obj]:
+        values_are_free_form = _is_free_form_map(path, self.kind)
+        target_view: Obj = {}
+        live_view: Obj = {}
+        # A whole map (Secret `data`) is compared even when desired has none left.
+        whole_maps_here = [p[-1] for p in sorted(self.whole_maps) if p[:-1] == path]
+        for name in [*shape, *(name for name in whole_maps_here if name not in shape)]:
+            target_value, live_value = self.compare_node(
+                shape.get(name, ABSENT),
+                target.get(name, ABSENT),
+                live.get(name, ABSENT),
+                (*path, name),
+                is_value=values_are_free_form,
+            )
+            _put(target_view, name, target_value)
+            _put(live_view, name, live_value)
+        if path in self.whole_maps:
+            for name in sorted(live.keys() - shape.keys()):
+                self.record((*path, name))
+                live_view[name] = live[name]
+        return target_view, live_view
+
+    def _compare_lists(
+        self, shape: list[Any], target: list[Any], live: list[Any], path: Path
+    ) -> tuple[list[Any], list[Any]]:
+        if path in _SET_LISTS:
+            return self._compare_sets(target, live, path)
+        key_fields = _merge_key_fields(path, shape)
+        if key_fields is not None:
+            return self._compare_keyed_lists(shape, target, live, path, key_fields)
+        return self._compare_atomic_lists(shape, target, live, path)
+
+    def _compare_sets(
+        self, target: list[Any], live: list[Any], path: Path
+    ) -> tuple[list[Any], list[Any]]:
+        for index, item in enumerate(target):
+            if not any(same_json(item, other) for other in live):
+                self.record((*path, index))
+        return target, live
+
+    def _compare_keyed_lists(
+        self,
+        shape: list[Any],
+        target: list[Any],
+        live: list[Any],
+        path: Path,
+        key_fields: tuple[str, ...],
+    ) -> tuple[list[Any], list[Any]]:
+        """Match items by key; live items nobody desired are someone else's, not drift."""
+        target_items = _items_by_key(target, key_fields)
+        live_items = _items_by_key(live, key_fields)
+        target_view: list[Any] = []
+        live_view: list[Any] = []
+        for index, shape_item in enumerate(shape):
+            item_key = _item_key(shape_item, key_fields)
+            target_item, live_item = self.compare_node(
+                shape_item,
+                target_items.get(item_key, ABSENT),
+                live_items.get(item_key, ABSENT),
+                (*path, index),
+                is_value=True,
+            )
+            _append(target_view, target_item)
+            _append(live_view, live_item)
+        return target_view, live_view
+
+    def _compare_atomic_lists(
+        self, shape: list[Any], target: list[Any], live: list[Any], path: Path
+    ) -> tuple[list[Any], list[Any]]:
+        """Match items by position; the list is replaced as a whole, so length matters."""
+        for index in range(max(len(target), len(live))):
+            if index >= len(target) or index >= len(live):
+                self.record((*path, index))
+                continue
+            item_shape = shape[index] if index < len(shape) else target[index]
+            self.compare_node(item_shape, target[index], live[index], (*path, index), is_value=True)
+        return target, live
+
+
+def _says_nothing(value: Any) -> bool:
+    """Absent, null or an empty container: unlike `0` or `""`, not a value to enforce."""
+    return value is ABSENT or value is None or value in ({}, [])
+
+
+def _dict_or_empty(value: Any) -> Obj:
+    return value if isinstance(value, dict) else {}
+
+
+def _is_unset(value: Any, is_value: bool) -> bool:
+    return value is ABSENT or is_empty_value(value, in_free_form_map=is_value)
+
+
+def _is_free_form_map(path: Path, kind: str) -> bool:
+    if not path:
+        return False
+    if kind == "Service" and path == ("spec", "selector"):
+        return True
+    return path[-1] in FREE_FORM_MAP_FIELDS
+
+
+def _whole_map_paths(key: ResourceKey, desired: Obj) -> frozenset[tuple[str, ...]]:
+    """Maps compared key by key in both directions: Secret and ConfigMap payloads."""
+    if key.group != "":
+        return frozenset()
+    if key.kind == "ConfigMap":
+        return frozenset({("data",), ("binaryData",)})
+    if key.kind == "Secret" and desired.get("type") != SERVICE_ACCOUNT_TOKEN_TYPE:
+        # A service-account token Secret's data is written by the token controller.
+        return frozenset({("data",)})
+    return frozenset()
+
+
+def _merge_key_fields(path: Path, items: list[Any]) -> tuple[str, ...] | None:
+    """The key fields that identify the items of this list, or None to match by position."""
+    if not path or not isinstance(path[-1], str):
+        return None
+    name = path[-1]
+    if name == "ports" and path == ("spec", "ports"):
+        candidates: tuple[tuple[str, ...], ...] = _SERVICE_PORT_KEYS
+    elif name == "ports" and len(path) >= 3 and path[-3] in _CONTAINER_LISTS:
+        candidates = _CONTAINER_PORT_KEYS
+    else:
+        # Unknown lists of named items are matched by name (CRD lists, webhook configs...).
+        candidates = _MERGE_KEYS.get(name, (("name",),))
+    for fields in candidates:
+        if _identifies_items(items, fields):
+            return fields
+    return None
+
+
+def _identifies_items(items: list[Any], fields: tuple[str, ...]) -> bool:
+    keys = [_item_key(item, fields) for item in items]
+    return bool(keys) and None not in keys and len(set(keys)) == len(keys)
+
+
+def _item_key(item: Any, fields: tuple[str, ...]) -> str | None:
+    """The key of a list item as JSON text (so `true` and `1` stay different keys)."""
+    if not isinstance(item, dict):
+        return None
+    key = [item.get(name, _LIST_KEY_DEFAULTS.get(name)) for name in fields]
+    if any(part is None or isinstance(part, dict | list) for part in key):
+        return None
+    return json.dumps(key)
+
+
+def _items_by_key(items: list[Any], fields: tuple[str, ...]) -> dict[str | None, Any]:
+    index: dict[str | None, Any] = {}
+    for item in items:
+        item_key = _item_key(item, fields)
+        if item_key is not None:
+            index.setdefault(item_key, item)
+    return index
+
+
+# --- fields the apply would remove -----------------------------------------------------------
+
+
+def _fields_the_apply_removes(live: Obj, predicted: Obj, kind: str) -> list[Path]:
+    """Fields live has and the dry-run result lacks: applying desired would delete them."""
+    return list(_missing_from(live, predicted, (), kind))
+
+
+def _missing_from(live: Any, predicted: Any, path: Path, kind: str) -> Iterator[Path]:
+    if isinstance(live, dict) and isinstance(predicted, dict):
+        free_form = _is_free_form_map(path, kind)
+        for name, live_value in live.items():
+            if name not in predicted:
+                if not is_empty_value(live_value, in_free_form_map=free_form):
+                    yield (*path, name)
+            else:
+                yield from _missing_from(live_value, predicted[name], (*path, name), kind)
+    elif isinstance(live, list) and isinstance(predicted, list):
+        key_fields = _merge_key_fields(path, live)
+        predicted_items = _items_by_key(predicted, key_fields) if key_fields else {}
+        for index, live_item in enumerate(live):
+            if key_fields is not None:
+                match = predicted_items.get(_item_key(live_item, key_fields), ABSENT)
+            else:
+                match = predicted[index] if index < len(predicted) else ABSENT
+            if match is ABSENT:
+                yield (*path, index)
+            else:
+                yield from _missing_from(live_item, match, (*path, index), kind)
+
+
+def _owned_fields_missing_from_desired(
+    desired: Obj, live: Obj, managed_fields: Sequence[Mapping[str, Any]], field_manager: str
+) -> list[Path]:
+    """Fallback: fields tether applied earlier (live `managedFields`) that desired dropped."""
+    missing = []
+    for field_path in managed_field_paths(managed_fields, {field_manager}, operation="Apply"):
+        live_path = resolve_field_path(live, field_path)
+        if live_path is None or resolve_field_path(desired, field_path) is not None:
+            continue
+        if not is_empty_value(_value_at(live, live_path), in_free_form_map=True):
+            missing.append(live_path)
+    return missing
+
+
+def _value_at(obj: Any, path: Path) -> Any:
+    for part in path:
+        obj = obj[part]
+    return obj
+
+
+def _without_descendants(paths: list[Path]) -> list[Path]:
+    """Drop paths inside another reported path (a removed list item reports only itself)."""
+    reported = set(paths)
+    return [
+        path for path in paths if not any(path[:length] in reported for length in range(len(path)))
+    ]
+
+
+# --- display views -------------------------------------------------------------------------
+
+
+def _display_only(
+    key: ResourceKey, verdict: Verdict, desired: Obj | None, live: Obj | None
+) -> ObjectDiff:
+    desired_view, live_view = _masked_views(key, desired, live)
+    return ObjectDiff(key, verdict, [], desired_view, live_view)
+
+
+def _masked_views(
+    key: ResourceKey, desired: Obj | None, live: Obj | None
+) -> tuple[Obj | None, Obj | None]:
+    if _is_secret_key(key):
+        return masked_pair(desired, live)
+    return desired, live
+
+
+def _graft(view: Any, source: Obj, path: Path) -> None:
+    """Copy a live-only field into the live view, when the way there is made of maps only.
+
+    Fields inside lists are still reported in `paths`; they are just not shown.
+    """
+    if not isinstance(view, dict) or not all(isinstance(part, str) for part in path):
+        return
+    node: Obj = view
+    for part in path[:-1]:
+        child = node.setdefault(str(part), {})
+        if not isinstance(child, dict):
+            return
+        node = child
+    node[str(path[-1])] = copy.deepcopy(_value_at(source, path))
+
+
+def _put(view: Obj, name: str, value: Any) -> None:
+    if value is not ABSENT:
+        view[name] = value
+
+
+def _append(view: list[Any], value: Any) -> None:
+    if value is not ABSENT:
+        view.append(value)
+
+
+def _as_obj(view: Any) -> Obj | None:
+    return view if isinstance(view, dict) else None
+
+
+def _yaml_lines(obj: Obj | None) -> list[str]:
+    if obj is None:
+        return []
+    text = yaml.safe_dump(obj, sort_keys=True, default_flow_style=False, allow_unicode=True)
+    return text.splitlines(keepends=True)
+
+
+def _label(key: ResourceKey) -> str:
+    group_kind = f"{key.group}/{key.kind}" if key.group else key.kind
+    return "/".join(part for part in (group_kind, key.namespace, key.name) if part)
+
+
+# --- Secret masking ------------------------------------------------------------------------
+
+
+def _is_secret(obj: Mapping[str, Any]) -> bool:
+    return obj.get("kind") == "Secret" and obj.get("apiVersion") == "v1"
+
+
+def _is_secret_key(key: ResourceKey) -> bool:
+    return key.kind == "Secret" and key.group == ""
+
+
+def _mask_with(obj: Obj | None, marker: Callable[[str], str]) -> Obj | None:
+    if obj is None:
+        return None
+    masked = copy.deepcopy(obj)
+    for section in ("data", "stringData"):
+        values = masked.get(section)
+        if isinstance(values, dict):
+            masked[section] = {secret_key: marker(secret_key) for secret_key in values}
+    _mask_last_applied(masked)
+    return masked
+
+
+def _mask_remaining(obj: Obj | None) -> Obj | None:
+    """Mask whatever is not masked yet (a defence for hand-built ObjectDiffs)."""
+    if obj is None:
+        return None
+    masked = copy.deepcopy(obj)
+    for section in ("data", "stringData"):
+        values = masked.get(section)
+        if isinstance(values, dict):
+            for secret_key, value in values.items():
+                if not (isinstance(value, str) and value.startswith(MASK)):
+                    values[secret_key] = MASK
+    _mask_last_applied(masked)
+    return masked
+
+
+# Private-use characters: they cannot clash with anything a manifest would contain.
+_LIVE_TAG = "\ue000live"
+_DESIRED_TAG = "\ue000desired"
+
+
+def _tag_changed(obj: Obj | None, tag: str) -> Obj | None:
+    if obj is None:
+        return None
+    for section in ("data", "stringData"):
+        values = obj.get(section)
+        if isinstance(values, dict):
+            for secret_key, value in values.items():
+                if value == MASK_CHANGED:
+                    values[secret_key] = MASK_CHANGED + tag
+    return obj
+
+
+def _mask_last_applied(obj: Obj) -> None:
+    # kubectl's last-applied annotation carries the whole Secret, values included.
+    annotations = (obj.get("metadata") or {}).get("annotations")
+    if isinstance(annotations, dict) and LAST_APPLIED_ANNOTATION in annotations:
+        annotations[LAST_APPLIED_ANNOTATION] = MASK
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _normalized(obj: Obj | None, compare_status: bool) -> Obj | None:
+    return None if obj is None else normalize(obj, compare_status=compare_status)
+
+
+def _managed_fields_of(live: Obj | None) -> list[Mapping[str, Any]]:
+    if live is None:
+        return []
+    entries = (live.get("metadata") or {}).get("managedFields") or []
+    return [entry for entry in entries if isinstance(entry, Mapping)]
