@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,9 @@ async def run_process(
             stderr=asyncio.subprocess.PIPE,
             env=full_env,
             cwd=cwd,
+            # Its own process group, so a timeout also ends helpers it started (git's
+            # remote helpers, ssh) that would otherwise hold the pipes open.
+            start_new_session=True,
         )
     except FileNotFoundError as exc:
         raise InputError(
@@ -71,8 +75,15 @@ async def run_process(
     try:
         stdout, stderr = await asyncio.wait_for(proc.communicate(input), timeout)
     except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        await proc.wait()
+        await _kill_group(proc)
         raise ProcessTimeout(argv, timeout) from None
+    except asyncio.CancelledError:
+        await _kill_group(proc)  # a cancelled caller must not leave the tool running
+        raise
     return ProcessResult(tuple(argv), proc.returncode or 0, stdout, stderr)
+
+
+async def _kill_group(proc: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    await proc.wait()
