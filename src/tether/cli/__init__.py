@@ -10,6 +10,7 @@ import click
 from tether import __version__
 from tether.errors import EXIT_CONDITION, TetherError
 
+from .app import app_group
 from .cluster import cluster_group
 from .context import CliContext
 from .output import FORMATS
@@ -46,6 +47,7 @@ def cli(
 
 
 cli.add_command(cluster_group)
+cli.add_command(app_group)
 
 
 def main() -> None:

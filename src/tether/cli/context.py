@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import click
 
-from tether.kube import KubeClient
+from tether.engine.compare import Engine
+from tether.git import GitRepos, credentials_from_env
+from tether.kube import KubeClient, LiveCache
+from tether.localcluster import binaries
+from tether.render import RenderTools
 
 from .output import FORMATS
 
@@ -36,3 +44,33 @@ output_option = click.option(
     default=None,
     help="Output format: table|wide|json|yaml|name.",
 )
+
+
+def cache_dir() -> Path:
+    """Git mirrors and trees: $TETHER_CACHE_DIR, else ${XDG_CACHE_HOME:-~/.cache}/tether."""
+    if os.environ.get("TETHER_CACHE_DIR"):
+        return Path(os.environ["TETHER_CACHE_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tether"
+
+
+def render_tools() -> RenderTools:
+    """helm/kustomize/sops from the build cache when present, else from PATH."""
+    built = binaries.bin_dir()
+    return RenderTools.from_dir(built) if (built / "helm").is_file() else RenderTools.from_path()
+
+
+@contextlib.asynccontextmanager
+async def open_engine(cli: CliContext) -> AsyncIterator[Engine]:
+    kube = cli.kube()
+    engine = Engine(
+        kube=kube,
+        repos=GitRepos(cache_dir() / "git"),
+        tools=render_tools(),
+        cache=LiveCache(kube),
+        credentials=credentials_from_env(),
+    )
+    try:
+        yield engine
+    finally:
+        await engine.cache.close()
+        kube.close()

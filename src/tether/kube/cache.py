@@ -19,11 +19,11 @@ import orjson
 
 from tether.errors import TetherError
 from tether.kube.client import KubeClient, ResourceInfo
+from tether.model.application import TRACKING_ANNOTATION
 from tether.model.keys import ResourceKey
 
 log = logging.getLogger(__name__)
 
-TRACKING_ANNOTATION = "tether.dev/tracking-id"
 Listener = Callable[[str, dict[str, Any]], None]
 
 
@@ -252,5 +252,3 @@ class LiveCache:
                 listener(event, obj)
             except Exception:
                 log.exception("live cache listener failed")
-
-

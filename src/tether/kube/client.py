@@ -27,6 +27,7 @@ JSON_PATCH = "application/json-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 
 DEFAULT_TIMEOUT = 30.0
+POOL_SIZE = 32
 UNREACHABLE_HINT = "check --kubeconfig/--context, or start the local cluster: tether cluster up"
 
 
@@ -60,7 +61,7 @@ class KubeClient:
         self,
         api_client: k8s_client.ApiClient,
         *,
-        max_concurrency: int = 16,
+        max_concurrency: int = POOL_SIZE // 2,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self._api = api_client
@@ -72,9 +73,10 @@ class KubeClient:
 
     @classmethod
     def from_kubeconfig(cls, path: str | None = None, context: str | None = None) -> KubeClient:
+        configuration = k8s_client.Configuration()
         try:
-            api_client = k8s_config.new_client_from_config(  # type: ignore[no-untyped-call]
-                config_file=path, context=context
+            k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
+                config_file=path, context=context, client_configuration=configuration
             )
         except (k8s_config.ConfigException, OSError) as exc:
             where = path or "~/.kube/config"
@@ -82,6 +84,9 @@ class KubeClient:
                 f"cannot load kubeconfig {where}: {exc}",
                 hint="pass --kubeconfig, or run `tether cluster up` for a local cluster",
             ) from exc
+        # One pooled connection per concurrent request, so bursts reuse connections.
+        configuration.connection_pool_maxsize = POOL_SIZE
+        api_client = k8s_client.ApiClient(configuration)
         return cls(api_client)
 
     def close(self) -> None:

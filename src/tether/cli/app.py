@@ -1,0 +1,399 @@
+"""`tether app create|list|get|delete|diff`."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from tether.core.diff import AppDiff, Verdict, unified_diff
+from tether.engine.apps import create_app, delete_app, get_app, list_apps
+from tether.engine.compare import Comparison, compare, write_status
+from tether.errors import ConditionNotMet, InputError
+from tether.model.application import (
+    API_VERSION,
+    KIND,
+    Application,
+    ApplicationStatus,
+)
+
+from .context import CliContext, open_engine, output_option, pass_cli
+from .output import emit_data, emit_table, message
+
+
+@click.group("app")
+def app_group() -> None:
+    """Applications: what to deploy from Git, where, and how."""
+
+
+# -- create ----------------------------------------------------------------------------
+
+
+def _app_from_flags(
+    cli: CliContext,
+    name: str | None,
+    repo: str | None,
+    path: str | None,
+    revision: str | None,
+    dest_namespace: str | None,
+    auto_sync: bool,
+    self_heal: bool,
+    auto_prune: bool,
+) -> Application:
+    missing = [
+        flag for flag, value in (("--name", name), ("--repo", repo), ("--path", path)) if not value
+    ]
+    if missing:
+        raise InputError(f"app create: {', '.join(missing)} required (or -f FILE)")
+    spec: dict[str, Any] = {
+        "source": {"repoURL": repo, "path": path, "targetRevision": revision or "HEAD"},
+    }
+    if dest_namespace:
+        spec["destination"] = {"namespace": dest_namespace}
+    if auto_sync or self_heal or auto_prune:
+        spec["syncPolicy"] = {"automated": {"selfHeal": self_heal, "prune": auto_prune}}
+    return Application.from_dict(
+        {
+            "apiVersion": API_VERSION,
+            "kind": KIND,
+            "metadata": {"name": name, "namespace": cli.app_namespace},
+            "spec": spec,
+        }
+    )
+
+
+def _apps_from_file(cli: CliContext, file: str) -> list[Application]:
+    try:
+        text = sys.stdin.read() if file == "-" else Path(file).read_text()
+        docs = [d for d in yaml.load_all(text, Loader=yaml.CSafeLoader) if d]
+    except OSError as exc:
+        raise InputError(f"app create -f {file}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputError(f"app create -f {file}:{where}: malformed YAML: {problem}") from exc
+    apps = []
+    for doc in docs:
+        if not isinstance(doc, dict):
+            raise InputError(f"app create -f {file}: a document is not a mapping")
+        doc.setdefault("metadata", {}).setdefault("namespace", cli.app_namespace)
+        apps.append(Application.from_dict(doc))
+    if not apps:
+        raise InputError(f"app create -f {file}: no Application in the file")
+    return apps
+
+
+@app_group.command("create")
+@click.option("-f", "--file", "file", help="Application manifest(s) (YAML; - for stdin).")
+@click.option("--name")
+@click.option("--repo", help="Git repository URL (file://, https://, ssh://).")
+@click.option("--path", help="Path of the app inside the repository.")
+@click.option("--revision", help="Branch, tag or commit (default HEAD).")
+@click.option("--dest-namespace", help="Namespace for namespaced objects that name none.")
+@click.option("--auto-sync", is_flag=True, help="Sync automatically on new revisions.")
+@click.option("--self-heal", is_flag=True, help="Undo live drift automatically.")
+@click.option("--auto-prune", is_flag=True, help="Delete objects removed from Git.")
+@click.option("--upsert", is_flag=True, help="Replace the spec of an existing app.")
+@pass_cli
+def app_create(
+    cli: CliContext,
+    file: str | None,
+    name: str | None,
+    repo: str | None,
+    path: str | None,
+    revision: str | None,
+    dest_namespace: str | None,
+    auto_sync: bool,
+    self_heal: bool,
+    auto_prune: bool,
+    upsert: bool,
+) -> None:
+    """Create an application (installs the CRD when it is missing)."""
+    if file:
+        apps = _apps_from_file(cli, file)
+    else:
+        apps = [
+            _app_from_flags(
+                cli, name, repo, path, revision, dest_namespace, auto_sync, self_heal, auto_prune
+            )
+        ]
+
+    async def run() -> None:
+        kube = cli.kube()
+        try:
+            for app in apps:
+                await create_app(kube, app, upsert=upsert)
+                message(f"application {app.namespace}/{app.name} created")
+        finally:
+            kube.close()
+
+    asyncio.run(run())
+
+
+# -- list / get --------------------------------------------------------------------------
+
+
+def _age(since: str | None) -> str:
+    if not since:
+        return ""
+    try:
+        then = dt.datetime.fromisoformat(since.replace("Z", "+00:00"))
+    except ValueError:
+        return since
+    seconds = int((dt.datetime.now(dt.UTC) - then).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{max(seconds, 0)}s"
+
+
+def _status(app: Application) -> ApplicationStatus:
+    return app.status or ApplicationStatus()
+
+
+def _row(app: Application, wide: bool) -> list[Any]:
+    status = _status(app)
+    revision = (status.sync.revision or "")[:8]
+    row: list[Any] = [
+        app.name,
+        status.sync.status.value,
+        status.health.status.value,
+        revision,
+        _age(status.out_of_sync_since),
+    ]
+    if wide:
+        row += [
+            app.namespace,
+            app.spec.source.repo_url,
+            app.spec.source.path,
+            app.spec.destination.namespace or "",
+            "on" if app.auto_sync_enabled else "off",
+            "yes" if app.spec.suspend else "no",
+        ]
+    return row
+
+
+HEADERS = ["NAME", "SYNC", "HEALTH", "REVISION", "OUT-OF-SYNC"]
+WIDE_HEADERS = [*HEADERS, "NAMESPACE", "REPO", "PATH", "DEST", "AUTOSYNC", "SUSPENDED"]
+
+
+@app_group.command("list")
+@click.option("-l", "--selector", help="Label selector, e.g. team=payments.")
+@click.option("-A", "--all-namespaces", is_flag=True, help="Applications in every namespace.")
+@output_option
+@pass_cli
+def app_list(cli: CliContext, selector: str | None, all_namespaces: bool, fmt: str | None) -> None:
+    """List applications with their sync and health status."""
+    fmt = cli.fmt(fmt)
+
+    async def run() -> list[Application]:
+        kube = cli.kube()
+        try:
+            return await list_apps(kube, None if all_namespaces else cli.app_namespace, selector)
+        finally:
+            kube.close()
+
+    apps = asyncio.run(run())
+    if fmt in ("json", "yaml"):
+        emit_data([a.to_dict() for a in apps], fmt)
+    elif fmt == "name":
+        click.echo("\n".join(f"application/{a.name}" for a in apps))
+    else:
+        wide = fmt == "wide"
+        emit_table(WIDE_HEADERS if wide else HEADERS, [_row(a, wide) for a in apps])
+
+
+@app_group.command("get")
+@click.argument("name")
+@click.option("--refresh", is_flag=True, help="Compare with Git now and update the status.")
+@output_option
+@pass_cli
+def app_get(cli: CliContext, name: str, refresh: bool, fmt: str | None) -> None:
+    """Show an application: spec summary, conditions and resources."""
+    fmt = cli.fmt(fmt)
+
+    async def run() -> Application:
+        async with open_engine(cli) as engine:
+            app = await get_app(engine.kube, cli.app_namespace, name)
+            if refresh:
+                result = await compare(engine, app)
+                if result.status is not None:
+                    await write_status(engine.kube, app, result.status)
+                app = await get_app(engine.kube, cli.app_namespace, name)
+            return app
+
+    app = asyncio.run(run())
+    if fmt in ("json", "yaml"):
+        emit_data(app.to_dict(), fmt)
+        return
+    if fmt == "name":
+        click.echo(f"application/{app.name}")
+        return
+    _print_app(app)
+
+
+def _print_app(app: Application) -> None:
+    status = _status(app)
+    source = app.spec.source
+    lines = [
+        f"Name:          {app.namespace}/{app.name}",
+        f"Repo:          {source.repo_url}",
+        f"Path:          {source.path}",
+        f"Target:        {source.target_revision}",
+        f"Destination:   {app.spec.destination.namespace or '-'}",
+        f"Sync policy:   {'automated' if app.auto_sync_enabled else 'none'}"
+        + (" (self-heal)" if app.self_heal else "")
+        + (" (prune)" if app.auto_prune else "")
+        + (" [suspended]" if app.spec.suspend else ""),
+        f"Sync status:   {status.sync.status.value}"
+        + (f" to {status.sync.revision[:8]}" if status.sync.revision else "")
+        + (f" (out of sync since {status.out_of_sync_since})" if status.out_of_sync_since else ""),
+        f"Health:        {status.health.status.value}"
+        + (f": {status.health.message}" if status.health.message else ""),
+        f"Compared at:   {status.sync.compared_at or '-'}",
+    ]
+    click.echo("\n".join(lines))
+    if status.conditions:
+        click.echo("\nCONDITIONS")
+        emit_table(
+            ["TYPE", "STATUS", "REASON", "MESSAGE", "SINCE"],
+            [
+                (c.type, c.status.value, c.reason, c.message, c.last_transition_time)
+                for c in status.conditions
+            ],
+        )
+    if status.resources:
+        click.echo("\nRESOURCES")
+        emit_table(
+            ["GROUP", "KIND", "NAMESPACE", "NAME", "STATUS", "HEALTH", "DRIFT"],
+            [
+                (
+                    r.group,
+                    r.kind,
+                    r.namespace,
+                    r.name,
+                    r.status.value,
+                    r.health.status.value if r.health else "",
+                    ", ".join(r.drift),
+                )
+                for r in status.resources
+            ],
+        )
+
+
+# -- delete ----------------------------------------------------------------------------------
+
+
+@app_group.command("delete")
+@click.argument("name")
+@pass_cli
+def app_delete(cli: CliContext, name: str) -> None:
+    """Delete the Application resource (its objects stay in the cluster)."""
+
+    async def run() -> None:
+        kube = cli.kube()
+        try:
+            await delete_app(kube, cli.app_namespace, name)
+        finally:
+            kube.close()
+
+    asyncio.run(run())
+    message(f"application {cli.app_namespace}/{name} deleted")
+
+
+# -- diff --------------------------------------------------------------------------------------
+
+
+def _diff_json(result: Comparison, diff: AppDiff) -> dict[str, Any]:
+    return {
+        "application": f"{result.app.namespace}/{result.app.name}",
+        "revision": result.revision,
+        "sync": diff.verdict.value,
+        "objects": [
+            {
+                "group": d.key.group,
+                "kind": d.key.kind,
+                "namespace": d.key.namespace,
+                "name": d.key.name,
+                "status": d.verdict.value,
+                "paths": d.paths,
+            }
+            for d in diff.objects
+        ],
+    }
+
+
+def _print_diff(diff: AppDiff) -> None:
+    color = sys.stdout.isatty()
+    for obj in diff.out_of_sync:
+        header = f"===== {obj.key} ({obj.verdict.value}) ====="
+        click.echo(click.style(header, bold=True) if color else header)
+        if obj.verdict is Verdict.OUT_OF_SYNC and obj.paths:
+            click.echo("changed: " + ", ".join(obj.paths))
+        for line in unified_diff(obj).splitlines():
+            click.echo(_colored(line) if color else line)
+
+
+def _colored(line: str) -> str:
+    if line.startswith("+") and not line.startswith("+++"):
+        return click.style(line, fg="green")
+    if line.startswith("-") and not line.startswith("---"):
+        return click.style(line, fg="red")
+    return line
+
+
+@app_group.command("diff")
+@click.argument("name")
+@click.option(
+    "--local",
+    "local_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Compare manifests from a local directory instead of Git.",
+)
+@click.option("--revision", help="Compare another branch, tag or commit.")
+@click.option("--hard-refresh", is_flag=True, help="Fetch Git and re-render (no cached result).")
+@click.option("--exit-code", is_flag=True, help="Exit 1 when any object differs.")
+@output_option
+@pass_cli
+def app_diff(
+    cli: CliContext,
+    name: str,
+    local_dir: Path | None,
+    revision: str | None,
+    hard_refresh: bool,
+    exit_code: bool,
+    fmt: str | None,
+) -> None:
+    """Show how the cluster differs from Git (server-side dry-run diff)."""
+    fmt = cli.fmt(fmt)
+
+    async def run() -> Comparison:
+        async with open_engine(cli) as engine:
+            app = await get_app(engine.kube, cli.app_namespace, name)
+            result = await compare(engine, app, revision=revision, local_dir=local_dir, fetch=True)
+            # The status describes the app's own target; a --local/--revision diff does not.
+            if result.status is not None and local_dir is None and revision is None:
+                await write_status(engine.kube, app, result.status)
+            return result
+
+    result = asyncio.run(run())
+    if result.error is not None:
+        raise result.error
+    assert result.diff is not None
+    if fmt in ("json", "yaml"):
+        emit_data(_diff_json(result, result.diff), fmt)
+    else:
+        _print_diff(result.diff)
+        message(
+            f"{result.app.name}: {result.diff.verdict.value}"
+            f" ({len(result.diff.out_of_sync)} of {len(result.diff.objects)} objects differ)"
+            + (f" at {result.revision[:8]}" if result.revision else "")
+        )
+    if exit_code and not result.diff.in_sync:
+        raise ConditionNotMet(f"{result.app.name} differs from Git", hint=None)

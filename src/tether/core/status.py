@@ -1,0 +1,119 @@
+"""The Application status a comparison leads to (pure: `now` is a parameter)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+from tether.core.diff import AppDiff, Verdict
+from tether.core.health import ResourceHealth
+from tether.model.application import (
+    ApplicationStatus,
+    Condition,
+    ConditionStatus,
+    HealthStatus,
+    HealthStatusCode,
+    ResourceStatus,
+    SyncStatus,
+    SyncStatusCode,
+    remove_condition,
+    set_condition,
+)
+from tether.model.keys import ResourceKey
+
+CONDITION_COMPARISON_ERROR = "ComparisonError"
+CONDITION_SHARED_RESOURCE = "SharedResource"
+
+
+def _health(h: ResourceHealth | None) -> HealthStatus | None:
+    if h is None:
+        return None
+    return HealthStatus(HealthStatusCode(str(h.status)), h.message or None)
+
+
+def resource_statuses(
+    diff: AppDiff,
+    health: Mapping[ResourceKey, ResourceHealth | None],
+    versions: Mapping[ResourceKey, str],
+) -> tuple[ResourceStatus, ...]:
+    out = []
+    for obj in diff.objects:
+        key = obj.key
+        sync = (
+            SyncStatusCode.SYNCED if obj.verdict is Verdict.SYNCED else SyncStatusCode.OUT_OF_SYNC
+        )
+        drift: tuple[str, ...] = tuple(obj.paths)
+        if obj.verdict is Verdict.MISSING:
+            drift = ("(missing: needs create)",)
+        elif obj.verdict is Verdict.EXTRANEOUS:
+            drift = ("(extraneous: needs prune)",)
+        out.append(
+            ResourceStatus(
+                kind=key.kind,
+                name=key.name,
+                group=key.group,
+                version=versions.get(key, ""),
+                namespace=key.namespace,
+                status=sync,
+                health=_health(health.get(key)),
+                drift=drift,
+            )
+        )
+    return tuple(out)
+
+
+def compared_status(
+    previous: ApplicationStatus | None,
+    *,
+    revision: str | None,
+    diff: AppDiff,
+    health: Mapping[ResourceKey, ResourceHealth | None],
+    app_health: ResourceHealth,
+    versions: Mapping[ResourceKey, str],
+    now: str,
+    warnings: Mapping[str, str] | None = None,
+) -> ApplicationStatus:
+    """Status after a successful comparison; `comparedAt` moves only when something changed."""
+    base = previous or ApplicationStatus()
+    sync_code = SyncStatusCode.SYNCED if diff.in_sync else SyncStatusCode.OUT_OF_SYNC
+    conditions = remove_condition(base.conditions, CONDITION_COMPARISON_ERROR)
+    for ctype in (CONDITION_SHARED_RESOURCE,):
+        message = (warnings or {}).get(ctype)
+        if message:
+            conditions = set_condition(
+                conditions, Condition(ctype, ConditionStatus.TRUE, ctype, message), now
+            )
+        else:
+            conditions = remove_condition(conditions, ctype)
+    out_of_sync_since = None
+    if sync_code is SyncStatusCode.OUT_OF_SYNC:
+        was_out = base.sync.status is SyncStatusCode.OUT_OF_SYNC and base.out_of_sync_since
+        out_of_sync_since = base.out_of_sync_since if was_out else now
+    candidate = dataclasses.replace(
+        base,
+        sync=SyncStatus(sync_code, revision, base.sync.compared_at),
+        health=_health(app_health) or HealthStatus(HealthStatusCode.HEALTHY),
+        out_of_sync_since=out_of_sync_since,
+        resources=resource_statuses(diff, health, versions),
+        conditions=tuple(conditions),
+    )
+    if candidate != base or not base.sync.compared_at:
+        candidate = dataclasses.replace(candidate, sync=SyncStatus(sync_code, revision, now))
+    return candidate
+
+
+def failed_status(
+    previous: ApplicationStatus | None, *, message: str, now: str
+) -> ApplicationStatus:
+    """Status after a comparison that could not be made: Unknown, with a ComparisonError."""
+    base = previous or ApplicationStatus()
+    conditions = set_condition(
+        base.conditions,
+        Condition(CONDITION_COMPARISON_ERROR, ConditionStatus.TRUE, "ComparisonError", message),
+        now,
+    )
+    return dataclasses.replace(
+        base,
+        sync=SyncStatus(SyncStatusCode.UNKNOWN, base.sync.revision, now),
+        conditions=tuple(conditions),
+    )

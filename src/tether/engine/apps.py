@@ -1,0 +1,102 @@
+"""Application resources in the cluster: install the CRD, create, get, list, delete."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from tether.errors import ClusterError, ConditionNotMet, InputError
+from tether.kube import KubeClient
+from tether.model.application import API_VERSION, FIELD_MANAGER, KIND, Application
+from tether.model.crd import application_crd
+
+CRD_API = "apiextensions.k8s.io/v1"
+
+
+async def crd_installed(kube: KubeClient) -> bool:
+    crd = await kube.get(CRD_API, "CustomResourceDefinition", application_crd()["metadata"]["name"])
+    return crd is not None and _established(crd)
+
+
+def _established(crd: dict[str, Any]) -> bool:
+    return any(
+        c.get("type") == "Established" and c.get("status") == "True"
+        for c in (crd.get("status") or {}).get("conditions") or []
+    )
+
+
+async def install_crd(kube: KubeClient, timeout: float = 30.0) -> None:
+    """Apply the Application CRD and wait until it is Established."""
+    crd = application_crd()
+    await kube.apply(crd, field_manager=FIELD_MANAGER)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        live = await kube.get(CRD_API, "CustomResourceDefinition", crd["metadata"]["name"])
+        if live is not None and _established(live):
+            return
+        if loop.time() > deadline:
+            raise ConditionNotMet(f"CRD {crd['metadata']['name']} not Established in {timeout}s")
+        await asyncio.sleep(0.2)
+
+
+async def ensure_namespace(kube: KubeClient, name: str) -> None:
+    if await kube.get("v1", "Namespace", name) is None:
+        await kube.apply(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
+            field_manager=FIELD_MANAGER,
+        )
+
+
+async def create_app(kube: KubeClient, app: Application, *, upsert: bool = False) -> Application:
+    """Create an Application (installing the CRD when missing); refuse to change one silently."""
+    if not await crd_installed(kube):
+        await install_crd(kube)
+    await ensure_namespace(kube, app.namespace)
+    existing = await get_app_or_none(kube, app.namespace, app.name)
+    if existing is not None and existing.spec != app.spec and not upsert:
+        raise InputError(
+            f"Application {app.namespace}/{app.name} already exists with a different spec",
+            hint="pass --upsert to replace its spec",
+        )
+    body = app.to_dict()
+    body.pop("status", None)
+    stored = await kube.apply(body, field_manager=FIELD_MANAGER)
+    return Application.from_dict(stored)
+
+
+async def get_app_or_none(kube: KubeClient, namespace: str, name: str) -> Application | None:
+    try:
+        obj = await kube.get(API_VERSION, KIND, name, namespace)
+    except ClusterError as exc:
+        if exc.status == 404:  # the CRD itself is not installed
+            return None
+        raise
+    return Application.from_dict(obj) if obj is not None else None
+
+
+async def get_app(kube: KubeClient, namespace: str, name: str) -> Application:
+    app = await get_app_or_none(kube, namespace, name)
+    if app is None:
+        raise InputError(
+            f"Application {namespace}/{name} not found",
+            hint="tether app list (or -n NAMESPACE for another app namespace)",
+        )
+    return app
+
+
+async def list_apps(
+    kube: KubeClient, namespace: str | None, label_selector: str | None = None
+) -> list[Application]:
+    try:
+        items = await kube.list(API_VERSION, KIND, namespace, label_selector=label_selector)
+    except ClusterError as exc:
+        if exc.status == 404:
+            return []
+        raise
+    return sorted((Application.from_dict(i) for i in items), key=lambda a: (a.namespace, a.name))
+
+
+async def delete_app(kube: KubeClient, namespace: str, name: str) -> None:
+    await get_app(kube, namespace, name)
+    await kube.delete(API_VERSION, KIND, name, namespace)

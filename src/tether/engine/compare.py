@@ -1,0 +1,349 @@
+"""Compare (refresh): source → render → live → diff → health → status, for one app.
+
+This is the read-only half of a reconcile. It never writes to managed objects; the only
+API write it makes is the server-side dry-run apply that predicts what an apply would
+store (DESIGN §3), and optionally the Application's status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tether.core.desired import prepare_desired
+from tether.core.diff import AppDiff, compare_app
+from tether.core.health import ResourceHealth, aggregate_health, assess_health, health_of_missing
+from tether.core.ignore import parse_ignore_rules
+from tether.core.status import (
+    CONDITION_SHARED_RESOURCE,
+    compared_status,
+    failed_status,
+)
+from tether.errors import ClusterError, InputError, TetherError
+from tether.git import GitCredentials, GitRepos, RepositorySecret, credentials_from_secret
+from tether.git import select_credentials as select_repo_credentials
+from tether.kube import KubeClient, LiveCache
+from tether.model.application import (
+    API_VERSION,
+    FIELD_MANAGER,
+    Application,
+    ApplicationStatus,
+    tracking_id_of,
+)
+from tether.model.keys import ResourceKey, split_api_version
+from tether.render import RenderRequest, RenderTools, render
+
+from .source import load_source
+
+DIFF_TIME_LIMIT = 10.0  # seconds for normalization + ignore rules (jq) of one app
+REPOSITORY_SECRET_SELECTOR = "tether.dev/secret-type=repository"
+
+
+def now_rfc3339() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Comparison:
+    """Everything one compare found out about an app."""
+
+    app: Application
+    revision: str | None
+    desired: list[dict[str, Any]] = field(default_factory=list)
+    live: dict[ResourceKey, dict[str, Any]] = field(default_factory=dict)
+    diff: AppDiff | None = None
+    health: dict[ResourceKey, ResourceHealth | None] = field(default_factory=dict)
+    app_health: ResourceHealth | None = None
+    shared: dict[ResourceKey, str] = field(default_factory=dict)  # key -> owner's tracking id
+    status: ApplicationStatus | None = None
+    error: TetherError | None = None
+
+
+@dataclass
+class Engine:
+    """The adapters one engine run uses; shared by the CLI and the controller."""
+
+    kube: KubeClient
+    repos: GitRepos
+    tools: RenderTools
+    cache: LiveCache
+    credentials: GitCredentials | None = None  # from the environment (CLI)
+    _repo_secrets: dict[str, list[RepositorySecret]] = field(default_factory=dict)
+
+    async def repo_credentials(self, app: Application, repo_url: str) -> GitCredentials | None:
+        if self.credentials is not None:
+            return self.credentials
+        secrets = self._repo_secrets.get(app.namespace)
+        if secrets is None:
+            secrets = []
+            try:
+                items = await self.kube.list(
+                    "v1", "Secret", app.namespace, label_selector=REPOSITORY_SECRET_SELECTOR
+                )
+            except ClusterError:
+                items = []
+            for item in items:
+                try:
+                    secrets.append(credentials_from_secret(item))
+                except InputError:
+                    continue
+            self._repo_secrets[app.namespace] = secrets
+        return select_repo_credentials(repo_url, secrets)
+
+
+async def compare(
+    engine: Engine,
+    app: Application,
+    *,
+    revision: str | None = None,
+    local_dir: Path | None = None,
+    fetch: bool = True,
+) -> Comparison:
+    """Compare one app; failures end up in `Comparison.error` and a failed status."""
+    result = Comparison(app, None)
+    try:
+        await _compare_into(
+            engine, app, result, revision=revision, local_dir=local_dir, fetch=fetch
+        )
+    except TetherError as exc:
+        result.error = exc
+        result.status = failed_status(app.status, message=_one_line(exc), now=now_rfc3339())
+    return result
+
+
+async def _compare_into(
+    engine: Engine,
+    app: Application,
+    result: Comparison,
+    *,
+    revision: str | None,
+    local_dir: Path | None,
+    fetch: bool,
+) -> None:
+    source = app.spec.source
+    credentials = None if local_dir else await engine.repo_credentials(app, source.repo_url)
+    tree = await load_source(
+        engine.repos,
+        source.repo_url,
+        source.target_revision,
+        credentials=credentials,
+        revision=revision,
+        local_dir=local_dir,
+        fetch=fetch,
+    )
+    result.revision = tree.revision
+    # `--local DIR` is the app directory itself, as with `argocd app diff --local`.
+    app_path = "." if local_dir is not None else app.spec.source.path
+    request = await _render_request(engine, app, tree.root, app_path)
+    rendered = await render(request, engine.tools)
+    scopes = await _scopes(engine.kube, rendered)
+    desired = prepare_desired(
+        rendered,
+        app_namespace=app.namespace,
+        app_name=app.name,
+        destination_namespace=app.spec.destination.namespace,
+        scope=lambda group, kind: scopes.get((group, kind)),
+    )
+    result.desired = desired
+    live, shared = await _live_objects(engine, app, desired)
+    result.live = live
+    result.shared = shared
+    predicted = await _predict(engine.kube, desired, live)
+    rules = parse_ignore_rules(d.to_dict() for d in app.spec.ignore_differences)
+    try:
+        diff = await asyncio.wait_for(
+            asyncio.to_thread(compare_app, desired, live, predicted, rules), DIFF_TIME_LIMIT
+        )
+    except TimeoutError:
+        raise InputError(
+            f"Application {app.name}: comparing took longer than {DIFF_TIME_LIMIT:.0f}s",
+            hint="simplify spec.ignoreDifferences jqPathExpressions",
+        ) from None
+    result.diff = diff
+    desired_keys = {ResourceKey.of(o) for o in desired}
+    health: dict[ResourceKey, ResourceHealth | None] = {}
+    for key in sorted(desired_keys | live.keys()):
+        obj = live.get(key)
+        health[key] = assess_health(obj) if obj is not None else health_of_missing()
+    result.health = health
+    result.app_health = aggregate_health((k, h) for k, h in health.items() if k in desired_keys)
+    versions = {
+        ResourceKey.of(o): split_api_version(str(o.get("apiVersion", "")))[1]
+        for o in (*desired, *live.values())
+    }
+    warnings = {}
+    if shared:
+        first = sorted(shared)[0]
+        warnings[CONDITION_SHARED_RESOURCE] = (
+            f"{first} is managed by {shared[first]}; tether will not touch it"
+            + (f" (and {len(shared) - 1} more)" if len(shared) > 1 else "")
+        )
+    result.status = compared_status(
+        app.status,
+        revision=tree.revision,
+        diff=diff,
+        health=health,
+        app_health=result.app_health,
+        versions=versions,
+        now=now_rfc3339(),
+        warnings=warnings,
+    )
+
+
+async def _render_request(
+    engine: Engine, app: Application, root: Path, app_path: str
+) -> RenderRequest:
+    source = app.spec.source
+    helm = source.helm
+    directory = source.directory
+    kustomize = source.kustomize
+    age_key = None
+    if source.decryption is not None:
+        age_key = await _age_key(engine.kube, app)
+    return RenderRequest(
+        root=root,
+        path=app_path,
+        kind=source.render_type,  # type: ignore[arg-type]
+        recurse=bool(directory and directory.recurse),
+        include=directory.include if directory else None,
+        exclude=directory.exclude if directory else None,
+        helm_release_name=(helm.release_name if helm else None) or app.name,
+        helm_value_files=tuple(helm.value_files) if helm else (),
+        helm_values=helm.values if helm else None,
+        helm_parameters=tuple((p.name, p.value) for p in helm.parameters) if helm else (),
+        kustomize_name_prefix=kustomize.name_prefix if kustomize else None,
+        kustomize_name_suffix=kustomize.name_suffix if kustomize else None,
+        kustomize_images=tuple(kustomize.images) if kustomize else (),
+        kustomize_common_labels=tuple(kustomize.common_labels.items()) if kustomize else (),
+        kustomize_common_annotations=(
+            tuple(kustomize.common_annotations.items()) if kustomize else ()
+        ),
+        namespace=app.spec.destination.namespace,
+        app_name=app.name,
+        sops_age_key=age_key,
+    )
+
+
+async def _age_key(kube: KubeClient, app: Application) -> str:
+    """The age private key(s) from the decryption Secret (keys ending in `.agekey`, like Flux)."""
+    decryption = app.spec.source.decryption
+    ref = decryption.secret_ref if decryption else None
+    if ref is None:
+        raise InputError(
+            f"Application {app.name}: spec.source.decryption.secretRef.name is required for sops"
+        )
+    secret = await kube.get("v1", "Secret", ref.name, app.namespace)
+    if secret is None:
+        raise InputError(
+            f"Application {app.name}: decryption Secret {app.namespace}/{ref.name} not found"
+        )
+    keys = [
+        base64.b64decode(value).decode()
+        for name, value in sorted((secret.get("data") or {}).items())
+        if name.endswith(".agekey")
+    ]
+    if not keys:
+        raise InputError(
+            f"Application {app.name}: Secret {app.namespace}/{ref.name} has no *.agekey entry"
+        )
+    return "\n".join(k.strip() for k in keys)
+
+
+async def _scopes(
+    kube: KubeClient, objects: Sequence[Mapping[str, Any]]
+) -> dict[tuple[str, str], bool]:
+    """Namespaced-or-not for every kind in the render that the cluster serves."""
+    kinds = {(str(o.get("apiVersion", "")), str(o.get("kind", ""))) for o in objects}
+
+    async def lookup(api_version: str, kind: str) -> tuple[tuple[str, str], bool] | None:
+        try:
+            info = await kube.resource(api_version, kind)
+        except ClusterError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return (info.group, info.kind), info.namespaced
+
+    found = await asyncio.gather(*(lookup(a, k) for a, k in sorted(kinds)))
+    return dict(item for item in found if item is not None)
+
+
+async def _live_objects(
+    engine: Engine, app: Application, desired: Sequence[dict[str, Any]]
+) -> tuple[dict[ResourceKey, dict[str, Any]], dict[ResourceKey, str]]:
+    """Live counterparts of the desired objects plus every other object tracked as ours."""
+    kinds: set[tuple[str, str]] = set()
+    for obj in desired:
+        kinds.add((str(obj["apiVersion"]), str(obj["kind"])))
+    for res in app.status.resources if app.status else ():
+        if res.version:
+            api_version = f"{res.group}/{res.version}" if res.group else res.version
+            kinds.add((api_version, res.kind))
+
+    async def watch(api_version: str, kind: str) -> None:
+        try:
+            await engine.cache.watch_kind(api_version, kind)
+        except ClusterError as exc:
+            if exc.status != 404:  # kinds whose CRD is not installed yet have no live objects
+                raise
+
+    await asyncio.gather(*(watch(a, k) for a, k in sorted(kinds)))
+    live: dict[ResourceKey, dict[str, Any]] = {}
+    shared: dict[ResourceKey, str] = {}
+    for obj in desired:
+        key = ResourceKey.of(obj)
+        found = engine.cache.get(key)
+        if found is None:
+            continue
+        owner = tracking_id_of(found)
+        if owner is not None and not owner.belongs_to(app.namespace, app.name):
+            shared[key] = f"{owner.app_namespace}/{owner.app_name}"
+        live[key] = found
+    for key, obj in engine.cache.tracked_by(f"{app.namespace}/{app.name}").items():
+        owner = tracking_id_of(obj)
+        if owner is not None and owner.belongs_to(app.namespace, app.name):
+            live.setdefault(key, obj)
+    return live, shared
+
+
+async def _predict(
+    kube: KubeClient,
+    desired: Sequence[dict[str, Any]],
+    live: Mapping[ResourceKey, dict[str, Any]],
+) -> dict[ResourceKey, dict[str, Any]]:
+    """Server-side dry-run apply of every desired object that exists (creates need no call)."""
+
+    async def dry_run(obj: dict[str, Any]) -> tuple[ResourceKey, dict[str, Any]]:
+        key = ResourceKey.of(obj)
+        try:
+            return key, await kube.apply(obj, field_manager=FIELD_MANAGER, dry_run=True)
+        except ClusterError as exc:
+            raise InputError(
+                f"{key}: the API server rejected the manifest: {exc.message}",
+                hint="fix the manifest in Git (server-side dry-run failed)",
+            ) from exc
+
+    existing = [o for o in desired if ResourceKey.of(o) in live]
+    return dict(await asyncio.gather(*(dry_run(o) for o in existing)))
+
+
+async def write_status(kube: KubeClient, app: Application, status: ApplicationStatus) -> None:
+    """Replace the Application's status (status subresource) when it changed."""
+    if app.status == status:
+        return
+    body = {
+        "apiVersion": API_VERSION,
+        "kind": "Application",
+        "metadata": {"name": app.name, "namespace": app.namespace},
+        "status": status.to_dict(),
+    }
+    await kube.apply(body, field_manager=FIELD_MANAGER, subresource="status")
+
+
+def _one_line(exc: TetherError) -> str:
+    return exc.message.splitlines()[0] if exc.message else type(exc).__name__

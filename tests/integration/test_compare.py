@@ -1,0 +1,340 @@
+"""Compare against the real control plane: a 34-object corpus applied by kubectl is Synced,
+and each kind of drift marks exactly the object that drifted, with the right paths."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.support import corpus
+from tests.support.repos import GitopsRepo
+from tests.support.waiting import eventually
+from tether.core.diff import Verdict, unified_diff
+from tether.engine.apps import create_app, get_app
+from tether.engine.compare import Comparison, Engine, compare, write_status
+from tether.git import GitRepos
+from tether.kube import KubeClient, LiveCache
+from tether.localcluster import binaries
+from tether.model.application import API_VERSION, Application
+from tether.render import RenderTools
+
+Kubectl = Callable[..., Any]
+
+
+@pytest.fixture
+async def engine(kube: KubeClient, tmp_path: Path) -> AsyncIterator[Engine]:
+    cache = LiveCache(kube)
+    yield Engine(
+        kube, GitRepos(tmp_path / "git-cache"), RenderTools.from_dir(binaries.bin_dir()), cache
+    )
+    await cache.close()
+
+
+def application(name: str, namespace: str, repo: str, path: str, **spec: Any) -> Application:
+    source = {"repoURL": repo, "path": path, "targetRevision": "main", **spec.pop("source", {})}
+    return Application.from_dict(
+        {
+            "apiVersion": API_VERSION,
+            "kind": "Application",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"source": source, "destination": {"namespace": namespace}, **spec},
+        }
+    )
+
+
+def kubectl_apply(kubectl: Kubectl, objects: list[dict[str, Any]], tmp_path: Path) -> None:
+    """Apply the manifests tether would apply, with the real kubectl, CRDs first."""
+    crds = [o for o in objects if o["kind"] == "CustomResourceDefinition"]
+    rest = [o for o in objects if o["kind"] != "CustomResourceDefinition"]
+    for batch, name in ((crds, "crds.yaml"), (rest, "objects.yaml")):
+        if not batch:
+            continue
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump_all(batch))
+        kubectl("apply", "--server-side", "--force-conflicts", "-f", str(path))
+        if batch is crds:
+            for crd in crds:
+                kubectl(
+                    "wait",
+                    "--for=condition=Established",
+                    f"crd/{crd['metadata']['name']}",
+                    "--timeout=30s",
+                )
+
+
+def out_of_sync(result: Comparison) -> dict[str, tuple[str, list[str]]]:
+    assert result.error is None, result.error
+    assert result.diff is not None
+    return {
+        f"{d.key.kind}/{d.key.name}": (d.verdict.value, d.paths) for d in result.diff.out_of_sync
+    }
+
+
+async def settle(
+    engine: Engine, app: Application, expected: dict[str, tuple[str, list[str]]]
+) -> Comparison:
+    """Compare until the watch cache has seen the change (a few ms) and the result matches."""
+    last: list[Comparison] = []
+
+    async def matches() -> bool:
+        last[:] = [await compare(engine, app)]
+        return out_of_sync(last[0]) == expected
+
+    try:
+        await eventually(matches, timeout=10, interval=0.2, what=f"out of sync == {expected}")
+    except AssertionError:
+        assert out_of_sync(last[0]) == expected  # shows the difference
+    return last[0]
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> GitopsRepo:
+    return GitopsRepo(tmp_path)
+
+
+async def test_corpus_synced_then_each_drift_is_exact(
+    engine: Engine,
+    kube: KubeClient,
+    namespace: str,
+    kubectl: Kubectl,
+    repo: GitopsRepo,
+    tmp_path: Path,
+) -> None:
+    suffix = uuid.uuid4().hex[:8]
+    repo.write(corpus.shop_directory(suffix) | corpus.CHART | corpus.KUSTOMIZE)
+    repo.commit("shop, cache chart, frontend overlay")
+    shop = application(
+        "shop", namespace, repo.url, "apps/shop", source={"directory": {"recurse": True}}
+    )
+    cache = application(
+        "cache",
+        namespace,
+        repo.url,
+        "charts/shop-cache",
+        source={
+            "helm": {
+                "valueFiles": ["values-prod.yaml"],
+                "values": "maxMemory: 512mb\n",
+                "parameters": [{"name": "image", "value": "redis:7.4.1"}],
+            }
+        },
+    )
+    frontend = application("frontend", namespace, repo.url, "kustomize/overlays/prod")
+    apps = [shop, cache, frontend]
+    try:
+        total = 0
+        for app in apps:
+            await create_app(kube, app)
+            first = await compare(engine, app)
+            assert first.error is None, first.error
+            assert first.diff is not None and {d.verdict for d in first.diff.objects} == {
+                Verdict.MISSING
+            }
+            kubectl_apply(kubectl, first.desired, tmp_path)
+            synced = await settle(engine, app, {})
+            assert synced.diff is not None
+            assert all(d.verdict is Verdict.SYNCED and d.paths == [] for d in synced.diff.objects)
+            total += len(synced.diff.objects)
+        assert total >= 30
+
+        helm_objects = {o["kind"]: o for o in (await compare(engine, cache)).desired}
+        assert helm_objects["Deployment"]["spec"]["replicas"] == 2  # value file
+        assert helm_objects["ConfigMap"]["data"]["maxmemory"] == "512mb"  # inline values
+        assert (
+            helm_objects["Deployment"]["spec"]["template"]["spec"]["containers"][0]["image"]
+            == "redis:7.4.1"
+        )
+
+        # Status is written to the Application: Synced, with every resource listed.
+        result = await compare(engine, shop)
+        assert result.status is not None
+        await write_status(kube, await get_app(kube, namespace, "shop"), result.status)
+        stored = await get_app(kube, namespace, "shop")
+        assert stored.status is not None and stored.status.sync.status.value == "Synced"
+        assert stored.status.sync.revision == result.revision
+        assert len(stored.status.resources) == len(result.desired)
+        assert stored.status.out_of_sync_since is None
+
+        # 1. kubectl scale
+        kubectl("scale", "deployment/api", "-n", namespace, "--replicas=5")
+        result = await settle(engine, shop, {"Deployment/api": ("OutOfSync", ["/spec/replicas"])})
+        await write_status(kube, await get_app(kube, namespace, "shop"), result.status)  # type: ignore[arg-type]
+        stored = await get_app(kube, namespace, "shop")
+        assert stored.status is not None and stored.status.sync.status.value == "OutOfSync"
+        assert stored.status.out_of_sync_since
+        drifted = [r for r in stored.status.resources if r.drift]
+        assert [(r.kind, r.name, r.drift) for r in drifted] == [
+            ("Deployment", "api", ("/spec/replicas",))
+        ]
+        kubectl_apply(kubectl, result.desired, tmp_path)
+        await settle(engine, shop, {})
+
+        # 2. kubectl edit of an image
+        editor = tmp_path / "edit.sh"
+        editor.write_text("#!/bin/sh\nsed -i 's#worker:1.9.0#worker:1.9.1-hotfix#' \"$1\"\n")
+        editor.chmod(0o755)
+        kubectl("edit", "deployment/worker", "-n", namespace, env={"KUBE_EDITOR": str(editor)})
+        result = await settle(
+            engine,
+            shop,
+            {"Deployment/worker": ("OutOfSync", ["/spec/template/spec/containers/0/image"])},
+        )
+        kubectl_apply(kubectl, result.desired, tmp_path)
+        await settle(engine, shop, {})
+
+        # 3. a label added (in Git, not yet applied)
+        api = repo.work / "apps/shop/api.yaml"
+        api.write_text(
+            api.read_text().replace(
+                "labels: {app: api, tier: web}\nspec:",
+                "labels: {app: api, tier: web, team: payments}\nspec:",
+                1,
+            )
+        )
+        repo.commit("label the api deployment")
+        result = await settle(
+            engine, shop, {"Deployment/api": ("OutOfSync", ["/metadata/labels/team"])}
+        )
+        kubectl_apply(kubectl, result.desired, tmp_path)
+        await settle(engine, shop, {})
+
+        # 4. a Secret key changed live; the diff never shows the values
+        kubectl(
+            "patch",
+            "secret",
+            "api-token",
+            "-n",
+            namespace,
+            "-p",
+            '{"data":{"token":"cm90YXRlZA=="}}',
+        )
+        result = await settle(engine, shop, {"Secret/api-token": ("OutOfSync", ["/data/token"])})
+        assert result.diff is not None
+        text = "\n".join(unified_diff(d) for d in result.diff.out_of_sync)
+        assert "*** (changed)" in text
+        for secret in ("c2VjcmV0LXRva2Vu", "cm90YXRlZA==", "secret-token", "rotated"):
+            assert secret not in text
+        kubectl_apply(kubectl, result.desired, tmp_path)
+        await settle(engine, shop, {})
+
+        # 5. a stringData key removed from Git stays live: OutOfSync, not silently Synced
+        secrets = repo.work / "apps/shop/data/secrets.yaml"
+        secrets.write_text(secrets.read_text().replace("  legacy-key: to-be-removed\n", ""))
+        repo.commit("drop legacy-key")
+        result = await settle(
+            engine, shop, {"Secret/db-credentials": ("OutOfSync", ["/data/legacy-key"])}
+        )
+        kubectl(
+            "patch",
+            "secret",
+            "db-credentials",
+            "-n",
+            namespace,
+            "--type=json",
+            "-p",
+            '[{"op":"remove","path":"/data/legacy-key"}]',
+        )
+        await settle(engine, shop, {})
+
+        # 6. an object deleted
+        kubectl("delete", "configmap", "feature-flags", "-n", namespace)
+        result = await settle(engine, shop, {"ConfigMap/feature-flags": ("Missing", [])})
+        kubectl_apply(kubectl, result.desired, tmp_path)
+        await settle(engine, shop, {})
+
+        # 7. an extra object carrying our tracking id
+        stray = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": "stray",
+                "namespace": namespace,
+                "annotations": {
+                    "tether.dev/tracking-id": f"{namespace}/shop:/ConfigMap:{namespace}/stray"
+                },
+            },
+            "data": {"a": "b"},
+        }
+        (tmp_path / "stray.yaml").write_text(yaml.safe_dump(stray))
+        kubectl("apply", "-f", str(tmp_path / "stray.yaml"))
+        await settle(engine, shop, {"ConfigMap/stray": ("Extraneous", [])})
+        # ...but one whose tracking id names another object is not ours
+        stray["metadata"]["name"] = "impostor"
+        (tmp_path / "impostor.yaml").write_text(yaml.safe_dump(stray))
+        kubectl("apply", "-f", str(tmp_path / "impostor.yaml"))
+        await settle(engine, shop, {"ConfigMap/stray": ("Extraneous", [])})
+    finally:
+        for kind in ("clusterrole", "clusterrolebinding"):
+            kubectl(
+                "delete",
+                kind,
+                f"shop-aggregate-{suffix}",
+                f"shop-view-{suffix}",
+                "--ignore-not-found",
+                check=False,
+            )
+        kubectl("delete", "crd", f"widgets.{suffix}.example.dev", "--ignore-not-found", check=False)
+
+
+HPA_APP = {
+    "apps/web/web.yaml": """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: nginx:1.27}]
+""",
+}
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"group": "apps", "kind": "Deployment", "jsonPointers": ["/spec/replicas"]},
+        {"group": "apps", "kind": "Deployment", "jqPathExpressions": [".spec.replicas"]},
+        {"group": "*", "kind": "*", "managedFieldsManagers": ["horizontal-pod-autoscaler"]},
+    ],
+    ids=["pointer", "jq", "managedFieldsManagers"],
+)
+async def test_ignore_differences_silence_hpa_replicas(
+    engine: Engine,
+    kube: KubeClient,
+    namespace: str,
+    kubectl: Kubectl,
+    repo: GitopsRepo,
+    tmp_path: Path,
+    rule: dict[str, Any],
+) -> None:
+    repo.write(HPA_APP)
+    repo.commit("web")
+    app = application("web", namespace, repo.url, "apps/web")
+    await create_app(kube, app)
+    first = await compare(engine, app)
+    kubectl_apply(kubectl, first.desired, tmp_path)
+    await settle(engine, app, {})
+    # The HPA controller writes replicas through the scale subresource as its own manager.
+    await kube.patch(
+        "apps/v1",
+        "Deployment",
+        "web",
+        {"spec": {"replicas": 6}},
+        namespace=namespace,
+        field_manager="horizontal-pod-autoscaler",
+        subresource="scale",
+    )
+    await settle(engine, app, {"Deployment/web": ("OutOfSync", ["/spec/replicas"])})
+
+    ignoring = application("web", namespace, repo.url, "apps/web", ignoreDifferences=[rule])
+    await create_app(kube, ignoring, upsert=True)
+    await settle(engine, await get_app(kube, namespace, "web"), {})
