@@ -338,3 +338,40 @@ async def test_ignore_differences_silence_hpa_replicas(
     ignoring = application("web", namespace, repo.url, "apps/web", ignoreDifferences=[rule])
     await create_app(kube, ignoring, upsert=True)
     await settle(engine, await get_app(kube, namespace, "web"), {})
+
+
+async def test_warm_compare_reuses_dry_runs_until_live_or_git_changes(
+    engine: Engine,
+    kube: KubeClient,
+    namespace: str,
+    kubectl: Kubectl,
+    repo: GitopsRepo,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    repo.write(
+        HPA_APP | {"apps/web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n"}
+    )
+    repo.commit("web")
+    app = application("web", namespace, repo.url, "apps/web")
+    await create_app(kube, app)
+    kubectl_apply(kubectl, (await compare(engine, app)).desired, tmp_path)
+    await settle(engine, app, {})
+
+    dry_runs: list[str] = []
+    real_apply = engine.kube.apply
+
+    async def counting_apply(obj: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        if kwargs.get("dry_run"):
+            dry_runs.append(obj["metadata"]["name"])
+        return await real_apply(obj, **kwargs)
+
+    monkeypatch.setattr(engine.kube, "apply", counting_apply)
+    assert out_of_sync(await compare(engine, app)) == {}
+    assert dry_runs == []  # nothing changed: every prediction is reused
+    kubectl("scale", "deployment/web", "-n", namespace, "--replicas=3")
+    await settle(engine, app, {"Deployment/web": ("OutOfSync", ["/spec/replicas"])})
+    assert set(dry_runs) == {"web"}  # only the object whose resourceVersion moved
+    dry_runs.clear()
+    await compare(engine, app, hard_refresh=True)
+    assert sorted(dry_runs) == ["c", "web"]  # a hard refresh asks the API server again

@@ -10,10 +10,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
+import hashlib
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from tether.core.desired import prepare_desired
 from tether.core.diff import AppDiff, compare_app
@@ -64,6 +68,55 @@ class Comparison:
     error: TetherError | None = None
 
 
+class PredictionCache:
+    """Dry-run results keyed by (object, digest of the desired manifest, live fingerprint).
+
+    A server-side dry-run is a pure function of the manifest and the live object (plus
+    admission config, which a hard refresh re-reads), so while neither changes the previous
+    answer is reused and a warm compare makes no API call at all.
+    """
+
+    def __init__(self, max_entries: int = 50_000) -> None:
+        self._entries: OrderedDict[tuple[ResourceKey, str, str], dict[str, Any]] = OrderedDict()
+        self._max = max_entries
+
+    @staticmethod
+    def cache_key(desired: dict[str, Any], live: Mapping[str, Any]) -> tuple[ResourceKey, str, str]:
+        digest = hashlib.sha256(orjson.dumps(desired, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        return ResourceKey.of(desired), digest, _live_fingerprint(live)
+
+    def get(self, key: tuple[ResourceKey, str, str]) -> dict[str, Any] | None:
+        found = self._entries.get(key)
+        if found is not None:
+            self._entries.move_to_end(key)
+        return found
+
+    def put(self, key: tuple[ResourceKey, str, str], predicted: dict[str, Any]) -> None:
+        self._entries[key] = predicted
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+
+
+def _live_fingerprint(live: Mapping[str, Any]) -> str:
+    """A digest of what a dry-run apply reads from live: everything but status writes.
+
+    Controllers update status (and bump resourceVersion) all the time; those writes
+    cannot change what an apply of the spec would store outside status, which is all
+    the diff compares, so they must not throw the prediction away.
+    """
+    meta = dict(live.get("metadata") or {})
+    meta.pop("resourceVersion", None)
+    meta["managedFields"] = [
+        {k: v for k, v in entry.items() if k != "time"}
+        for entry in meta.get("managedFields") or []
+        if entry.get("subresource") != "status"
+    ]
+    body = {k: v for k, v in live.items() if k not in ("status", "metadata")}
+    body["metadata"] = meta
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
 @dataclass
 class Engine:
     """The adapters one engine run uses; shared by the CLI and the controller."""
@@ -73,6 +126,7 @@ class Engine:
     tools: RenderTools
     cache: LiveCache
     credentials: GitCredentials | None = None  # from the environment (CLI)
+    predictions: PredictionCache = field(default_factory=PredictionCache)
     _repo_secrets: dict[str, list[RepositorySecret]] = field(default_factory=dict)
 
     async def repo_credentials(self, app: Application, repo_url: str) -> GitCredentials | None:
@@ -103,12 +157,23 @@ async def compare(
     revision: str | None = None,
     local_dir: Path | None = None,
     fetch: bool = True,
+    hard_refresh: bool = False,
 ) -> Comparison:
-    """Compare one app; failures end up in `Comparison.error` and a failed status."""
+    """Compare one app; failures end up in `Comparison.error` and a failed status.
+
+    `hard_refresh` fetches and re-runs every server-side dry-run instead of reusing
+    cached predictions.
+    """
     result = Comparison(app, None)
     try:
         await _compare_into(
-            engine, app, result, revision=revision, local_dir=local_dir, fetch=fetch
+            engine,
+            app,
+            result,
+            revision=revision,
+            local_dir=local_dir,
+            fetch=fetch or hard_refresh,
+            hard_refresh=hard_refresh,
         )
     except TetherError as exc:
         result.error = exc
@@ -124,6 +189,7 @@ async def _compare_into(
     revision: str | None,
     local_dir: Path | None,
     fetch: bool,
+    hard_refresh: bool,
 ) -> None:
     source = app.spec.source
     credentials = None if local_dir else await engine.repo_credentials(app, source.repo_url)
@@ -153,7 +219,7 @@ async def _compare_into(
     live, shared = await _live_objects(engine, app, desired)
     result.live = live
     result.shared = shared
-    predicted = await _predict(engine.kube, desired, live)
+    predicted = await _predict(engine, desired, live, use_cache=not hard_refresh)
     rules = parse_ignore_rules(d.to_dict() for d in app.spec.ignore_differences)
     try:
         diff = await asyncio.wait_for(
@@ -312,21 +378,29 @@ async def _live_objects(
 
 
 async def _predict(
-    kube: KubeClient,
+    engine: Engine,
     desired: Sequence[dict[str, Any]],
     live: Mapping[ResourceKey, dict[str, Any]],
+    *,
+    use_cache: bool,
 ) -> dict[ResourceKey, dict[str, Any]]:
     """Server-side dry-run apply of every desired object that exists (creates need no call)."""
 
     async def dry_run(obj: dict[str, Any]) -> tuple[ResourceKey, dict[str, Any]]:
         key = ResourceKey.of(obj)
+        cache_key = PredictionCache.cache_key(obj, live[key])
+        cached = engine.predictions.get(cache_key) if use_cache else None
+        if cached is not None:
+            return key, cached
         try:
-            return key, await kube.apply(obj, field_manager=FIELD_MANAGER, dry_run=True)
+            predicted = await engine.kube.apply(obj, field_manager=FIELD_MANAGER, dry_run=True)
         except ClusterError as exc:
             raise InputError(
                 f"{key}: the API server rejected the manifest: {exc.message}",
                 hint="fix the manifest in Git (server-side dry-run failed)",
             ) from exc
+        engine.predictions.put(cache_key, predicted)
+        return key, predicted
 
     existing = [o for o in desired if ResourceKey.of(o) in live]
     return dict(await asyncio.gather(*(dry_run(o) for o in existing)))

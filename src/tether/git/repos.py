@@ -580,6 +580,9 @@ class _MirrorState:
         self.lock = asyncio.Lock()
         self.started = 0  # fetches started so far
         self.last_ok = 0  # sequence number of the last fetch that succeeded
+        # revision -> SHA, valid until the next fetch moves refs (saves a git process per
+        # compare of an app whose repository has not been fetched since).
+        self.resolved: dict[str, str] = {}
 
 
 class GitRepos:
@@ -622,7 +625,9 @@ class GitRepos:
                 return  # a fetch that began after we asked has just succeeded
             state.started += 1
             sequence = state.started
+            state.resolved.clear()
             await self._sync_mirror(remote, mirror)
+            state.resolved.clear()
             state.last_ok = sequence
 
     async def resolve(
@@ -632,7 +637,14 @@ class GitRepos:
         remote = _parse_remote(repo_url, credentials)
         rev = _check_revision(remote, revision)
         mirror = await self._ensure_mirror(remote)
-        return await self._commit_of(remote, mirror, rev, shown=revision)
+        state = self._mirrors.setdefault(mirror, _MirrorState())
+        known = state.resolved.get(rev)
+        if known is not None and not state.lock.locked():
+            return known
+        sha = await self._commit_of(remote, mirror, rev, shown=revision)
+        if not state.lock.locked():
+            state.resolved[rev] = sha
+        return sha
 
     async def tree(
         self, repo_url: str, sha: str, *, credentials: GitCredentials | None = None

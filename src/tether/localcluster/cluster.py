@@ -25,7 +25,7 @@ from tether.localcluster.processes import ProcessRecord
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 NODE_NAME = "kwok-node-0"
 KWOK_ANNOTATION = "kwok.x-k8s.io/node"
-SERVICE_CIDR = "10.0.0.0/24"
+SERVICE_CIDR = "10.96.0.0/16"
 POD_CIDR = "10.244.0.0/16"
 FIELD_MANAGER = "tether-localcluster"
 

@@ -19,7 +19,7 @@ SERVING_DNS = [
     "kubernetes.default.svc",
     "kubernetes.default.svc.cluster.local",
 ]
-SERVING_IPS = ["127.0.0.1", "10.0.0.1"]
+SERVING_IPS = ["127.0.0.1", "10.96.0.1"]
 VALIDITY = dt.timedelta(days=3650)
 
 
