@@ -175,3 +175,17 @@ def test_guards_empty_render_and_mass_deletion() -> None:
     assert not half.allowed and "--confirm-prune" in half.reason
     assert guard(1, 5, 3, False, True).allowed
     assert guard(3, 5, 2, False, False).allowed
+
+
+def test_namespace_of_a_presync_hook_is_created_before_the_hook() -> None:
+    desired = [
+        obj("Namespace", "apps", ns=None),
+        obj("Job", "migrate", api="batch/v1", ns="apps", ann={HOOK: "PreSync"}),
+        obj("Deployment", "api", api="apps/v1", ns="apps"),
+    ]
+    plan = plan_sync(desired, [], prune=False)
+    assert names(plan.waves) == [
+        ["apply:Namespace/apps"],
+        ["apply:Job/migrate"],
+        ["apply:Deployment/api"],
+    ]

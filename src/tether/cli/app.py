@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import yaml
 from tether.core.diff import AppDiff, Verdict, unified_diff
 from tether.engine.apps import create_app, delete_app, get_app, list_apps
 from tether.engine.compare import Comparison, compare, write_status
+from tether.engine.sync import SyncRequest, SyncResult, delete_cascade, describe_plan, sync_app
 from tether.errors import ConditionNotMet, InputError
 from tether.model.application import (
     API_VERSION,
@@ -292,19 +294,21 @@ def _print_app(app: Application) -> None:
 
 @app_group.command("delete")
 @click.argument("name")
+@click.option("--cascade", is_flag=True, help="Also delete every object the app manages.")
 @pass_cli
-def app_delete(cli: CliContext, name: str) -> None:
-    """Delete the Application resource (its objects stay in the cluster)."""
+def app_delete(cli: CliContext, name: str, cascade: bool) -> None:
+    """Delete the Application (with --cascade, its objects first, in reverse order)."""
 
-    async def run() -> None:
-        kube = cli.kube()
-        try:
-            await delete_app(kube, cli.app_namespace, name)
-        finally:
-            kube.close()
+    async def run() -> int:
+        async with open_engine(cli) as engine:
+            app = await get_app(engine.kube, cli.app_namespace, name)
+            count = await delete_cascade(engine, app, message) if cascade else 0
+            await delete_app(engine.kube, cli.app_namespace, name)
+            return count
 
-    asyncio.run(run())
-    message(f"application {cli.app_namespace}/{name} deleted")
+    count = asyncio.run(run())
+    extra = f" and {count} objects" if cascade else " (its objects stay in the cluster)"
+    message(f"application {cli.app_namespace}/{name} deleted{extra}")
 
 
 # -- diff --------------------------------------------------------------------------------------
@@ -376,7 +380,9 @@ def app_diff(
     async def run() -> Comparison:
         async with open_engine(cli) as engine:
             app = await get_app(engine.kube, cli.app_namespace, name)
-            result = await compare(engine, app, revision=revision, local_dir=local_dir, fetch=True)
+            result = await compare(
+                engine, app, revision=revision, local_dir=local_dir, hard_refresh=hard_refresh
+            )
             # The status describes the app's own target; a --local/--revision diff does not.
             if result.status is not None and local_dir is None and revision is None:
                 await write_status(engine.kube, app, result.status)
@@ -397,3 +403,140 @@ def app_diff(
         )
     if exit_code and not result.diff.in_sync:
         raise ConditionNotMet(f"{result.app.name} differs from Git", hint=None)
+
+
+# -- sync / wait -------------------------------------------------------------------------------
+
+
+def _initiator() -> str:
+    return f"cli:{os.environ.get('USER') or os.environ.get('LOGNAME') or 'unknown'}"
+
+
+@app_group.command("sync")
+@click.argument("name")
+@click.option("--prune", is_flag=True, help="Delete tracked objects no longer in Git.")
+@click.option("--confirm-prune", is_flag=True, help="Allow deleting more than half the app.")
+@click.option("--dry-run", is_flag=True, help="Preflight and print the plan; change nothing.")
+@click.option("--revision", help="Sync another branch, tag or commit.")
+@click.option("--force", is_flag=True, help="Recreate objects whose immutable fields changed.")
+@click.option("--timeout", type=float, help="Seconds for the whole sync (default spec.timeout).")
+@output_option
+@pass_cli
+def app_sync(
+    cli: CliContext,
+    name: str,
+    prune: bool,
+    confirm_prune: bool,
+    dry_run: bool,
+    revision: str | None,
+    force: bool,
+    timeout: float | None,
+    fmt: str | None,
+) -> None:
+    """Apply Git to the cluster: preflight, waves with health waits, prune, hooks."""
+    fmt = cli.fmt(fmt)
+    request = SyncRequest(
+        prune=prune,
+        confirm_prune=confirm_prune,
+        dry_run=dry_run,
+        revision=revision,
+        force=force,
+        initiated_by=_initiator(),
+        timeout=timeout,
+    )
+
+    async def run() -> SyncResult:
+        async with open_engine(cli) as engine:
+            app = await get_app(engine.kube, cli.app_namespace, name)
+            return await sync_app(engine, app, request, message)
+
+    result = asyncio.run(run())
+    if fmt in ("json", "yaml"):
+        emit_data(
+            {
+                "application": f"{result.app.namespace}/{result.app.name}",
+                "phase": result.phase.value,
+                "message": result.message,
+                "revision": result.revision,
+                "applied": [str(k) for k in result.applied],
+                "pruned": [str(k) for k in result.pruned],
+                "plan": describe_plan(result.plan) if result.plan else [],
+            },
+            fmt,
+        )
+    elif dry_run and result.plan is not None:
+        click.echo("\n".join(describe_plan(result.plan)))
+    message(f"{name}: {result.phase.value}: {result.message}")
+
+
+@app_group.command("wait")
+@click.argument("names", nargs=-1)
+@click.option("-l", "--selector", help="Wait for the apps matching a label selector.")
+@click.option("--all", "all_apps", is_flag=True, help="Wait for every app in the namespace.")
+@click.option("--sync", "want_sync", is_flag=True, help="Wait until Synced.")
+@click.option("--health", "want_health", is_flag=True, help="Wait until Healthy.")
+@click.option("--timeout", type=float, default=300.0, show_default=True, help="Seconds.")
+@pass_cli
+def app_wait(
+    cli: CliContext,
+    names: tuple[str, ...],
+    selector: str | None,
+    all_apps: bool,
+    want_sync: bool,
+    want_health: bool,
+    timeout: float,
+) -> None:
+    """Wait until apps are Synced and/or Healthy (both when neither flag is given).
+
+    The CLI compares by itself on every round, so it works without a controller.
+    """
+    if not names and not selector and not all_apps:
+        raise InputError("app wait: name apps, or use -l SELECTOR or --all")
+    if not want_sync and not want_health:
+        want_sync = want_health = True
+
+    async def run() -> list[str]:
+        async with open_engine(cli) as engine:
+            if names:
+                apps = [await get_app(engine.kube, cli.app_namespace, n) for n in names]
+            else:
+                apps = await list_apps(engine.kube, cli.app_namespace, selector)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
+            first = True
+            while True:
+                waiting = []
+                for i, app in enumerate(apps):
+                    result = await compare(engine, app, fetch=first)
+                    if result.status is not None:
+                        await write_status(engine.kube, app, result.status)
+                        apps[i] = await get_app(engine.kube, app.namespace, app.name)
+                    reason = _not_ready(result, want_sync, want_health)
+                    if reason:
+                        waiting.append(f"{app.name}: {reason}")
+                first = False
+                if not waiting or loop.time() > deadline:
+                    return waiting
+                await asyncio.sleep(1.0)
+
+    waiting = asyncio.run(run())
+    if waiting:
+        for line in waiting:
+            message(f"not ready: {line}")
+        raise ConditionNotMet(
+            f"{len(waiting)} app(s) not ready after {timeout:.0f}s: "
+            + ", ".join(w.split(":")[0] for w in waiting)
+        )
+    message("ready")
+
+
+def _not_ready(result: Comparison, want_sync: bool, want_health: bool) -> str:
+    if result.error is not None:
+        return f"comparison failed: {result.error.message}"
+    assert result.diff is not None and result.app_health is not None
+    problems = []
+    if want_sync and not result.diff.in_sync:
+        problems.append(f"{len(result.diff.out_of_sync)} objects OutOfSync")
+    if want_health and str(result.app_health.status) != "Healthy":
+        problems.append(f"{result.app_health.status}: {result.app_health.message}")
+    return "; ".join(problems)

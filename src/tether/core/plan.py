@@ -9,6 +9,7 @@ Sync wave. Hooks come from tether's, Argo CD's and Helm's annotations.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -208,6 +209,7 @@ def plan_sync(
             task = SyncTask(key, "apply", phase, wave_of(obj), obj, hook, options)
             (fail_hooks if phase == SyncPhase.SYNC_FAIL else applies).append(task)
 
+    applies = _hoist_hook_namespaces(applies)
     prunes: list[SyncTask] = []
     late_prunes: list[SyncTask] = []
     needs_confirm: list[ResourceKey] = []
@@ -253,6 +255,21 @@ def plan_sync(
         tuple(sorted(skipped)),
         tuple(sorted(needs_confirm)),
     )
+
+
+def _hoist_hook_namespaces(applies: list[SyncTask]) -> list[SyncTask]:
+    """A Namespace that a PreSync hook lives in is created before that hook runs."""
+    pre = [t for t in applies if t.phase == SyncPhase.PRE_SYNC]
+    needed = {t.key.namespace for t in pre}
+    if not needed:
+        return applies
+    first_wave = min(t.wave for t in pre) - 1
+    return [
+        dataclasses.replace(t, phase=SyncPhase.PRE_SYNC, wave=first_wave)
+        if t.key.kind == "Namespace" and t.key.name in needed and t.phase == SyncPhase.SYNC
+        else t
+        for t in applies
+    ]
 
 
 def _more_sync_waves(grouped: Mapping[tuple[SyncPhase, int], Any], wave: int) -> bool:

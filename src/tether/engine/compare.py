@@ -386,7 +386,7 @@ async def _predict(
 ) -> dict[ResourceKey, dict[str, Any]]:
     """Server-side dry-run apply of every desired object that exists (creates need no call)."""
 
-    async def dry_run(obj: dict[str, Any]) -> tuple[ResourceKey, dict[str, Any]]:
+    async def dry_run(obj: dict[str, Any]) -> tuple[ResourceKey, dict[str, Any] | None]:
         key = ResourceKey.of(obj)
         cache_key = PredictionCache.cache_key(obj, live[key])
         cached = engine.predictions.get(cache_key) if use_cache else None
@@ -395,6 +395,10 @@ async def _predict(
         try:
             predicted = await engine.kube.apply(obj, field_manager=FIELD_MANAGER, dry_run=True)
         except ClusterError as exc:
+            if is_immutable_field_error(exc):
+                # An apply cannot make this change (only a recreate can): compare without
+                # a prediction, the object shows OutOfSync and the sync explains --force.
+                return key, None
             raise InputError(
                 f"{key}: the API server rejected the manifest: {exc.message}",
                 hint="fix the manifest in Git (server-side dry-run failed)",
@@ -403,7 +407,12 @@ async def _predict(
         return key, predicted
 
     existing = [o for o in desired if ResourceKey.of(o) in live]
-    return dict(await asyncio.gather(*(dry_run(o) for o in existing)))
+    results = await asyncio.gather(*(dry_run(o) for o in existing))
+    return {key: predicted for key, predicted in results if predicted is not None}
+
+
+def is_immutable_field_error(exc: ClusterError) -> bool:
+    return exc.status == 422 and "immutable" in exc.message
 
 
 async def write_status(kube: KubeClient, app: Application, status: ApplicationStatus) -> None:

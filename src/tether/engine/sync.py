@@ -1,0 +1,457 @@
+"""Sync: turn a comparison into a safe change of the cluster (DESIGN §3 "Sync").
+
+preflight (server-side dry-run of every object) → waves (apply with field manager
+`tether`, wait for health) → prunes → PostSync; SyncFail hooks on failure. One sync per
+app at a time: the operation is claimed by writing `status.operationState` with the
+Application's resourceVersion, so a second CLI racing for it gets a conflict.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from tether.core.health import HealthStatus, assess_health
+from tether.core.plan import SyncPhase, SyncPlan, SyncTask, Wave, check_prune_guards, plan_sync
+from tether.errors import ClusterError, ConditionNotMet, InputError, TetherError
+from tether.kube import KubeClient
+from tether.model.application import (
+    API_VERSION,
+    FIELD_MANAGER,
+    KIND,
+    Application,
+    ApplicationStatus,
+    OperationPhase,
+    OperationState,
+)
+from tether.model.keys import ResourceKey, split_api_version
+
+from .compare import (
+    Comparison,
+    Engine,
+    compare,
+    is_immutable_field_error,
+    now_rfc3339,
+    write_status,
+)
+
+CRD_KIND = "CustomResourceDefinition"
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class SyncRequest:
+    prune: bool = False
+    confirm_prune: bool = False
+    dry_run: bool = False
+    revision: str | None = None
+    force: bool = False
+    initiated_by: str = "tether-cli"
+    timeout: float | None = None  # default: spec.timeout
+
+
+@dataclass
+class SyncResult:
+    app: Application
+    phase: OperationPhase
+    message: str
+    revision: str | None
+    plan: SyncPlan | None = None
+    applied: list[ResourceKey] = field(default_factory=list)
+    pruned: list[ResourceKey] = field(default_factory=list)
+    comparison: Comparison | None = None
+    hint: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.phase is OperationPhase.SUCCEEDED
+
+
+class SyncFailed(ConditionNotMet):
+    """A wave, hook or apply failed after the sync started; the status says which."""
+
+
+def _noop(_: str) -> None:
+    pass
+
+
+async def sync_app(
+    engine: Engine, app: Application, request: SyncRequest, progress: Progress = _noop
+) -> SyncResult:
+    comparison = await compare(engine, app, revision=request.revision, fetch=True)
+    if comparison.error is not None:
+        if comparison.status is not None:
+            await write_status(engine.kube, app, comparison.status)
+        raise comparison.error
+    assert comparison.diff is not None
+    revision = comparison.revision
+    plan = _plan(app, comparison, request)
+    if request.dry_run:
+        await _preflight(engine.kube, plan, request, progress)
+        return SyncResult(app, OperationPhase.SUCCEEDED, "dry run: nothing applied", revision, plan)
+
+    started = now_rfc3339()
+    app = await _claim(engine.kube, app, revision, started, request.initiated_by)
+    result = SyncResult(app, OperationPhase.RUNNING, "", revision, plan, comparison=comparison)
+    timeout = request.timeout or app.spec.timeout_seconds
+    try:
+        await _preflight(engine.kube, plan, request, progress)
+        await asyncio.wait_for(_execute(engine, plan, request, result, progress), timeout)
+    except TimeoutError:
+        result.phase, result.message = OperationPhase.FAILED, f"sync timed out after {timeout:.0f}s"
+    except SyncFailed as exc:
+        result.phase, result.message, result.hint = OperationPhase.FAILED, exc.message, exc.hint
+    except TetherError as exc:
+        result.phase = OperationPhase.FAILED if result.applied else OperationPhase.ERROR
+        result.message, result.hint = exc.message, exc.hint
+    else:
+        result.phase = OperationPhase.SUCCEEDED
+        result.message = (
+            f"synced {len(result.applied)} objects"
+            + (f", pruned {len(result.pruned)}" if result.pruned else "")
+            + (f" at {revision[:8]}" if revision else "")
+        )
+    if result.phase is not OperationPhase.SUCCEEDED and plan.fail_hooks:
+        progress("running SyncFail hooks")
+        try:
+            await asyncio.wait_for(
+                _run_wave(
+                    engine, Wave(SyncPhase.SYNC_FAIL, 0, plan.fail_hooks), request, result, progress
+                ),
+                timeout,
+            )
+        except (TetherError, TimeoutError) as exc:
+            progress(f"SyncFail hook failed: {exc}")
+    await _finish(engine, app, result, started, request)
+    if result.phase is not OperationPhase.SUCCEEDED:
+        error_type = InputError if result.phase is OperationPhase.ERROR else SyncFailed
+        raise error_type(f"sync of {app.name} failed: {result.message}", hint=result.hint)
+    return result
+
+
+def _plan(app: Application, comparison: Comparison, request: SyncRequest) -> SyncPlan:
+    assert comparison.diff is not None
+    desired = [o for o in comparison.desired if ResourceKey.of(o) not in comparison.shared]
+    desired_keys = {ResourceKey.of(o) for o in comparison.desired}
+    extraneous = [o for k, o in comparison.live.items() if k not in desired_keys]
+    prune = request.prune or app.auto_prune
+    plan = plan_sync(
+        desired,
+        extraneous,
+        prune=prune,
+        prune_last=app.spec.sync_policy.option_enabled("PruneLast"),
+    )
+    tracked = len([k for k in comparison.live if k not in comparison.shared])
+    guard = check_prune_guards(
+        desired_count=len(comparison.desired),
+        tracked_count=tracked,
+        prune_count=len(plan.prunes),
+        allow_empty=app.spec.allow_empty,
+        confirmed=request.confirm_prune,
+    )
+    if not guard.allowed:
+        raise ConditionNotMet(
+            f"sync of {app.name} refused: {guard.reason}", hint="nothing was changed"
+        )
+    if plan.needs_confirm and not request.confirm_prune:
+        names = ", ".join(str(k) for k in plan.needs_confirm)
+        raise ConditionNotMet(
+            f"sync of {app.name} refused: {names} marked Prune=confirm",
+            hint="pass --confirm-prune to delete them",
+        )
+    return plan
+
+
+async def _claim(
+    kube: KubeClient, app: Application, revision: str | None, started: str, initiated_by: str
+) -> Application:
+    """Mark the operation Running, guarded by resourceVersion: one sync per app at a time."""
+    raw = await kube.get(API_VERSION, KIND, app.name, app.namespace)
+    if raw is None:
+        raise InputError(f"Application {app.namespace}/{app.name} not found")
+    current = Application.from_dict(raw)
+    state = current.status.operation_state if current.status else None
+    if state is not None and state.phase is OperationPhase.RUNNING:
+        raise ConditionNotMet(
+            f"Application {app.name}: a sync started at {state.started_at} by"
+            f" {state.initiated_by or 'someone'} is still running",
+            hint="wait for it (tether app wait) and try again",
+        )
+    status = dataclasses.replace(
+        current.status or ApplicationStatus(),
+        operation_state=OperationState(
+            OperationPhase.RUNNING, revision, started, None, "sync started", initiated_by
+        ),
+    )
+    # Server-side apply of the whole status (the same manager and operation as every other
+    # status write), with resourceVersion as a precondition: a racing claim gets a 409.
+    body = {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": {
+            "name": app.name,
+            "namespace": app.namespace,
+            "resourceVersion": raw["metadata"]["resourceVersion"],
+        },
+        "status": status.to_dict(),
+    }
+    try:
+        stored = await kube.apply(body, field_manager=FIELD_MANAGER, subresource="status")
+    except ClusterError as exc:
+        if exc.status == 409:
+            raise ConditionNotMet(
+                f"Application {app.name}: another sync claimed it at the same time",
+                hint="wait for it (tether app wait) and try again",
+            ) from exc
+        raise
+    return Application.from_dict(stored)
+
+
+async def _preflight(
+    kube: KubeClient, plan: SyncPlan, request: SyncRequest, progress: Progress
+) -> None:
+    """Dry-run every object before the first write; any rejection means nothing is applied.
+
+    Objects whose kind or namespace only comes into being during this sync (a CRD or a
+    Namespace in the plan) are dry-run right before their own apply instead.
+    """
+    planned_kinds = {
+        (
+            (t.obj.get("spec") or {}).get("group", ""),
+            ((t.obj.get("spec") or {}).get("names") or {}).get("kind"),
+        )
+        for t in plan.applies
+        if t.key.kind == CRD_KIND
+    }
+    planned_namespaces = {t.key.name for t in plan.applies if t.key.kind == "Namespace"}
+    checks = []
+    for task in plan.applies:
+        if (task.key.group, task.key.kind) in planned_kinds:
+            continue
+        namespace = task.key.namespace
+        if namespace in planned_namespaces and await kube.get("v1", "Namespace", namespace) is None:
+            continue
+        checks.append(task)
+
+    async def check(task: SyncTask) -> None:
+        try:
+            await kube.apply(task.obj, field_manager=FIELD_MANAGER, dry_run=True)
+        except ClusterError as exc:
+            if is_immutable_field_error(exc):
+                if request.force or task.options.get("Replace") == "true":
+                    return  # will be deleted and recreated
+                raise SyncFailed(
+                    f"{task.key}: {exc.message}",
+                    hint="the field is immutable: sync with --force (or annotate Replace=true)"
+                    " to delete and recreate the object; nothing was applied",
+                ) from exc
+            raise InputError(
+                f"preflight: {task.key} rejected by the API server: {exc.message}",
+                hint="nothing was applied; fix the manifest in Git",
+            ) from exc
+
+    await asyncio.gather(*(check(t) for t in checks))
+    progress(f"preflight: {len(checks)} objects accepted by a server-side dry-run")
+
+
+async def _execute(
+    engine: Engine, plan: SyncPlan, request: SyncRequest, result: SyncResult, progress: Progress
+) -> None:
+    for wave in plan.waves:
+        await _run_wave(engine, wave, request, result, progress)
+
+
+async def _run_wave(
+    engine: Engine, wave: Wave, request: SyncRequest, result: SyncResult, progress: Progress
+) -> None:
+    label = f"{wave.phase.value} wave {wave.wave}" + (" (prune last)" if wave.prune_last else "")
+    applies = [t for t in wave.tasks if t.action == "apply"]
+    for group in _by_kind(applies):
+        await asyncio.gather(*(_apply(engine, t, request, result) for t in group))
+        if group[0].key.kind == CRD_KIND:
+            await asyncio.gather(*(_wait_established(engine.kube, t.key.name) for t in group))
+    if applies:
+        progress(f"{label}: applied {len(applies)}: " + ", ".join(str(t.key) for t in applies))
+        await _wait_healthy(engine, applies, label)
+        progress(f"{label}: healthy")
+    for task in (t for t in wave.tasks if t.action == "prune"):
+        api_version = str(task.obj.get("apiVersion", ""))
+        await engine.kube.delete(
+            api_version, task.key.kind, task.key.name, task.key.namespace or None
+        )
+        result.pruned.append(task.key)
+        progress(f"{label}: pruned {task.key}")
+    for task in applies:
+        if task.hook is not None and "HookSucceeded" in task.hook.delete_policies:
+            await _delete_and_wait(engine.kube, task)
+
+
+def _by_kind(tasks: Sequence[SyncTask]) -> list[list[SyncTask]]:
+    groups: list[list[SyncTask]] = []
+    for task in tasks:
+        if (
+            groups
+            and groups[-1][0].kind_rank == task.kind_rank
+            and groups[-1][0].key.kind == task.key.kind
+        ):
+            groups[-1].append(task)
+        else:
+            groups.append([task])
+    return groups
+
+
+async def _apply(engine: Engine, task: SyncTask, request: SyncRequest, result: SyncResult) -> None:
+    kube = engine.kube
+    if task.hook is not None and "BeforeHookCreation" in task.hook.delete_policies:
+        await _delete_and_wait(kube, task)
+    replace = request.force or task.options.get("Replace") == "true"
+    try:
+        await kube.apply(task.obj, field_manager=FIELD_MANAGER, force=True)
+    except ClusterError as exc:
+        if not is_immutable_field_error(exc):
+            raise SyncFailed(f"{task.key}: {exc.message}") from exc
+        if not replace:  # (preflight catches this first; kept for races)
+            raise SyncFailed(
+                f"{task.key}: {exc.message}",
+                hint="the field is immutable: sync with --force (or annotate Replace=true)"
+                " to delete and recreate the object",
+            ) from exc
+        await _delete_and_wait(kube, task)
+        await kube.apply(task.obj, field_manager=FIELD_MANAGER, force=True)
+    result.applied.append(task.key)
+    group, _ = split_api_version(str(task.obj.get("apiVersion", "")))
+    if not engine.cache.watched(group, task.key.kind):
+        with contextlib.suppress(ClusterError):
+            await engine.cache.watch_kind(str(task.obj["apiVersion"]), task.key.kind)
+
+
+async def _delete_and_wait(kube: KubeClient, task: SyncTask, timeout: float = 60.0) -> None:
+    api_version = str(task.obj.get("apiVersion", ""))
+    namespace = task.key.namespace or None
+    if not await kube.delete(
+        api_version, task.key.kind, task.key.name, namespace, propagation="Foreground"
+    ):
+        return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while await kube.get(api_version, task.key.kind, task.key.name, namespace) is not None:
+        if loop.time() > deadline:
+            raise SyncFailed(f"{task.key}: still being deleted after {timeout:.0f}s")
+        await asyncio.sleep(0.2)
+
+
+async def _wait_established(kube: KubeClient, name: str, timeout: float = 60.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        crd = await kube.get("apiextensions.k8s.io/v1", CRD_KIND, name)
+        conditions = ((crd or {}).get("status") or {}).get("conditions") or []
+        if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
+            return
+        if loop.time() > deadline:
+            raise SyncFailed(
+                f"CustomResourceDefinition {name} not Established after {timeout:.0f}s"
+            )
+        await asyncio.sleep(0.2)
+
+
+async def _wait_healthy(engine: Engine, tasks: Iterable[SyncTask], label: str) -> None:
+    """Wait until every object of the wave is Healthy (or Suspended); Degraded fails now."""
+    pending = list(tasks)
+    while pending:
+        still: list[SyncTask] = []
+        for task in pending:
+            live = (
+                engine.cache.get(task.key)
+                if engine.cache.watched(task.key.group, task.key.kind)
+                else None
+            )
+            if live is None:
+                live = await engine.kube.get(
+                    str(task.obj["apiVersion"]),
+                    task.key.kind,
+                    task.key.name,
+                    task.key.namespace or None,
+                )
+            health = assess_health(live) if live is not None else None
+            if live is None or (
+                health is not None
+                and health.status
+                in (HealthStatus.PROGRESSING, HealthStatus.UNKNOWN, HealthStatus.MISSING)
+            ):
+                still.append(task)
+            elif health is not None and health.status is HealthStatus.DEGRADED:
+                if task.hook is not None and "HookFailed" in task.hook.delete_policies:
+                    await _delete_and_wait(engine.kube, task)
+                raise SyncFailed(f"{label}: {task.key} is Degraded: {health.message}")
+        pending = still
+        if pending:
+            await asyncio.sleep(0.25)
+
+
+async def _finish(
+    engine: Engine, app: Application, result: SyncResult, started: str, request: SyncRequest
+) -> None:
+    """Record the outcome in operationState, and the new comparison in status."""
+    finished = now_rfc3339()
+    after = await compare(engine, app, revision=request.revision, fetch=False)
+    result.comparison = after
+    raw = await engine.kube.get(API_VERSION, KIND, app.name, app.namespace)
+    if raw is None:
+        return
+    current = Application.from_dict(raw)
+    base = after.status if after.status is not None else (current.status or ApplicationStatus())
+    status = dataclasses.replace(
+        base,
+        history=(current.status.history if current.status else base.history),
+        operation_state=OperationState(
+            result.phase, result.revision, started, finished, result.message, request.initiated_by
+        ),
+    )
+    await write_status(engine.kube, current, status)
+    result.app = current
+
+
+def describe_plan(plan: SyncPlan) -> list[str]:
+    lines = []
+    for wave in plan.waves:
+        label = f"{wave.phase.value} wave {wave.wave}" + (
+            " (prune last)" if wave.prune_last else ""
+        )
+        for task in wave.tasks:
+            lines.append(f"{label}: {task.action} {task.key}")
+    for key in plan.skipped:
+        lines.append(f"skip: {key}")
+    return lines
+
+
+__all__ = [
+    "SyncFailed",
+    "SyncRequest",
+    "SyncResult",
+    "describe_plan",
+    "sync_app",
+]
+
+
+async def delete_cascade(engine: Engine, app: Application, progress: Progress = _noop) -> int:
+    """Delete every object this app tracks, in reverse sync order; returns how many."""
+    comparison = await compare(engine, app, fetch=False)
+    owned = [o for k, o in comparison.live.items() if k not in comparison.shared]
+    if comparison.error is not None and not owned:
+        # No render (Git down, path gone): fall back to what the watch index says is ours.
+        owned = list(engine.cache.tracked_by(f"{app.namespace}/{app.name}").values())
+    plan = plan_sync([], owned, prune=True)
+    count = 0
+    for wave in reversed(plan.waves):
+        for task in wave.tasks:
+            api_version = str(task.obj.get("apiVersion", ""))
+            if await engine.kube.delete(
+                api_version, task.key.kind, task.key.name, task.key.namespace or None
+            ):
+                count += 1
+                progress(f"deleted {task.key}")
+    return count

@@ -1,0 +1,341 @@
+"""Sync against the real control plane: order, health gates, hooks, preflight, prune guards,
+immutable fields and one-sync-at-a-time."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.repos import GitopsRepo
+from tether.engine.apps import create_app, get_app
+from tether.engine.compare import Engine, compare
+from tether.engine.sync import SyncFailed, SyncRequest, sync_app
+from tether.errors import ConditionNotMet, InputError
+from tether.git import GitRepos
+from tether.kube import KubeClient, LiveCache
+from tether.localcluster import binaries
+from tether.model.application import API_VERSION, Application
+from tether.render import RenderTools
+
+
+@pytest.fixture
+async def engine(kube: KubeClient, tmp_path: Path) -> AsyncIterator[Engine]:
+    cache = LiveCache(kube)
+    yield Engine(
+        kube, GitRepos(tmp_path / "git-cache"), RenderTools.from_dir(binaries.bin_dir()), cache
+    )
+    await cache.close()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> GitopsRepo:
+    return GitopsRepo(tmp_path)
+
+
+def application(name: str, namespace: str, repo: str, path: str, **spec: Any) -> Application:
+    return Application.from_dict(
+        {
+            "apiVersion": API_VERSION,
+            "kind": "Application",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {
+                "source": {"repoURL": repo, "path": path, "targetRevision": "main"},
+                "destination": {"namespace": namespace},
+                **spec,
+            },
+        }
+    )
+
+
+def deployment(name: str, wave: int | None = None, extra: str = "") -> str:
+    annotations = f"\n  annotations: {{tether.dev/sync-wave: '{wave}'}}" if wave is not None else ""
+    return f"""\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}{annotations}
+spec:
+  replicas: 1
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec:{extra}
+      containers: [{{name: app, image: "nginx:1.27"}}]
+"""
+
+
+def job_hook(name: str, hook: str, policy: str = "BeforeHookCreation") -> str:
+    return f"""\
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {name}
+  annotations: {{tether.dev/hook: {hook}, tether.dev/hook-delete-policy: {policy}}}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{{name: run, image: "busybox:1.36", command: ["true"]}}]
+"""
+
+
+async def test_sync_into_empty_cluster_in_order_then_synced_and_healthy(
+    engine: Engine, kube: KubeClient, namespace: str, repo: GitopsRepo
+) -> None:
+    suffix = uuid.uuid4().hex[:8]
+    group = f"{suffix}.example.dev"
+    target_ns = f"{namespace}-apps"
+    files = {
+        "app/00-namespace.yaml": (
+            f"kind: Namespace\napiVersion: v1\nmetadata: {{name: {target_ns}}}\n"
+        ),
+        "app/crd.yaml": f"""\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {{name: gadgets.{group}}}
+spec:
+  group: {group}
+  scope: Namespaced
+  names: {{plural: gadgets, singular: gadget, kind: Gadget}}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema: {{type: object, x-kubernetes-preserve-unknown-fields: true}}
+""",
+        "app/gadget.yaml": (
+            f"apiVersion: {group}/v1\nkind: Gadget\n"
+            f"metadata: {{name: g1, namespace: {target_ns}}}\nspec: {{size: 1}}\n"
+        ),
+        "app/db.yaml": deployment("db", -1).replace(
+            "  name: db\n", f"  name: db\n  namespace: {target_ns}\n", 1
+        ),
+        "app/api.yaml": deployment("api", 0).replace(
+            "  name: api\n", f"  name: api\n  namespace: {target_ns}\n", 1
+        ),
+        "app/web.yaml": deployment("web", 1).replace(
+            "  name: web\n", f"  name: web\n  namespace: {target_ns}\n", 1
+        ),
+        "app/migrate.yaml": job_hook("migrate", "PreSync").replace(
+            "  name: migrate\n", f"  name: migrate\n  namespace: {target_ns}\n", 1
+        ),
+    }
+    repo.write(files)
+    repo.commit("app")
+    app = application("ordered", namespace, repo.url, "app")
+    await create_app(kube, app)
+
+    created: list[tuple[int, str]] = []
+    recorder = LiveCache(kube)
+    recorder.add_listener(
+        lambda event, obj: (
+            created.append(
+                (
+                    int(obj["metadata"]["resourceVersion"]),
+                    f"{obj['kind']}/{obj['metadata']['name']}",
+                )
+            )
+            if event == "ADDED"
+            and obj["metadata"].get("namespace", target_ns) in (target_ns, "")
+            and obj["metadata"]["name"]
+            in {"db", "api", "web", "migrate", "g1", target_ns, f"gadgets.{group}"}
+            else None
+        )
+    )
+    try:
+        for api_version, kind in (
+            ("v1", "Namespace"),
+            ("apps/v1", "Deployment"),
+            ("batch/v1", "Job"),
+            ("apiextensions.k8s.io/v1", "CustomResourceDefinition"),
+        ):
+            await recorder.watch_kind(api_version, kind)
+        result = await sync_app(engine, app, SyncRequest(timeout=120))
+        assert result.succeeded, result.message
+        await recorder.watch_kind(f"{group}/v1", "Gadget")
+        await asyncio.sleep(0.5)
+    finally:
+        await recorder.close()
+        await kube.delete("apiextensions.k8s.io/v1", "CustomResourceDefinition", f"gadgets.{group}")
+    # The order the API server created them in (resourceVersion at creation).
+    order = [name for _, name in sorted(created)]
+    assert order.index(f"Namespace/{target_ns}") < order.index("Job/migrate")  # PreSync...
+    assert order.index("Job/migrate") < order.index("Deployment/db")  # ...before wave -1
+    assert (
+        order.index("Deployment/db") < order.index("Deployment/api") < order.index("Deployment/web")
+    )
+    assert order.index(f"CustomResourceDefinition/gadgets.{group}") < order.index("Deployment/api")
+
+    stored = await get_app(kube, namespace, "ordered")
+    assert stored.status is not None
+    assert stored.status.sync.status.value == "Synced"
+    assert stored.status.health.status.value == "Healthy"
+    assert stored.status.operation_state is not None
+    assert stored.status.operation_state.phase.value == "Succeeded"
+
+
+async def test_unhealthy_wave_stops_the_sync_and_runs_syncfail(
+    engine: Engine, kube: KubeClient, namespace: str, repo: GitopsRepo
+) -> None:
+    stuck = "\n      nodeSelector: {no-such-node: 'true'}"
+    repo.write(
+        {
+            "app/a.yaml": deployment("first", 0),
+            "app/b.yaml": deployment("stuck", 1, stuck).replace(
+                "spec:\n  replicas", "spec:\n  progressDeadlineSeconds: 2\n  replicas", 1
+            ),
+            "app/c.yaml": deployment("never", 2),
+            "app/fail.yaml": job_hook("page-oncall", "SyncFail"),
+        }
+    )
+    repo.commit("bad release")
+    app = application("bad", namespace, repo.url, "app")
+    await create_app(kube, app)
+    with pytest.raises(SyncFailed, match="stuck"):
+        await sync_app(engine, app, SyncRequest(timeout=60))
+    assert await kube.get("apps/v1", "Deployment", "first", namespace) is not None
+    assert await kube.get("apps/v1", "Deployment", "never", namespace) is None  # wave 2 never ran
+    assert await kube.get("batch/v1", "Job", "page-oncall", namespace) is not None  # SyncFail hook
+    stored = await get_app(kube, namespace, "bad")
+    assert stored.status is not None and stored.status.operation_state is not None
+    assert stored.status.operation_state.phase.value == "Failed"
+    assert "Deployment.apps" in (stored.status.operation_state.message or "")
+    assert "stuck" in (stored.status.operation_state.message or "")
+
+
+async def test_preflight_rejects_the_40th_object_and_applies_nothing(
+    engine: Engine, kube: KubeClient, namespace: str, repo: GitopsRepo
+) -> None:
+    files = {
+        f"app/cm-{i:02d}.yaml": f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i:02d}\n"
+        for i in range(39)
+    }
+    files["app/zz-bad.yaml"] = deployment("broken").replace("replicas: 1", "replicas: -3")
+    repo.write(files)
+    repo.commit("40 objects, one invalid")
+    app = application("preflight", namespace, repo.url, "app")
+    await create_app(kube, app)
+    with pytest.raises(InputError) as err:
+        await sync_app(engine, app, SyncRequest())
+    assert "Deployment.apps" in err.value.message and "broken" in err.value.message
+    assert "spec.replicas" in err.value.message  # the API server's reason
+    assert await kube.list("v1", "ConfigMap", namespace, label_selector=None) == [
+        cm
+        for cm in await kube.list("v1", "ConfigMap", namespace)
+        if cm["metadata"]["name"] == "kube-root-ca.crt"
+    ]
+
+
+async def test_prune_rules_and_guards(
+    engine: Engine, kube: KubeClient, namespace: str, repo: GitopsRepo
+) -> None:
+    cms = {
+        f"app/cm-{n}.yaml": f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {n}\n"
+        for n in "abcdef"
+    }
+    cms["app/cm-keep.yaml"] = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: keep\n"
+        "  annotations: {tether.dev/sync-options: Prune=false}\n"
+    )
+    repo.write(cms)
+    repo.commit("seven configmaps")
+    app = application("pruner", namespace, repo.url, "app")
+    await create_app(kube, app)
+    assert (await sync_app(engine, app, SyncRequest())).succeeded
+    # Someone else's object with the same kind in the namespace is never ours.
+    await kube.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": "other",
+                "namespace": namespace,
+                "annotations": {
+                    "tether.dev/tracking-id": f"{namespace}/other-app:/ConfigMap:{namespace}/other"
+                },
+            },
+        }
+    )
+
+    repo.remove("app/cm-a.yaml", "app/cm-keep.yaml")
+    repo.commit("drop a and keep")
+    without = await sync_app(engine, app, SyncRequest())
+    assert without.pruned == []
+    assert await kube.get("v1", "ConfigMap", "a", namespace) is not None  # no prune flag
+    with_prune = await sync_app(engine, app, SyncRequest(prune=True))
+    assert [k.name for k in with_prune.pruned] == ["a"]
+    assert await kube.get("v1", "ConfigMap", "keep", namespace) is not None  # Prune=false
+    assert await kube.get("v1", "ConfigMap", "other", namespace) is not None  # not ours
+
+    repo.remove("app/cm-b.yaml", "app/cm-c.yaml", "app/cm-d.yaml", "app/cm-e.yaml")
+    repo.commit("drop most")
+    with pytest.raises(ConditionNotMet, match="more than half"):
+        await sync_app(engine, app, SyncRequest(prune=True))
+    assert await kube.get("v1", "ConfigMap", "b", namespace) is not None
+    confirmed = await sync_app(engine, app, SyncRequest(prune=True, confirm_prune=True))
+    assert sorted(k.name for k in confirmed.pruned) == ["b", "c", "d", "e"]
+
+    repo.remove("app")
+    repo.write({"app/README.md": "nothing here\n"})
+    repo.commit("empty render")
+    with pytest.raises(ConditionNotMet, match="empty"):
+        await sync_app(engine, app, SyncRequest(prune=True, confirm_prune=True))
+    assert await kube.get("v1", "ConfigMap", "f", namespace) is not None
+
+
+async def test_immutable_field_needs_force(
+    engine: Engine, kube: KubeClient, namespace: str, repo: GitopsRepo
+) -> None:
+    repo.write({"app/d.yaml": deployment("api")})
+    repo.commit("api")
+    app = application("immutable", namespace, repo.url, "app")
+    await create_app(kube, app)
+    assert (await sync_app(engine, app, SyncRequest())).succeeded
+    changed = deployment("api").replace(
+        "{matchLabels: {app: api}}", "{matchLabels: {app: api, v: '2'}}"
+    )
+    changed = changed.replace("labels: {app: api}}", "labels: {app: api, v: '2'}}")
+    repo.write({"app/d.yaml": changed})
+    repo.commit("new selector")
+    with pytest.raises(SyncFailed) as err:
+        await sync_app(engine, app, SyncRequest())
+    assert "immutable" in err.value.message and "Deployment.apps" in err.value.message
+    assert "--force" in (err.value.hint or "") or "--force" in err.value.message
+    assert (await sync_app(engine, app, SyncRequest(force=True))).succeeded
+    live = await kube.get("apps/v1", "Deployment", "api", namespace)
+    assert live is not None and live["spec"]["selector"]["matchLabels"] == {"app": "api", "v": "2"}
+
+
+async def test_two_concurrent_syncs_one_runs_one_is_refused(
+    engine: Engine, kube: KubeClient, namespace: str, repo: GitopsRepo, tmp_path: Path
+) -> None:
+    repo.write({"app/a.yaml": deployment("a", 0), "app/b.yaml": deployment("b", 1)})
+    repo.commit("two waves")
+    app = application("racy", namespace, repo.url, "app")
+    await create_app(kube, app)
+    other_cache = LiveCache(kube)
+    other = Engine(kube, GitRepos(tmp_path / "other-git"), engine.tools, other_cache)
+    try:
+        results = await asyncio.gather(
+            sync_app(engine, app, SyncRequest(timeout=60)),
+            sync_app(other, app, SyncRequest(timeout=60)),
+            return_exceptions=True,
+        )
+    finally:
+        await other_cache.close()
+    ok = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, BaseException)]
+    assert len(ok) == 1 and ok[0].succeeded
+    assert len(refused) == 1 and isinstance(refused[0], ConditionNotMet)
+    assert "sync" in refused[0].message and (
+        "running" in refused[0].message or "same time" in refused[0].message
+    )
+    final = await compare(engine, await get_app(kube, namespace, "racy"))
+    assert final.diff is not None and final.diff.in_sync
