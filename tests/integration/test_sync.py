@@ -339,3 +339,29 @@ async def test_two_concurrent_syncs_one_runs_one_is_refused(
     )
     final = await compare(engine, await get_app(kube, namespace, "racy"))
     assert final.diff is not None and final.diff.in_sync
+
+
+async def test_create_namespace_option(
+    engine: Engine, kube: KubeClient, namespace: str, repo: GitopsRepo
+) -> None:
+    target = f"{namespace}-new"
+    repo.write({"app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hello\n"})
+    repo.commit("cm")
+    app = Application.from_dict(
+        {
+            "apiVersion": API_VERSION,
+            "kind": "Application",
+            "metadata": {"name": "newns", "namespace": namespace},
+            "spec": {
+                "source": {"repoURL": repo.url, "path": "app", "targetRevision": "main"},
+                "destination": {"namespace": target},
+                "syncPolicy": {"syncOptions": ["CreateNamespace=true"]},
+            },
+        }
+    )
+    await create_app(kube, app)
+    try:
+        assert (await sync_app(engine, app, SyncRequest())).succeeded
+        assert await kube.get("v1", "ConfigMap", "hello", target) is not None
+    finally:
+        await kube.delete("v1", "Namespace", target)

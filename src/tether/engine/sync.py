@@ -89,8 +89,9 @@ async def sync_app(
     assert comparison.diff is not None
     revision = comparison.revision
     plan = _plan(app, comparison, request)
+    created_ns = _namespace_to_create(app)
     if request.dry_run:
-        await _preflight(engine.kube, plan, request, progress)
+        await _preflight(engine.kube, plan, request, progress, created_ns)
         return SyncResult(app, OperationPhase.SUCCEEDED, "dry run: nothing applied", revision, plan)
 
     started = now_rfc3339()
@@ -98,6 +99,14 @@ async def sync_app(
     result = SyncResult(app, OperationPhase.RUNNING, "", revision, plan, comparison=comparison)
     timeout = request.timeout or app.spec.timeout_seconds
     try:
+        # CreateNamespace=true: the destination namespace exists before the preflight, so
+        # that every object in it is dry-run like any other.
+        if created_ns and await engine.kube.get("v1", "Namespace", created_ns) is None:
+            await engine.kube.apply(
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": created_ns}},
+                field_manager=FIELD_MANAGER,
+            )
+            progress(f"created namespace {created_ns} (CreateNamespace=true)")
         await _preflight(engine.kube, plan, request, progress)
         await asyncio.wait_for(_execute(engine, plan, request, result, progress), timeout)
     except TimeoutError:
@@ -210,8 +219,18 @@ async def _claim(
     return Application.from_dict(stored)
 
 
+def _namespace_to_create(app: Application) -> str | None:
+    if app.spec.sync_policy.option_enabled("CreateNamespace"):
+        return app.spec.destination.namespace
+    return None
+
+
 async def _preflight(
-    kube: KubeClient, plan: SyncPlan, request: SyncRequest, progress: Progress
+    kube: KubeClient,
+    plan: SyncPlan,
+    request: SyncRequest,
+    progress: Progress,
+    created_namespace: str | None = None,
 ) -> None:
     """Dry-run every object before the first write; any rejection means nothing is applied.
 
@@ -227,6 +246,8 @@ async def _preflight(
         if t.key.kind == CRD_KIND
     }
     planned_namespaces = {t.key.name for t in plan.applies if t.key.kind == "Namespace"}
+    if created_namespace:
+        planned_namespaces.add(created_namespace)
     checks = []
     for task in plan.applies:
         if (task.key.group, task.key.kind) in planned_kinds:

@@ -371,7 +371,8 @@ class LocalCluster:
 
 
 def _node_manifest() -> dict[str, Any]:
-    resources = {"cpu": "32", "memory": "256Gi", "pods": "110", "ephemeral-storage": "100Gi"}
+    # A fake node: room for thousands of pods so benchmarks are not capped by scheduling.
+    resources = {"cpu": "1000", "memory": "4Ti", "pods": "10000", "ephemeral-storage": "10Ti"}
     return {
         "apiVersion": "v1",
         "kind": "Node",
