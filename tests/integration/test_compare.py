@@ -375,3 +375,45 @@ async def test_warm_compare_reuses_dry_runs_until_live_or_git_changes(
     dry_runs.clear()
     await compare(engine, app, hard_refresh=True)
     assert sorted(dry_runs) == ["c", "web"]  # a hard refresh asks the API server again
+
+
+async def test_custom_health_rule_from_configmap(
+    engine: Engine,
+    kube: KubeClient,
+    namespace: str,
+    kubectl: Kubectl,
+    repo: GitopsRepo,
+    tmp_path: Path,
+) -> None:
+    repo.write(
+        {
+            "apps/cm/cm.yaml": (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: gate}\ndata: {state: closed}\n"
+            )
+        }
+    )
+    repo.commit("gate")
+    app = application("gated", namespace, repo.url, "apps/cm")
+    await create_app(kube, app)
+    kubectl_apply(kubectl, (await compare(engine, app)).desired, tmp_path)
+    before = await settle(engine, app, {})
+    assert before.app_health is not None and str(before.app_health.status) == "Healthy"  # no rule
+
+    rule = """\
+- kind: ConfigMap
+  jq: >-
+    if .data.state == "open" then "Healthy"
+    else {status: "Degraded", message: "gate is \\(.data.state)"} end
+"""
+    await kube.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "tether-health-rules", "namespace": namespace},
+            "data": {"rules.yaml": rule},
+        }
+    )
+    engine._health_rules.clear()
+    result = await compare(engine, app)
+    assert result.app_health is not None and str(result.app_health.status) == "Degraded"
+    assert "gate is closed" in result.app_health.message

@@ -21,7 +21,14 @@ import orjson
 
 from tether.core.desired import prepare_desired
 from tether.core.diff import AppDiff, compare_app
-from tether.core.health import ResourceHealth, aggregate_health, assess_health, health_of_missing
+from tether.core.health import (
+    CustomHealthRule,
+    ResourceHealth,
+    aggregate_health,
+    assess_health,
+    health_of_missing,
+    parse_health_rules_yaml,
+)
 from tether.core.ignore import parse_ignore_rules
 from tether.core.status import (
     CONDITION_SHARED_RESOURCE,
@@ -46,6 +53,10 @@ from .source import load_source
 
 DIFF_TIME_LIMIT = 10.0  # seconds for normalization + ignore rules (jq) of one app
 REPOSITORY_SECRET_SELECTOR = "tether.dev/secret-type=repository"
+# Custom health rules (jq) live in this ConfigMap of the app's namespace: every data key
+# holds a YAML list of {group, kind, jq} rules.
+HEALTH_RULES_CONFIGMAP = "tether-health-rules"
+HEALTH_RULES_TTL = 10.0  # seconds a loaded rule set is reused
 
 
 def now_rfc3339() -> str:
@@ -128,6 +139,21 @@ class Engine:
     credentials: GitCredentials | None = None  # from the environment (CLI)
     predictions: PredictionCache = field(default_factory=PredictionCache)
     _repo_secrets: dict[str, list[RepositorySecret]] = field(default_factory=dict)
+    _health_rules: dict[str, tuple[float, list[CustomHealthRule]]] = field(default_factory=dict)
+
+    async def health_rules(self, namespace: str) -> list[CustomHealthRule]:
+        """The custom health rules of an app namespace (ConfigMap `tether-health-rules`)."""
+        now = asyncio.get_running_loop().time()
+        cached = self._health_rules.get(namespace)
+        if cached is not None and now - cached[0] < HEALTH_RULES_TTL:
+            return cached[1]
+        config = await self.kube.get("v1", "ConfigMap", HEALTH_RULES_CONFIGMAP, namespace)
+        rules: list[CustomHealthRule] = []
+        for key, text in sorted(((config or {}).get("data") or {}).items()):
+            where = f"ConfigMap {namespace}/{HEALTH_RULES_CONFIGMAP} key {key}"
+            rules.extend(parse_health_rules_yaml(str(text), where=where))
+        self._health_rules[namespace] = (now, rules)
+        return rules
 
     async def repo_credentials(self, app: Application, repo_url: str) -> GitCredentials | None:
         if self.credentials is not None:
@@ -232,10 +258,11 @@ async def _compare_into(
         ) from None
     result.diff = diff
     desired_keys = {ResourceKey.of(o) for o in desired}
+    health_rules = await engine.health_rules(app.namespace)
     health: dict[ResourceKey, ResourceHealth | None] = {}
     for key in sorted(desired_keys | live.keys()):
         obj = live.get(key)
-        health[key] = assess_health(obj) if obj is not None else health_of_missing()
+        health[key] = assess_health(obj, health_rules) if obj is not None else health_of_missing()
     result.health = health
     result.app_health = aggregate_health((k, h) for k, h in health.items() if k in desired_keys)
     versions = {

@@ -14,7 +14,7 @@ import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from tether.core.health import HealthStatus, assess_health
+from tether.core.health import CustomHealthRule, HealthStatus, assess_health
 from tether.core.plan import SyncPhase, SyncPlan, SyncTask, Wave, check_prune_guards, plan_sync
 from tether.errors import ClusterError, ConditionNotMet, InputError, TetherError
 from tether.kube import KubeClient
@@ -296,7 +296,8 @@ async def _run_wave(
             await asyncio.gather(*(_wait_established(engine.kube, t.key.name) for t in group))
     if applies:
         progress(f"{label}: applied {len(applies)}: " + ", ".join(str(t.key) for t in applies))
-        await _wait_healthy(engine, applies, label)
+        rules = await engine.health_rules(result.app.namespace)
+        await _wait_healthy(engine, applies, label, rules)
         progress(f"{label}: healthy")
     for task in (t for t in wave.tasks if t.action == "prune"):
         api_version = str(task.obj.get("apiVersion", ""))
@@ -379,7 +380,9 @@ async def _wait_established(kube: KubeClient, name: str, timeout: float = 60.0) 
         await asyncio.sleep(0.2)
 
 
-async def _wait_healthy(engine: Engine, tasks: Iterable[SyncTask], label: str) -> None:
+async def _wait_healthy(
+    engine: Engine, tasks: Iterable[SyncTask], label: str, rules: Sequence[CustomHealthRule] = ()
+) -> None:
     """Wait until every object of the wave is Healthy (or Suspended); Degraded fails now."""
     pending = list(tasks)
     while pending:
@@ -397,7 +400,7 @@ async def _wait_healthy(engine: Engine, tasks: Iterable[SyncTask], label: str) -
                     task.key.name,
                     task.key.namespace or None,
                 )
-            health = assess_health(live) if live is not None else None
+            health = assess_health(live, rules) if live is not None else None
             if live is None or (
                 health is not None
                 and health.status
