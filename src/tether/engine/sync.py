@@ -32,6 +32,7 @@ from tether.model.keys import ResourceKey, split_api_version
 from .compare import (
     Comparison,
     Engine,
+    PredictionCache,
     compare,
     is_immutable_field_error,
     now_rfc3339,
@@ -331,7 +332,7 @@ async def _apply(engine: Engine, task: SyncTask, request: SyncRequest, result: S
         await _delete_and_wait(kube, task)
     replace = request.force or task.options.get("Replace") == "true"
     try:
-        await kube.apply(task.obj, field_manager=FIELD_MANAGER, force=True)
+        stored = await kube.apply(task.obj, field_manager=FIELD_MANAGER, force=True)
     except ClusterError as exc:
         if not is_immutable_field_error(exc):
             raise SyncFailed(f"{task.key}: {exc.message}") from exc
@@ -342,7 +343,10 @@ async def _apply(engine: Engine, task: SyncTask, request: SyncRequest, result: S
                 " to delete and recreate the object",
             ) from exc
         await _delete_and_wait(kube, task)
-        await kube.apply(task.obj, field_manager=FIELD_MANAGER, force=True)
+        stored = await kube.apply(task.obj, field_manager=FIELD_MANAGER, force=True)
+    # What the apply stored is what a dry-run of the same manifest against it predicts:
+    # the compare after the sync reuses it instead of asking again.
+    engine.predictions.put(PredictionCache.cache_key(task.obj, stored), stored)
     result.applied.append(task.key)
     group, _ = split_api_version(str(task.obj.get("apiVersion", "")))
     if not engine.cache.watched(group, task.key.kind):
