@@ -365,3 +365,25 @@ async def test_create_namespace_option(
         assert await kube.get("v1", "ConfigMap", "hello", target) is not None
     finally:
         await kube.delete("v1", "Namespace", target)
+
+
+async def test_a_bad_update_fails_its_health_gate(
+    engine: Engine, kube: KubeClient, namespace: str, repo: GitopsRepo
+) -> None:
+    good = deployment("api").replace(
+        "spec:\n  replicas", "spec:\n  progressDeadlineSeconds: 3\n  replicas", 1
+    )
+    repo.write({"app/d.yaml": good})
+    repo.commit("good release")
+    app = application("release", namespace, repo.url, "app")
+    await create_app(kube, app)
+    assert (await sync_app(engine, app, SyncRequest(timeout=60))).succeeded
+    # The watch cache holds the healthy copy when the bad apply lands: the gate must wait
+    # for the new generation instead of passing on the old one.
+    bad = good.replace('"nginx:1.27"', '"nginx:1.28"').replace(
+        "    spec:\n", "    spec:\n      nodeSelector: {pool: does-not-exist}\n", 1
+    )
+    repo.write({"app/d.yaml": bad})
+    repo.commit("bad release")
+    with pytest.raises(SyncFailed, match="api"):
+        await sync_app(engine, app, SyncRequest(timeout=60))

@@ -31,7 +31,9 @@ def emit_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         table.add_column(header, overflow="fold")
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
-    Console(highlight=False, soft_wrap=True).print(table)
+    # Piped output (scripts, CI logs) is never wrapped to 80 columns.
+    width = None if sys.stdout.isatty() else 10_000
+    Console(highlight=False, soft_wrap=True, width=width).print(table)
 
 
 def message(text: str) -> None:

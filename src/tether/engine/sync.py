@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from tether.core.health import CustomHealthRule, HealthStatus, assess_health
 from tether.core.plan import SyncPhase, SyncPlan, SyncTask, Wave, check_prune_guards, plan_sync
@@ -65,6 +66,8 @@ class SyncResult:
     pruned: list[ResourceKey] = field(default_factory=list)
     comparison: Comparison | None = None
     hint: str | None = None
+    # resourceVersion each apply returned: the health gate never judges an older copy.
+    stored_versions: dict[ResourceKey, int] = field(default_factory=dict)
 
     @property
     def succeeded(self) -> bool:
@@ -298,7 +301,7 @@ async def _run_wave(
     if applies:
         progress(f"{label}: applied {len(applies)}: " + ", ".join(str(t.key) for t in applies))
         rules = await engine.health_rules(result.app.namespace)
-        await _wait_healthy(engine, applies, label, rules)
+        await _wait_healthy(engine, applies, label, rules, result.stored_versions)
         progress(f"{label}: healthy")
     for task in (t for t in wave.tasks if t.action == "prune"):
         api_version = str(task.obj.get("apiVersion", ""))
@@ -348,6 +351,7 @@ async def _apply(engine: Engine, task: SyncTask, request: SyncRequest, result: S
     # the compare after the sync reuses it instead of asking again.
     engine.predictions.put(PredictionCache.cache_key(task.obj, stored), stored)
     result.applied.append(task.key)
+    result.stored_versions[task.key] = _resource_version(stored)
     group, _ = split_api_version(str(task.obj.get("apiVersion", "")))
     if not engine.cache.watched(group, task.key.kind):
         with contextlib.suppress(ClusterError):
@@ -385,19 +389,26 @@ async def _wait_established(kube: KubeClient, name: str, timeout: float = 60.0) 
 
 
 async def _wait_healthy(
-    engine: Engine, tasks: Iterable[SyncTask], label: str, rules: Sequence[CustomHealthRule] = ()
+    engine: Engine,
+    tasks: Iterable[SyncTask],
+    label: str,
+    rules: Sequence[CustomHealthRule] = (),
+    applied_versions: Mapping[ResourceKey, int] | None = None,
 ) -> None:
-    """Wait until every object of the wave is Healthy (or Suspended); Degraded fails now."""
+    """Wait until every object of the wave is Healthy (or Suspended); Degraded fails now.
+
+    The watch cache may still hold the copy from before our apply; an object is only
+    judged once the copy at hand is at least as new as what the apply stored.
+    """
+    versions = applied_versions or {}
     pending = list(tasks)
     while pending:
         still: list[SyncTask] = []
         for task in pending:
-            live = (
-                engine.cache.get(task.key)
-                if engine.cache.watched(task.key.group, task.key.kind)
-                else None
-            )
-            if live is None:
+            live = None
+            if engine.cache.watched(task.key.group, task.key.kind):
+                live = engine.cache.get(task.key)
+            if live is None or _resource_version(live) < versions.get(task.key, 0):
                 live = await engine.kube.get(
                     str(task.obj["apiVersion"]),
                     task.key.kind,
@@ -483,3 +494,9 @@ async def delete_cascade(engine: Engine, app: Application, progress: Progress = 
                 count += 1
                 progress(f"deleted {task.key}")
     return count
+
+
+def _resource_version(obj: Mapping[str, Any]) -> int:
+    """etcd's revision as an int (0 when absent or not numeric, as for aggregated APIs)."""
+    raw = str((obj.get("metadata") or {}).get("resourceVersion") or "0")
+    return int(raw) if raw.isdigit() else 0
