@@ -15,8 +15,12 @@ from pathlib import Path
 import pytest
 
 from tests.support.githttp import GitHttpServer
-from tether.kube import KubeClient
+from tests.support.repos import GitopsRepo
+from tether.engine.compare import Engine
+from tether.git import GitRepos
+from tether.kube import KubeClient, LiveCache
 from tether.localcluster import LocalCluster, binaries
+from tether.render import RenderTools
 
 
 def _session_state_dir() -> Path:
@@ -62,6 +66,24 @@ async def namespace(kube: KubeClient, request: pytest.FixtureRequest) -> AsyncIt
         yield name
     finally:
         await kube.delete("v1", "Namespace", name)
+
+
+@pytest.fixture
+async def engine(kube: KubeClient, tmp_path: Path) -> AsyncIterator[Engine]:
+    """An engine as the CLI builds one: git cache in tmp, real render tools, a watch cache."""
+    cache = LiveCache(kube)
+    try:
+        yield Engine(
+            kube, GitRepos(tmp_path / "git-cache"), RenderTools.from_dir(binaries.bin_dir()), cache
+        )
+    finally:
+        await cache.close()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> GitopsRepo:
+    """A GitOps repository: a bare repo on disk (file:// URL) and a work tree."""
+    return GitopsRepo(tmp_path)
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ and each kind of drift marks exactly the object that drifted, with the right pat
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,39 +12,16 @@ import pytest
 import yaml
 
 from tests.support import corpus
+from tests.support.apps import application
 from tests.support.repos import GitopsRepo
 from tests.support.waiting import eventually
 from tether.core.diff import Verdict, unified_diff
 from tether.engine.apps import create_app, get_app
 from tether.engine.compare import Comparison, Engine, compare, write_status
-from tether.git import GitRepos
-from tether.kube import KubeClient, LiveCache
-from tether.localcluster import binaries
-from tether.model.application import API_VERSION, Application
-from tether.render import RenderTools
+from tether.kube import KubeClient
+from tether.model.application import Application
 
 Kubectl = Callable[..., Any]
-
-
-@pytest.fixture
-async def engine(kube: KubeClient, tmp_path: Path) -> AsyncIterator[Engine]:
-    cache = LiveCache(kube)
-    yield Engine(
-        kube, GitRepos(tmp_path / "git-cache"), RenderTools.from_dir(binaries.bin_dir()), cache
-    )
-    await cache.close()
-
-
-def application(name: str, namespace: str, repo: str, path: str, **spec: Any) -> Application:
-    source = {"repoURL": repo, "path": path, "targetRevision": "main", **spec.pop("source", {})}
-    return Application.from_dict(
-        {
-            "apiVersion": API_VERSION,
-            "kind": "Application",
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": {"source": source, "destination": {"namespace": namespace}, **spec},
-        }
-    )
 
 
 def kubectl_apply(kubectl: Kubectl, objects: list[dict[str, Any]], tmp_path: Path) -> None:
@@ -90,11 +67,6 @@ async def settle(
     except AssertionError:
         assert out_of_sync(last[0]) == expected  # shows the difference
     return last[0]
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> GitopsRepo:
-    return GitopsRepo(tmp_path)
 
 
 async def test_corpus_synced_then_each_drift_is_exact(

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.support.apps import application
 from tests.support.repos import GitopsRepo
 from tether.engine.apps import create_app, get_app
 from tether.engine.compare import Engine, compare
@@ -18,38 +17,7 @@ from tether.engine.sync import SyncFailed, SyncRequest, sync_app
 from tether.errors import ConditionNotMet, InputError
 from tether.git import GitRepos
 from tether.kube import KubeClient, LiveCache
-from tether.localcluster import binaries
 from tether.model.application import API_VERSION, Application
-from tether.render import RenderTools
-
-
-@pytest.fixture
-async def engine(kube: KubeClient, tmp_path: Path) -> AsyncIterator[Engine]:
-    cache = LiveCache(kube)
-    yield Engine(
-        kube, GitRepos(tmp_path / "git-cache"), RenderTools.from_dir(binaries.bin_dir()), cache
-    )
-    await cache.close()
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> GitopsRepo:
-    return GitopsRepo(tmp_path)
-
-
-def application(name: str, namespace: str, repo: str, path: str, **spec: Any) -> Application:
-    return Application.from_dict(
-        {
-            "apiVersion": API_VERSION,
-            "kind": "Application",
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": {
-                "source": {"repoURL": repo, "path": path, "targetRevision": "main"},
-                "destination": {"namespace": namespace},
-                **spec,
-            },
-        }
-    )
 
 
 def deployment(name: str, wave: int | None = None, extra: str = "") -> str:
