@@ -257,3 +257,63 @@ async def test_bad_sources_give_one_line_an_exit_code_and_a_condition(
     assert app.status is not None and app.status.sync.status.value == "Unknown"
     condition = next(c for c in app.status.conditions if c.type == "ComparisonError")
     assert condition.status.value == "True" and condition.message in line
+
+
+def test_sync_wait_and_cascade_delete(
+    kubeconfig: str, namespace: str, repo: GitopsRepo, kubectl: Callable[..., Any], tmp_path: Path
+) -> None:
+    ns = ["-n", namespace]
+    made = tether(
+        kubeconfig,
+        *ns,
+        "app",
+        "create",
+        "--name",
+        "web",
+        "--repo",
+        repo.url,
+        "--path",
+        "apps/web",
+        "--revision",
+        "main",
+        "--dest-namespace",
+        namespace,
+        cache=tmp_path,
+    )
+    assert made.returncode == 0, made.stderr
+
+    plan = tether(kubeconfig, *ns, "app", "sync", "web", "--dry-run", cache=tmp_path)
+    assert plan.returncode == 0, plan.stderr
+    assert plan.stdout.splitlines() == [
+        f"Sync wave 0: apply ConfigMap {namespace}/web-config",
+        f"Sync wave 0: apply Deployment.apps {namespace}/web",
+    ]
+    assert kubectl("get", "-n", namespace, "deployment/web", check=False).returncode != 0
+
+    synced = tether(kubeconfig, *ns, "app", "sync", "web", "-o", "json", cache=tmp_path)
+    assert synced.returncode == 0, synced.stderr
+    doc = json.loads(synced.stdout)
+    assert doc["phase"] == "Succeeded" and len(doc["applied"]) == 2
+    assert "preflight: 2 objects accepted" in synced.stderr
+
+    waited = tether(kubeconfig, *ns, "app", "wait", "web", "--timeout", "60", cache=tmp_path)
+    assert waited.returncode == 0, waited.stderr
+    listed = json.loads(tether(kubeconfig, *ns, "app", "list", "-o", "json", cache=tmp_path).stdout)
+    status = listed[0]["status"]
+    assert status["sync"]["status"] == "Synced" and status["health"]["status"] == "Healthy"
+    assert status["operationState"]["phase"] == "Succeeded"
+    assert status["operationState"]["initiatedBy"].startswith("cli:")
+
+    # A wait that cannot be met: exit 1, naming the app and why.
+    kubectl("scale", "-n", namespace, "deployment/web", "--replicas=3")
+    stuck = tether(
+        kubeconfig, *ns, "app", "wait", "web", "--sync", "--timeout", "2", cache=tmp_path
+    )
+    assert stuck.returncode == 1
+    assert "not ready: web: 1 objects OutOfSync" in stuck.stderr
+
+    gone = tether(kubeconfig, *ns, "app", "delete", "web", "--cascade", cache=tmp_path)
+    assert gone.returncode == 0, gone.stderr
+    assert "and 2 objects" in gone.stderr
+    assert kubectl("get", "-n", namespace, "deployment/web", check=False).returncode != 0
+    assert kubectl("get", "-n", namespace, "configmap/web-config", check=False).returncode != 0
