@@ -74,12 +74,12 @@ git_ commit -qam "chore: bump api-service to v2.3.1" && git_ push -q origin main
 run "$TETHER" app sync api-service --timeout 20 || echo "(sync failed as it should: the release never became healthy)" >&2
 run "$TETHER" app get api-service
 
-step "8. Roll back the Git way: git revert (a new commit, history kept), then sync"
+step "8. Roll back the Git way: tether revert makes one revert commit (history kept, no force push) and syncs"
 run git_ log --oneline
-run git_ revert --no-edit HEAD
-git_ push -q origin main
-run "$TETHER" app sync api-service
-run "$TETHER" app wait api-service --timeout 120
+BAD=$(git_ rev-parse HEAD)
+run "$TETHER" revert api-service --commit "$BAD" --wait
+git_ pull -q --ff-only origin main
+run git_ log --oneline
 run "$TETHER" app list -o wide
 
 step "done: KUBECONFIG=$KUBECONFIG; stop the control plane with: $TETHER cluster down"

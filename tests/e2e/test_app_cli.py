@@ -317,3 +317,36 @@ def test_sync_wait_and_cascade_delete(
     assert "and 2 objects" in gone.stderr
     assert kubectl("get", "-n", namespace, "deployment/web", check=False).returncode != 0
     assert kubectl("get", "-n", namespace, "configmap/web-config", check=False).returncode != 0
+
+
+def test_revert_cli(kubeconfig: str, namespace: str, repo: GitopsRepo, tmp_path: Path) -> None:
+    ns = ["-n", namespace]
+    assert (
+        tether(
+            kubeconfig,
+            *ns,
+            "app",
+            "create",
+            "--name",
+            "web",
+            "--repo",
+            repo.url,
+            "--path",
+            "apps/web",
+            "--revision",
+            "main",
+            "--dest-namespace",
+            namespace,
+            cache=tmp_path,
+        ).returncode
+        == 0
+    )
+    repo.write({"apps/web/web.yaml": WEB.replace("mode: blue", "mode: broken")})
+    bad = repo.commit("break web-config")
+    result = tether(kubeconfig, *ns, "revert", "web", "--commit", bad, "-o", "json", cache=tmp_path)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["pushed"] and doc["reverted"] == [{"sha": bad, "subject": "break web-config"}]
+    assert doc["synced"] == {"web": "Succeeded"}
+    neither = tether(kubeconfig, *ns, "revert", "web", cache=tmp_path)
+    assert_one_error_line(neither, 2, "exactly one of --commit, --range, --to-last-healthy")

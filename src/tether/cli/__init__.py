@@ -14,6 +14,7 @@ from .app import app_group
 from .cluster import cluster_group
 from .context import CliContext
 from .output import FORMATS
+from .revert import revert_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -48,6 +49,7 @@ def cli(
 
 cli.add_command(cluster_group)
 cli.add_command(app_group)
+cli.add_command(revert_command)
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ from tether.core.diff import AppDiff, Verdict, unified_diff
 from tether.engine.apps import create_app, delete_app, get_app, list_apps
 from tether.engine.compare import Comparison, compare, write_status
 from tether.engine.sync import SyncRequest, SyncResult, delete_cascade, describe_plan, sync_app
+from tether.engine.wait import wait_for_apps
 from tether.errors import ConditionNotMet, InputError
 from tether.model.application import (
     API_VERSION,
@@ -501,23 +502,9 @@ def app_wait(
                 apps = [await get_app(engine.kube, cli.app_namespace, n) for n in names]
             else:
                 apps = await list_apps(engine.kube, cli.app_namespace, selector)
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + timeout
-            first = True
-            while True:
-                waiting = []
-                for i, app in enumerate(apps):
-                    result = await compare(engine, app, fetch=first)
-                    if result.status is not None:
-                        await write_status(engine.kube, app, result.status)
-                        apps[i] = await get_app(engine.kube, app.namespace, app.name)
-                    reason = _not_ready(result, want_sync, want_health)
-                    if reason:
-                        waiting.append(f"{app.name}: {reason}")
-                first = False
-                if not waiting or loop.time() > deadline:
-                    return waiting
-                await asyncio.sleep(1.0)
+            return await wait_for_apps(
+                engine, apps, want_sync=want_sync, want_health=want_health, timeout=timeout
+            )
 
     waiting = asyncio.run(run())
     if waiting:
@@ -528,15 +515,3 @@ def app_wait(
             + ", ".join(w.split(":")[0] for w in waiting)
         )
     message("ready")
-
-
-def _not_ready(result: Comparison, want_sync: bool, want_health: bool) -> str:
-    if result.error is not None:
-        return f"comparison failed: {result.error.message}"
-    assert result.diff is not None and result.app_health is not None
-    problems = []
-    if want_sync and not result.diff.in_sync:
-        problems.append(f"{len(result.diff.out_of_sync)} objects OutOfSync")
-    if want_health and str(result.app_health.status) != "Healthy":
-        problems.append(f"{result.app_health.status}: {result.app_health.message}")
-    return "; ".join(problems)

@@ -108,14 +108,14 @@ class _Informer:
                     if self._stopping:
                         break
                     if line.strip():
-                        loop.call_soon_threadsafe(self._on_event, orjson.loads(line))
+                        _post(loop, self._on_event, orjson.loads(line))
             except BaseException as exc:
                 error = exc
             finally:
                 if self._stream is not None:
                     with contextlib.suppress(Exception):
                         self._stream.release_conn()
-                loop.call_soon_threadsafe(_settle, done, error)
+                _post(loop, _settle, done, error)
 
         threading.Thread(target=stream, daemon=True, name=f"watch-{self.info.plural}").start()
         try:
@@ -155,6 +155,13 @@ class _Informer:
             with contextlib.suppress(Exception):
                 stream.shutdown()
         self.task.cancel()
+
+
+def _post(loop: asyncio.AbstractEventLoop, fn: Callable[..., None], *args: Any) -> None:
+    """Hand work to the loop from a watch thread; after the loop closed there is no one
+    left to tell (the stream is ending because its cache was closed)."""
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(fn, *args)
 
 
 def _settle(fut: asyncio.Future[None], error: BaseException | None) -> None:
