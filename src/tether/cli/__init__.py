@@ -13,6 +13,7 @@ from tether.errors import EXIT_CONDITION, TetherError
 from .app import app_group
 from .cluster import cluster_group
 from .context import CliContext
+from .dr import dr_group
 from .output import FORMATS
 from .revert import revert_command
 
@@ -50,6 +51,7 @@ def cli(
 cli.add_command(cluster_group)
 cli.add_command(app_group)
 cli.add_command(revert_command)
+cli.add_command(dr_group)
 
 
 def main() -> None:
