@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.apps import application
+from tests.support.githttp import git
 from tests.support.repos import GitopsRepo
 from tether.engine.apps import create_app, get_app
 from tether.engine.compare import Engine, compare
@@ -355,3 +356,40 @@ async def test_a_bad_update_fails_its_health_gate(
     repo.commit("bad release")
     with pytest.raises(SyncFailed, match="api"):
         await sync_app(engine, app, SyncRequest(timeout=60))
+
+
+async def test_history_rewrite_is_flagged_until_an_explicit_sync(
+    engine: Engine, kube: KubeClient, namespace: str, repo: GitopsRepo
+) -> None:
+    repo.write(
+        {"app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {v: '1'}\n"}
+    )
+    repo.commit("v1")
+    repo.write(
+        {"app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {v: '2'}\n"}
+    )
+    repo.commit("v2")
+    app = application("rewritten", namespace, repo.url, "app")
+    await create_app(kube, app)
+    assert (await sync_app(engine, app, SyncRequest())).succeeded
+
+    # Someone rewrites main: drop v2 and force-push another commit in its place.
+    git("reset", "--hard", "HEAD~1", cwd=repo.work)
+    repo.write(
+        {"app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {v: '3'}\n"}
+    )
+    git("commit", "-qam", "v3 (rewritten)", cwd=repo.work)
+    git("push", "-q", "--force", "origin", "main", cwd=repo.work)
+
+    result = await compare(engine, await get_app(kube, namespace, "rewritten"))
+    assert result.status is not None
+    flagged = [c for c in result.status.conditions if c.type == "HistoryRewritten"]
+    assert len(flagged) == 1 and flagged[0].status.value == "True"
+    assert "does not descend from the last synced revision" in flagged[0].message
+
+    assert (
+        await sync_app(engine, await get_app(kube, namespace, "rewritten"), SyncRequest())
+    ).succeeded
+    stored = await get_app(kube, namespace, "rewritten")
+    assert stored.status is not None
+    assert not [c for c in stored.status.conditions if c.type == "HistoryRewritten"]

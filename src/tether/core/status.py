@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from tether.core.diff import AppDiff, Verdict
 from tether.core.health import ResourceHealth
 from tether.model.application import (
+    CONDITION_HISTORY_REWRITTEN,
     ApplicationStatus,
     Condition,
     ConditionStatus,
@@ -77,7 +78,8 @@ def compared_status(
     base = previous or ApplicationStatus()
     sync_code = SyncStatusCode.SYNCED if diff.in_sync else SyncStatusCode.OUT_OF_SYNC
     conditions = remove_condition(base.conditions, CONDITION_COMPARISON_ERROR)
-    for ctype in (CONDITION_SHARED_RESOURCE,):
+    # Conditions a comparison can raise; each is cleared by the next one that finds no cause.
+    for ctype in (CONDITION_SHARED_RESOURCE, CONDITION_HISTORY_REWRITTEN):
         message = (warnings or {}).get(ctype)
         if message:
             conditions = set_condition(
@@ -106,6 +108,7 @@ def failed_status(
     previous: ApplicationStatus | None, *, message: str, now: str
 ) -> ApplicationStatus:
     """Status after a comparison that could not be made: Unknown, with a ComparisonError."""
+    # Other conditions stay as they were: nothing new is known about them.
     base = previous or ApplicationStatus()
     conditions = set_condition(
         base.conditions,

@@ -41,9 +41,11 @@ from tether.git import select_credentials as select_repo_credentials
 from tether.kube import KubeClient, LiveCache
 from tether.model.application import (
     API_VERSION,
+    CONDITION_HISTORY_REWRITTEN,
     FIELD_MANAGER,
     Application,
     ApplicationStatus,
+    OperationPhase,
     tracking_id_of,
 )
 from tether.model.keys import ResourceKey, split_api_version
@@ -229,6 +231,7 @@ async def _compare_into(
         fetch=fetch,
     )
     result.revision = tree.revision
+    rewritten = await _history_rewritten(engine, app, tree.revision, credentials)
     # `--local DIR` is the app directory itself, as with `argocd app diff --local`.
     app_path = "." if local_dir is not None else app.spec.source.path
     request = await _render_request(engine, app, tree.root, app_path)
@@ -270,6 +273,8 @@ async def _compare_into(
         for o in (*desired, *live.values())
     }
     warnings = {}
+    if rewritten:
+        warnings[CONDITION_HISTORY_REWRITTEN] = rewritten
     if shared:
         first = sorted(shared)[0]
         warnings[CONDITION_SHARED_RESOURCE] = (
@@ -285,6 +290,42 @@ async def _compare_into(
         versions=versions,
         now=now_rfc3339(),
         warnings=warnings,
+    )
+
+
+def last_synced_revision(app: Application) -> str | None:
+    """The revision of the last sync that succeeded (history first, then operationState)."""
+    status = app.status
+    if status is None:
+        return None
+    if status.history:
+        return status.history[-1].revision
+    state = status.operation_state
+    if state is not None and state.phase is OperationPhase.SUCCEEDED:
+        return state.revision
+    return None
+
+
+async def _history_rewritten(
+    engine: Engine, app: Application, head: str | None, credentials: GitCredentials | None
+) -> str | None:
+    """A message when the tracked branch no longer descends from the last synced commit.
+
+    tether never rewrites history; when someone else did (a force push), the commit the
+    cluster runs is no longer in the branch's past, and automatic syncs must stop until a
+    person syncs the new head on purpose.
+    """
+    last = last_synced_revision(app)
+    if head is None or last is None or last == head:
+        return None
+    if await engine.repos.is_ancestor(
+        app.spec.source.repo_url, last, head, credentials=credentials
+    ):
+        return None
+    return (
+        f"{app.spec.source.target_revision} moved to {head[:8]}, which does not descend from"
+        f" the last synced revision {last[:8]} (history was rewritten, e.g. by a force push);"
+        " auto-sync is frozen until an explicit `tether app sync`"
     )
 
 
