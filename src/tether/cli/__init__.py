@@ -10,6 +10,7 @@ import click
 from tether import __version__
 from tether.errors import EXIT_CONDITION, TetherError
 
+from . import app_settings  # noqa: F401  (registers app set|suspend|resume|history)
 from .app import app_group
 from .cluster import cluster_group
 from .context import CliContext

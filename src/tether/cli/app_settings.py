@@ -1,0 +1,135 @@
+"""`tether app set|suspend|resume|history`, registered on the `app` group of `.app`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+
+from tether.engine.history import app_history
+from tether.engine.settings import describe_sync_policy, set_suspend, set_sync_policy
+from tether.kube import KubeClient
+from tether.model.application import Application, HistoryEntry
+
+from .app import app_group
+from .context import CliContext, output_option, pass_cli
+from .output import emit_data, emit_table, message
+
+T = TypeVar("T")
+
+SYNC_POLICIES = ("automated", "none")
+HISTORY_HEADERS = ["ID", "DATE", "REVISION", "INITIATED-BY", "HEALTH"]
+WIDE_HISTORY_HEADERS = [*HISTORY_HEADERS, "STARTED", "MANIFESTS"]
+SHORT_REVISION = 8
+
+
+def _run(cli: CliContext, work: Callable[[KubeClient], Awaitable[T]]) -> T:
+    """Run one engine call with a cluster client that is closed afterwards."""
+
+    async def run() -> T:
+        kube = cli.kube()
+        try:
+            return await work(kube)
+        finally:
+            kube.close()
+
+    return asyncio.run(run())
+
+
+# -- set ---------------------------------------------------------------------------------
+
+
+@app_group.command("set")
+@click.argument("name")
+@click.option(
+    "--sync-policy",
+    type=click.Choice(SYNC_POLICIES),
+    help="automated: sync on every new revision; none: sync only when asked.",
+)
+@click.option("--self-heal/--no-self-heal", default=None, help="Undo live drift automatically.")
+@click.option("--auto-prune/--no-auto-prune", default=None, help="Delete objects removed from Git.")
+@pass_cli
+def app_set(
+    cli: CliContext,
+    name: str,
+    sync_policy: str | None,
+    self_heal: bool | None,
+    auto_prune: bool | None,
+) -> None:
+    """Change an application's sync policy (flags not given keep their value)."""
+    automated = None if sync_policy is None else sync_policy == "automated"
+    app = _run(
+        cli,
+        lambda kube: set_sync_policy(
+            kube,
+            cli.app_namespace,
+            name,
+            automated=automated,
+            self_heal=self_heal,
+            prune=auto_prune,
+        ),
+    )
+    message(f"application {app.namespace}/{app.name}: sync policy {describe_sync_policy(app)}")
+
+
+# -- suspend / resume --------------------------------------------------------------------
+
+
+def _set_suspend(cli: CliContext, name: str, suspend: bool) -> Application:
+    return _run(cli, lambda kube: set_suspend(kube, cli.app_namespace, name, suspend))
+
+
+@app_group.command("suspend")
+@click.argument("name")
+@pass_cli
+def app_suspend(cli: CliContext, name: str) -> None:
+    """Stop every write (sync, self-heal) to an application; status stays current."""
+    app = _set_suspend(cli, name, True)
+    message(f"application {app.namespace}/{app.name} suspended")
+
+
+@app_group.command("resume")
+@click.argument("name")
+@pass_cli
+def app_resume(cli: CliContext, name: str) -> None:
+    """Let a suspended application sync (and self-heal) again."""
+    app = _set_suspend(cli, name, False)
+    message(f"application {app.namespace}/{app.name} resumed")
+
+
+# -- history -----------------------------------------------------------------------------
+
+
+def _history_row(entry: HistoryEntry, wide: bool) -> list[Any]:
+    row: list[Any] = [
+        entry.id,
+        entry.deployed_at,
+        entry.revision if wide else entry.revision[:SHORT_REVISION],
+        entry.initiated_by or "",
+        entry.health.value if entry.health is not None else "",
+    ]
+    if wide:
+        row += [entry.deploy_started_at or "", entry.manifests_ref or ""]
+    return row
+
+
+@app_group.command("history")
+@click.argument("name")
+@output_option
+@pass_cli
+def app_history_command(cli: CliContext, name: str, fmt: str | None) -> None:
+    """Deployments of an application, oldest first (rollback targets by ID)."""
+    fmt = cli.fmt(fmt)
+    entries = _run(cli, lambda kube: app_history(kube, cli.app_namespace, name))
+    if fmt in ("json", "yaml"):
+        emit_data([e.to_dict() for e in entries], fmt)
+    elif fmt == "name":
+        click.echo("\n".join(str(e.id) for e in entries))
+    else:
+        wide = fmt == "wide"
+        headers = WIDE_HISTORY_HEADERS if wide else HISTORY_HEADERS
+        emit_table(headers, [_history_row(e, wide) for e in entries])
+    if not entries:
+        message(f"application {cli.app_namespace}/{name} has no history yet (no full sync)")

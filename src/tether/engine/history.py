@@ -1,0 +1,490 @@
+"""Deployment history (DESIGN §3 "History"): one entry per successful full sync.
+
+Each entry lives in two places:
+
+- `status.history` of the Application: id, revision, times, initiator, health and
+  `manifestsRef`, the name of the Secret that holds the entry's manifests;
+- Secrets of type `tether.dev/history` in the Application's namespace: the rendered
+  manifests exactly as they were applied (a JSON list, gzip-compressed), so that a
+  break-glass rollback works while Git is unreachable. The Secrets are owned by the
+  Application, so deleting the Application deletes its history.
+
+A gzip blob larger than `CHUNK_BYTES` is split over `<ref>`, `<ref>-1`, `<ref>-2`, ...
+because the API server refuses Secrets over 1 MiB. The first Secret carries the sha256 of
+the whole blob and the number of Secrets, and every read checks both.
+
+The manifests include Secrets: their payload is never printed, logged or put into an
+error message here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import dataclasses
+import gzip
+import hashlib
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import orjson
+
+from tether.engine.apps import get_app
+from tether.errors import ClusterError, InputError, TetherError
+from tether.kube import KubeClient
+from tether.model.application import (
+    API_VERSION,
+    FIELD_MANAGER,
+    KIND,
+    Application,
+    ApplicationStatus,
+    HealthStatusCode,
+    HistoryEntry,
+)
+
+HISTORY_SECRET_TYPE = "tether.dev/history"
+APP_LABEL = "tether.dev/application"
+HISTORY_ID_LABEL = "tether.dev/history-id"
+SHA256_ANNOTATION = "tether.dev/manifests-sha256"
+CHUNKS_ANNOTATION = "tether.dev/manifests-chunks"
+CHUNK_INDEX_ANNOTATION = "tether.dev/manifests-chunk"
+DATA_KEY = "manifests.json.gz"
+
+# The API server rejects a Secret whose data exceeds 1 MiB; stay well below it so that
+# metadata and the base64 form of the request fit as well.
+CHUNK_BYTES = 900 * 1024
+
+# Ids are reserved by creating the entry's first Secret (create fails when the name is
+# taken), so a leftover Secret from a crashed sync makes us skip an id, never reuse it.
+_MAX_ID_ATTEMPTS = 100
+# Read-modify-write of the status with a resourceVersion precondition: retried when
+# another writer (the controller, another CLI) changed the Application in between.
+_MAX_STATUS_ATTEMPTS = 10
+
+_LABEL_VALUE_MAX = 63
+_NAME_PREFIX_MAX = 200  # app-name part of a Secret name; ids and chunk suffixes follow
+_DIGEST_CHARS = 10
+
+
+# ------------------------------------------------------------------------------ names
+
+
+def _shortened(name: str, limit: int) -> str:
+    """`name`, or a prefix of it plus a digest when it is longer than `limit`, so that
+    long names stay unique and valid (alphanumeric at both ends)."""
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:_DIGEST_CHARS]
+    return f"{name[: limit - _DIGEST_CHARS - 1].rstrip('.-')}-{digest}"
+
+
+def app_label_value(app_name: str) -> str:
+    """The `tether.dev/application` label value: the app name (label values are capped
+    at 63 characters, app names are not, hence the digest for long ones)."""
+    return _shortened(app_name, _LABEL_VALUE_MAX)
+
+
+def history_secret_name(app_name: str, history_id: int) -> str:
+    """Name of the (first) Secret holding the manifests of one history entry."""
+    return f"{_shortened(app_name, _NAME_PREFIX_MAX)}-history-{history_id}"
+
+
+def _chunk_name(ref: str, index: int) -> str:
+    return ref if index == 0 else f"{ref}-{index}"
+
+
+# --------------------------------------------------------------------------- encoding
+
+
+def encode_manifests(manifests: Sequence[Mapping[str, Any]]) -> bytes:
+    """The gzip blob stored for an entry. mtime=0 keeps it reproducible."""
+    return gzip.compress(orjson.dumps(list(manifests)), mtime=0)
+
+
+def split_blob(blob: bytes, size: int = CHUNK_BYTES) -> list[bytes]:
+    return [blob[start : start + size] for start in range(0, len(blob), size)] or [b""]
+
+
+def _sha256(blob: bytes) -> str:
+    return hashlib.sha256(blob).hexdigest()
+
+
+def _owner_reference(app: Application) -> dict[str, Any]:
+    uid = app.extra_metadata.get("uid")
+    if not uid:
+        raise InputError(
+            f"Application {app.namespace}/{app.name} has no uid: read it from the cluster"
+        )
+    # blockOwnerDeletion needs delete permission on the owner; history must never hold
+    # up the deletion of its Application anyway.
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "name": app.name,
+        "uid": uid,
+        "controller": True,
+        "blockOwnerDeletion": False,
+    }
+
+
+def _secret_body(
+    app: Application, ref: str, history_id: int, index: int, chunk: bytes, chunks: int, sha: str
+) -> dict[str, Any]:
+    annotations = {CHUNK_INDEX_ANNOTATION: str(index)}
+    if index == 0:
+        annotations |= {SHA256_ANNOTATION: sha, CHUNKS_ANNOTATION: str(chunks)}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": HISTORY_SECRET_TYPE,
+        "metadata": {
+            "name": _chunk_name(ref, index),
+            "namespace": app.namespace,
+            "labels": {APP_LABEL: app_label_value(app.name), HISTORY_ID_LABEL: str(history_id)},
+            "annotations": annotations,
+            "ownerReferences": [_owner_reference(app)],
+        },
+        "data": {DATA_KEY: base64.b64encode(chunk).decode("ascii")},
+    }
+
+
+def _is_ours(secret: Mapping[str, Any], app: Application, history_id: int | None = None) -> bool:
+    """A history Secret of this very Application (same uid), optionally of one entry."""
+    meta = secret.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    owners = {ref.get("uid") for ref in meta.get("ownerReferences") or []}
+    return (
+        secret.get("type") == HISTORY_SECRET_TYPE
+        and labels.get(APP_LABEL) == app_label_value(app.name)
+        and app.extra_metadata.get("uid") in owners
+        and (history_id is None or labels.get(HISTORY_ID_LABEL) == str(history_id))
+    )
+
+
+def _history_id_of(secret: Mapping[str, Any]) -> int | None:
+    value = ((secret.get("metadata") or {}).get("labels") or {}).get(HISTORY_ID_LABEL, "")
+    return int(value) if value.isdigit() else None
+
+
+# ------------------------------------------------------------------------------ write
+
+
+async def record_history(
+    kube: KubeClient,
+    app: Application,
+    *,
+    revision: str,
+    manifests: list[dict[str, Any]],
+    deployed_at: str,
+    deploy_started_at: str | None,
+    initiated_by: str | None,
+    health: str | None = None,
+) -> HistoryEntry:
+    """Store `manifests` (the objects applied) and append a history entry to the status.
+
+    The entry gets the next id (ids only grow), the status keeps the newest
+    `spec.revisionHistoryLimit` entries and the Secrets of dropped entries are deleted.
+    Returns the new entry (not in the status when the limit is 0).
+    """
+    current = await get_app(kube, app.namespace, app.name)
+    template = _validated_entry(
+        current, revision, deployed_at, deploy_started_at, initiated_by, health
+    )
+    blob = encode_manifests(manifests)
+    entry = await _store_manifests(kube, current, template, blob)
+    try:
+        kept, trimmed = await _append_to_status(kube, current, entry)
+    except ClusterError as exc:
+        # Refused for sure (4xx): the entry is not in the status and its Secrets are
+        # garbage. After anything else the write may have landed, so they stay; if they
+        # are orphans, a later trim sweeps them (see _delete_trimmed).
+        if 400 <= exc.status < 500:
+            await _delete_quietly(kube, current, entry.id)
+        raise
+    if trimmed:
+        await _delete_trimmed(kube, current, kept, trimmed)
+    return entry
+
+
+def _validated_entry(
+    app: Application,
+    revision: str,
+    deployed_at: str,
+    deploy_started_at: str | None,
+    initiated_by: str | None,
+    health: str | None,
+) -> HistoryEntry:
+    """The entry with id 0, checked the way a reader will parse it: a bad timestamp
+    written into the status would make the whole Application unreadable."""
+    if health is not None and health not in {code.value for code in HealthStatusCode}:
+        names = ", ".join(code.value for code in HealthStatusCode)
+        raise InputError(f"history health must be one of {names}, got {health!r}")
+    entry = HistoryEntry(
+        id=0,
+        revision=revision,
+        deployed_at=deployed_at,
+        deploy_started_at=deploy_started_at,
+        initiated_by=initiated_by,
+        health=HealthStatusCode(health) if health is not None else None,
+    )
+    try:
+        return HistoryEntry.from_dict(entry.to_dict())
+    except InputError as exc:
+        raise InputError(f"Application {app.namespace}/{app.name}: {exc.message}") from exc
+
+
+async def _store_manifests(
+    kube: KubeClient, app: Application, template: HistoryEntry, blob: bytes
+) -> HistoryEntry:
+    """Write the entry's Secrets under the next free id; return the entry with id and ref."""
+    chunks = split_blob(blob)
+    sha = _sha256(blob)
+    history_id = max((e.id for e in (app.status.history if app.status else ())), default=0) + 1
+    for _ in range(_MAX_ID_ATTEMPTS):
+        ref = history_secret_name(app.name, history_id)
+        first = _secret_body(app, ref, history_id, 0, chunks[0], len(chunks), sha)
+        if await _create_unless_exists(kube, first):
+            break
+        history_id += 1
+    else:
+        raise ClusterError(
+            f"Application {app.namespace}/{app.name}: no free history id after "
+            f"{_MAX_ID_ATTEMPTS} attempts (Secrets {app.name}-history-* are in the way)",
+            hint=f"delete stale Secrets of type {HISTORY_SECRET_TYPE} in {app.namespace}",
+        )
+    try:
+        await asyncio.gather(
+            *(
+                _write_chunk(
+                    kube, app, _secret_body(app, ref, history_id, i, chunk, len(chunks), sha)
+                )
+                for i, chunk in enumerate(chunks)
+                if i > 0
+            )
+        )
+    except TetherError:
+        await _delete_quietly(kube, app, history_id)
+        raise
+    return dataclasses.replace(template, id=history_id, manifests_ref=ref)
+
+
+async def _create_unless_exists(kube: KubeClient, body: dict[str, Any]) -> bool:
+    """Create; False when the name is taken (the id is used, or the name is someone else's)."""
+    try:
+        await kube.create(body, field_manager=FIELD_MANAGER)
+    except ClusterError as exc:
+        if exc.status == 409:
+            return False
+        raise
+    return True
+
+
+async def _write_chunk(kube: KubeClient, app: Application, body: dict[str, Any]) -> None:
+    """Create one continuation Secret. A leftover of ours (a half-deleted old entry with
+    the same id) is overwritten; a Secret that is not ours is never touched."""
+    if await _create_unless_exists(kube, body):
+        return
+    meta = body["metadata"]
+    existing = await kube.get("v1", "Secret", meta["name"], meta["namespace"])
+    if existing is not None and not _is_ours(existing, app, _history_id_of(body)):
+        raise ClusterError(
+            f"Secret {meta['namespace']}/{meta['name']} exists and is not a history Secret "
+            f"of Application {app.name}",
+            hint="rename or delete that Secret",
+        )
+    await kube.apply(body, field_manager=FIELD_MANAGER)
+
+
+async def _append_to_status(
+    kube: KubeClient, app: Application, entry: HistoryEntry
+) -> tuple[list[HistoryEntry], list[HistoryEntry]]:
+    """Append `entry` to status.history, trimmed to the limit; return (kept, dropped).
+
+    The other status fields are written by the same field manager, so the whole status
+    is applied: a partial apply would drop them. The resourceVersion precondition makes
+    a concurrent status write fail (409) instead of being overwritten; we then re-read.
+    """
+    current = app
+    for attempt in range(_MAX_STATUS_ATTEMPTS):
+        if attempt:
+            current = await get_app(kube, app.namespace, app.name)
+        status = current.status or ApplicationStatus()
+        kept, trimmed = trim_history(
+            [*(e for e in status.history if e.id != entry.id), entry],
+            current.spec.revision_history_limit,
+        )
+        metadata: dict[str, Any] = {"name": current.name, "namespace": current.namespace}
+        if current.resource_version is not None:
+            metadata["resourceVersion"] = current.resource_version
+        body = {
+            "apiVersion": API_VERSION,
+            "kind": KIND,
+            "metadata": metadata,
+            "status": dataclasses.replace(status, history=tuple(kept)).to_dict(),
+        }
+        try:
+            await kube.apply(body, field_manager=FIELD_MANAGER, subresource="status")
+        except ClusterError as exc:
+            if exc.status != 409:
+                raise
+            continue
+        return kept, trimmed
+    raise ClusterError(
+        f"Application {app.namespace}/{app.name}: status kept changing; "
+        f"history entry {entry.id} not recorded after {_MAX_STATUS_ATTEMPTS} attempts"
+    )
+
+
+def trim_history(
+    entries: Sequence[HistoryEntry], limit: int
+) -> tuple[list[HistoryEntry], list[HistoryEntry]]:
+    """(kept, dropped): the newest `limit` entries by id, oldest first, and the rest."""
+    ordered = sorted(entries, key=lambda e: e.id)
+    cut = max(len(ordered) - limit, 0)
+    return ordered[cut:], ordered[:cut]
+
+
+async def _delete_trimmed(
+    kube: KubeClient,
+    app: Application,
+    kept: Sequence[HistoryEntry],
+    trimmed: Sequence[HistoryEntry],
+) -> None:
+    """Delete the Secrets of dropped entries, and of every id below the newest dropped one
+    that the status does not list: leftovers of a sync that died before writing status.
+    Ids above it may belong to a concurrent record that has not written its status yet."""
+    newest_trimmed = max(e.id for e in trimmed)
+    # Selecting by label keeps the kept entries' (possibly large) Secrets out of the list.
+    kept_ids = ",".join(str(e.id) for e in kept)
+    selector = f"{HISTORY_ID_LABEL} notin ({kept_ids})" if kept else None
+    await _delete_secrets(kube, app, selector, lambda i: i <= newest_trimmed)
+
+
+async def _delete_quietly(kube: KubeClient, app: Application, history_id: int) -> None:
+    """Best-effort removal of one entry's Secrets while another error is on its way."""
+    with contextlib.suppress(TetherError):
+        await _delete_secrets(kube, app, f"{HISTORY_ID_LABEL}={history_id}", lambda _: True)
+
+
+async def _delete_secrets(
+    kube: KubeClient, app: Application, selector: str | None, which: Callable[[int], bool]
+) -> None:
+    """Delete this app's history Secrets matching `selector` whose id satisfies `which`.
+
+    Found by label and checked by type and owner uid, so nothing but this Application's
+    history is ever deleted.
+    """
+    app_selector = f"{APP_LABEL}={app_label_value(app.name)}"
+    secrets = await kube.list(
+        "v1",
+        "Secret",
+        app.namespace,
+        label_selector=f"{app_selector},{selector}" if selector else app_selector,
+    )
+    doomed = [
+        s["metadata"]["name"]
+        for s in secrets
+        if _is_ours(s, app) and (hid := _history_id_of(s)) is not None and which(hid)
+    ]
+    await asyncio.gather(*(kube.delete("v1", "Secret", name, app.namespace) for name in doomed))
+
+
+# ------------------------------------------------------------------------------- read
+
+
+async def app_history(kube: KubeClient, namespace: str, name: str) -> list[HistoryEntry]:
+    """The history of one Application, oldest first (as Argo CD lists it)."""
+    app = await get_app(kube, namespace, name)
+    return sorted(app.status.history if app.status else (), key=lambda e: e.id)
+
+
+def find_entry(app: Application, entry_id: int) -> HistoryEntry:
+    for entry in app.status.history if app.status else ():
+        if entry.id == entry_id:
+            return entry
+    ids = sorted(e.id for e in (app.status.history if app.status else ()))
+    known = ", ".join(str(i) for i in ids) if ids else "none yet"
+    raise InputError(
+        f"Application {app.namespace}/{app.name} has no history entry {entry_id}",
+        hint=f"history ids: {known} (tether app history {app.name})",
+    )
+
+
+async def load_manifests(kube: KubeClient, app: Application, entry_id: int) -> list[dict[str, Any]]:
+    """The manifests stored for history entry `entry_id`, exactly as they were applied."""
+    entry = find_entry(app, entry_id)
+    subject = f"Application {app.namespace}/{app.name}: history entry {entry_id}"
+    if not entry.manifests_ref:
+        raise InputError(f"{subject} has no stored manifests (no manifestsRef)")
+    blob = await _read_blob(kube, app, entry_id, entry.manifests_ref, subject)
+    return _decode(blob, subject)
+
+
+async def _read_blob(
+    kube: KubeClient, app: Application, entry_id: int, ref: str, subject: str
+) -> bytes:
+    first = await _get_secret(kube, app, ref, subject)
+    annotations = first["metadata"].get("annotations") or {}
+    if _history_id_of(first) != entry_id or first.get("type") != HISTORY_SECRET_TYPE:
+        raise InputError(f"{subject}: Secret {app.namespace}/{ref} belongs to another entry")
+    count = str(annotations.get(CHUNKS_ANNOTATION, ""))
+    if not count.isdigit() or int(count) < 1:
+        raise InputError(f"{subject}: Secret {app.namespace}/{ref} lacks {CHUNKS_ANNOTATION}")
+    rest = await asyncio.gather(
+        *(_get_secret(kube, app, _chunk_name(ref, i), subject) for i in range(1, int(count)))
+    )
+    blob = b"".join(_chunk_data(s, subject) for s in [first, *rest])
+    if _sha256(blob) != annotations.get(SHA256_ANNOTATION):
+        raise InputError(
+            f"{subject}: stored manifests are corrupt (sha256 mismatch in Secret "
+            f"{app.namespace}/{ref})"
+        )
+    return blob
+
+
+async def _get_secret(
+    kube: KubeClient, app: Application, name: str, subject: str
+) -> dict[str, Any]:
+    secret = await kube.get("v1", "Secret", name, app.namespace)
+    if secret is None:
+        raise InputError(
+            f"{subject} has no stored manifests (Secret {app.namespace}/{name} not found)"
+        )
+    return secret
+
+
+def _chunk_data(secret: Mapping[str, Any], subject: str) -> bytes:
+    encoded = (secret.get("data") or {}).get(DATA_KEY)
+    if not isinstance(encoded, str):
+        name = secret["metadata"]["name"]
+        raise InputError(f"{subject}: Secret {name} has no {DATA_KEY} key")
+    return base64.b64decode(encoded)
+
+
+def _decode(blob: bytes, subject: str) -> list[dict[str, Any]]:
+    # Exception texts are left out on purpose: they may quote bytes of the payload.
+    try:
+        manifests = orjson.loads(gzip.decompress(blob))
+    except (OSError, EOFError, zlib.error, orjson.JSONDecodeError):
+        raise InputError(f"{subject}: stored manifests cannot be decoded") from None
+    if not isinstance(manifests, list) or not all(isinstance(m, dict) for m in manifests):
+        raise InputError(f"{subject}: stored manifests are not a list of objects")
+    return manifests
+
+
+__all__ = [
+    "APP_LABEL",
+    "HISTORY_ID_LABEL",
+    "HISTORY_SECRET_TYPE",
+    "app_history",
+    "app_label_value",
+    "encode_manifests",
+    "find_entry",
+    "history_secret_name",
+    "load_manifests",
+    "record_history",
+    "split_blob",
+    "trim_history",
+]

@@ -1,0 +1,105 @@
+"""Changes people make to an Application's policy: auto-sync on/off, self-heal, prune,
+suspend/resume (`tether app set|suspend|resume`).
+
+These are JSON merge patches, as `kubectl patch --type merge` would send: only the named
+fields change, and everything else in the spec stays as its owners wrote it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tether.engine.apps import get_app
+from tether.errors import InputError
+from tether.kube import MERGE_PATCH, KubeClient
+from tether.model.application import API_VERSION, FIELD_MANAGER, KIND, Application
+
+
+async def set_sync_policy(
+    kube: KubeClient,
+    namespace: str,
+    name: str,
+    *,
+    automated: bool | None,
+    self_heal: bool | None = None,
+    prune: bool | None = None,
+) -> Application:
+    """Turn auto-sync on (`automated=True`) or off (`False`), and/or change its options.
+
+    `None` leaves a setting as it is. Options without auto-sync mean nothing, so setting
+    them while auto-sync is (or is being turned) off is refused, as Argo CD does.
+    """
+    app = await get_app(kube, namespace, name)
+    glass = app.status.break_glass if app.status else None
+    if automated and glass is not None and glass.active:
+        # Auto-sync would undo the rollback by applying the revision that broke things.
+        raise InputError(
+            f"Application {name}: break-glass rollback active ({glass.message});"
+            " auto-sync stays off until Git matches the cluster again",
+            hint=f"make the follow-up revert first, then: tether app diff {name}",
+        )
+    patch = sync_policy_patch(app, automated=automated, self_heal=self_heal, prune=prune)
+    return await _patch(kube, app, patch)
+
+
+def sync_policy_patch(
+    app: Application, *, automated: bool | None, self_heal: bool | None, prune: bool | None
+) -> dict[str, Any]:
+    """The merge patch for `set_sync_policy` (pure, so the refusals are easy to test)."""
+    options = {
+        key: value
+        for key, value in (("selfHeal", self_heal), ("prune", prune))
+        if value is not None
+    }
+    if automated is None and not options:
+        raise InputError(
+            f"app set {app.name}: nothing to change",
+            hint="pass --sync-policy automated|none, --self-heal or --auto-prune",
+        )
+    if automated is False:
+        if options:
+            raise InputError(
+                f"app set {app.name}: --self-heal/--auto-prune need auto-sync, "
+                "but --sync-policy none turns it off"
+            )
+        # null deletes the key in a merge patch: no `automated` means no auto-sync.
+        return {"spec": {"syncPolicy": {"automated": None}}}
+    if automated is None and not app.auto_sync_enabled:
+        raise InputError(
+            f"app set {app.name}: auto-sync is off, so --self-heal/--auto-prune do nothing",
+            hint=f"tether app set {app.name} --sync-policy automated ...",
+        )
+    # `automated: {}` turns auto-sync on; the options not given keep their current value.
+    return {"spec": {"syncPolicy": {"automated": options}}}
+
+
+async def set_suspend(kube: KubeClient, namespace: str, name: str, suspend: bool) -> Application:
+    """Suspend (no writes at all, status still computed) or resume an Application."""
+    app = await get_app(kube, namespace, name)
+    return await _patch(kube, app, {"spec": {"suspend": suspend}})
+
+
+async def _patch(kube: KubeClient, app: Application, patch: dict[str, Any]) -> Application:
+    stored = await kube.patch(
+        API_VERSION,
+        KIND,
+        app.name,
+        patch,
+        namespace=app.namespace,
+        patch_type=MERGE_PATCH,
+        field_manager=FIELD_MANAGER,
+    )
+    return Application.from_dict(stored)
+
+
+def describe_sync_policy(app: Application) -> str:
+    """`automated (self-heal, prune)` or `none`: the one-line summary the CLI prints."""
+    if not app.auto_sync_enabled:
+        return "none"
+    options = [
+        label for label, on in (("self-heal", app.self_heal), ("prune", app.auto_prune)) if on
+    ]
+    return "automated" + (f" ({', '.join(options)})" if options else "")
+
+
+__all__ = ["describe_sync_policy", "set_suspend", "set_sync_policy", "sync_policy_patch"]
