@@ -23,17 +23,27 @@ from tether.localcluster import LocalCluster, binaries
 from tether.render import RenderTools
 
 
-def _session_state_dir() -> Path:
-    # A fixed place per user, so a run that was killed before its teardown is cleaned up by
-    # the next one (its processes are recorded in the state directory and stopped by PID).
-    return Path(tempfile.gettempdir()) / f"tether-test-cluster-{os.getuid()}"
+def _state_dir_prefix() -> str:
+    return f"tether-test-cluster-{os.getuid()}-"
+
+
+def _reap_abandoned_clusters() -> None:
+    """Stop the control planes of earlier test sessions that died before their teardown.
+
+    Each session's state directory is named after its pytest PID; one whose process is
+    gone was abandoned, and its components (recorded in it) are stopped by PID.
+    """
+    for path in Path(tempfile.gettempdir()).glob(_state_dir_prefix() + "*"):
+        pid = path.name.removeprefix(_state_dir_prefix())
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            asyncio.run(LocalCluster(path).down())
+            shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
 def local_cluster() -> Iterator[LocalCluster]:
-    cluster = LocalCluster(_session_state_dir())
-    asyncio.run(cluster.down())
-    shutil.rmtree(cluster.state_dir, ignore_errors=True)
+    _reap_abandoned_clusters()
+    cluster = LocalCluster(Path(tempfile.gettempdir()) / f"{_state_dir_prefix()}{os.getpid()}")
     try:
         asyncio.run(cluster.up(timeout=240))
         yield cluster

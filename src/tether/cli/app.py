@@ -15,6 +15,8 @@ import yaml
 from tether.core.diff import AppDiff, Verdict, unified_diff
 from tether.engine.apps import create_app, delete_app, get_app, list_apps
 from tether.engine.compare import Comparison, compare, write_status
+from tether.engine.revert import identity_from_env
+from tether.engine.rollback import RollbackReport, rollback_app
 from tether.engine.sync import SyncRequest, SyncResult, delete_cascade, describe_plan, sync_app
 from tether.engine.wait import wait_for_apps
 from tether.errors import ConditionNotMet, InputError
@@ -515,3 +517,46 @@ def app_wait(
             + ", ".join(w.split(":")[0] for w in waiting)
         )
     message("ready")
+
+
+@app_group.command("rollback")
+@click.argument("name")
+@click.argument("history_id", type=int, required=False)
+@click.option("--disable-auto-sync", is_flag=True, help="Turn auto-sync off (required if on).")
+@click.option(
+    "--revert",
+    "make_revert",
+    is_flag=True,
+    help="Also make the git revert that brings Git to the rolled-back state.",
+)
+@pass_cli
+def app_rollback(
+    cli: CliContext,
+    name: str,
+    history_id: int | None,
+    disable_auto_sync: bool,
+    make_revert: bool,
+) -> None:
+    """Break-glass: apply a history entry's stored manifests (works with Git down)."""
+
+    async def run() -> RollbackReport:
+        async with open_engine(cli) as engine:
+            app = await get_app(engine.kube, cli.app_namespace, name)
+            return await rollback_app(
+                engine,
+                app,
+                history_id,
+                disable_auto_sync=disable_auto_sync,
+                make_revert=make_revert,
+                identity=identity_from_env(),
+                initiated_by=_initiator(),
+                progress=message,
+            )
+
+    report = asyncio.run(run())
+    entry = report.entry
+    message(f"{name}: rolled back to history {entry.id} ({entry.revision[:8]}); break-glass active")
+    if report.revert is not None:
+        message(f"git now matches: revert commit {report.revert.outcome.sha[:8]} pushed")
+    else:
+        message(f"make Git match the cluster again with: {report.follow_up}")

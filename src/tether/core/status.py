@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from tether.core.diff import AppDiff, Verdict
 from tether.core.health import ResourceHealth
 from tether.model.application import (
+    CONDITION_BREAK_GLASS,
     CONDITION_HISTORY_REWRITTEN,
     ApplicationStatus,
     Condition,
@@ -87,6 +88,11 @@ def compared_status(
             )
         else:
             conditions = remove_condition(conditions, ctype)
+    break_glass = base.break_glass
+    if break_glass is not None and break_glass.active and sync_code is SyncStatusCode.SYNCED:
+        # Git renders what the break-glass rollback applied: the emergency is over.
+        break_glass = dataclasses.replace(break_glass, active=False)
+        conditions = remove_condition(conditions, CONDITION_BREAK_GLASS)
     out_of_sync_since = None
     if sync_code is SyncStatusCode.OUT_OF_SYNC:
         was_out = base.sync.status is SyncStatusCode.OUT_OF_SYNC and base.out_of_sync_since
@@ -98,6 +104,7 @@ def compared_status(
         out_of_sync_since=out_of_sync_since,
         resources=resource_statuses(diff, health, versions),
         conditions=tuple(conditions),
+        break_glass=break_glass,
     )
     if candidate != base or not base.sync.compared_at:
         candidate = dataclasses.replace(candidate, sync=SyncStatus(sync_code, revision, now))

@@ -294,16 +294,21 @@ async def _compare_into(
 
 
 def last_synced_revision(app: Application) -> str | None:
-    """The revision of the last sync that succeeded (history first, then operationState)."""
+    """The revision the cluster was last (or is being) synced to on purpose.
+
+    A running or succeeded operation is the newest word (a sync of a rewritten branch's
+    new head is what clears HistoryRewritten); otherwise the newest history entry.
+    """
     status = app.status
     if status is None:
         return None
-    if status.history:
-        return status.history[-1].revision
     state = status.operation_state
-    if state is not None and state.phase is OperationPhase.SUCCEEDED:
+    if state is not None and state.revision and state.phase in (
+        OperationPhase.RUNNING,
+        OperationPhase.SUCCEEDED,
+    ):
         return state.revision
-    return None
+    return status.history[-1].revision if status.history else None
 
 
 async def _history_rewritten(

@@ -30,6 +30,7 @@ from tether.model.application import (
 )
 from tether.model.keys import ResourceKey, split_api_version
 
+from .apps import get_app
 from .compare import (
     Comparison,
     Engine,
@@ -39,6 +40,7 @@ from .compare import (
     now_rfc3339,
     write_status,
 )
+from .history import record_history
 
 CRD_KIND = "CustomResourceDefinition"
 Progress = Callable[[str], None]
@@ -98,6 +100,26 @@ async def sync_app(
         await _preflight(engine.kube, plan, request, progress, created_ns)
         return SyncResult(app, OperationPhase.SUCCEEDED, "dry run: nothing applied", revision, plan)
 
+    return await run_operation(
+        engine, app, plan, revision, request, progress, comparison=comparison, created_ns=created_ns
+    )
+
+
+async def run_operation(
+    engine: Engine,
+    app: Application,
+    plan: SyncPlan,
+    revision: str | None,
+    request: SyncRequest,
+    progress: Progress = _noop,
+    *,
+    comparison: Comparison | None = None,
+    created_ns: str | None = None,
+    record: bool = True,
+    action: str = "sync",
+    verb: str = "synced",
+) -> SyncResult:
+    """Claim the app, preflight, run the waves, finish (status, history when `record`)."""
     started = now_rfc3339()
     app = await _claim(engine.kube, app, revision, started, request.initiated_by)
     result = SyncResult(app, OperationPhase.RUNNING, "", revision, plan, comparison=comparison)
@@ -123,7 +145,7 @@ async def sync_app(
     else:
         result.phase = OperationPhase.SUCCEEDED
         result.message = (
-            f"synced {len(result.applied)} objects"
+            f"{verb} {len(result.applied)} objects"
             + (f", pruned {len(result.pruned)}" if result.pruned else "")
             + (f" at {revision[:8]}" if revision else "")
         )
@@ -138,10 +160,10 @@ async def sync_app(
             )
         except (TetherError, TimeoutError) as exc:
             progress(f"SyncFail hook failed: {exc}")
-    await _finish(engine, app, result, started, request)
+    await _finish(engine, app, result, started, request, record=record)
     if result.phase is not OperationPhase.SUCCEEDED:
         error_type = InputError if result.phase is OperationPhase.ERROR else SyncFailed
-        raise error_type(f"sync of {app.name} failed: {result.message}", hint=result.hint)
+        raise error_type(f"{action} of {app.name} failed: {result.message}", hint=result.hint)
     return result
 
 
@@ -432,7 +454,13 @@ async def _wait_healthy(
 
 
 async def _finish(
-    engine: Engine, app: Application, result: SyncResult, started: str, request: SyncRequest
+    engine: Engine,
+    app: Application,
+    result: SyncResult,
+    started: str,
+    request: SyncRequest,
+    *,
+    record: bool = True,
 ) -> None:
     """Record the outcome in operationState, and the new comparison in status."""
     finished = now_rfc3339()
@@ -452,6 +480,21 @@ async def _finish(
     )
     await write_status(engine.kube, current, status)
     result.app = current
+    if record and result.phase is OperationPhase.SUCCEEDED and result.revision:
+        # The rendered manifests of this revision, kept in Secrets owned by the app, are
+        # what a break-glass rollback applies when Git is unreachable.
+        health = after.app_health.status if after.app_health else None
+        await record_history(
+            engine.kube,
+            current,
+            revision=result.revision,
+            manifests=[o for o in after.desired if ResourceKey.of(o) not in after.shared],
+            deployed_at=finished,
+            deploy_started_at=started,
+            initiated_by=request.initiated_by,
+            health=str(health) if health is not None else None,
+        )
+        result.app = await get_app(engine.kube, current.namespace, current.name)
 
 
 def describe_plan(plan: SyncPlan) -> list[str]:
