@@ -14,6 +14,7 @@ from tests.support.githttp import git
 from tests.support.repos import GitopsRepo
 from tether.engine.apps import create_app, get_app
 from tether.engine.compare import Engine, compare
+from tether.engine.history import load_manifests
 from tether.engine.sync import SyncFailed, SyncRequest, sync_app
 from tether.errors import ConditionNotMet, InputError
 from tether.git import GitRepos
@@ -393,3 +394,38 @@ async def test_history_rewrite_is_flagged_until_an_explicit_sync(
     stored = await get_app(kube, namespace, "rewritten")
     assert stored.status is not None
     assert not [c for c in stored.status.conditions if c.type == "HistoryRewritten"]
+
+
+async def test_history_keeps_ten_entries_after_twelve_syncs(
+    engine: Engine, kube: KubeClient, namespace: str, repo: GitopsRepo
+) -> None:
+    app = application("versions", namespace, repo.url, "app")
+    shas = []
+    for n in range(1, 13):
+        repo.write(
+            {
+                "app/cm.yaml": (
+                    f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: v}}\ndata: {{n: '{n}'}}\n"
+                )
+            }
+        )
+        shas.append(repo.commit(f"v{n}"))
+        if n == 1:
+            await create_app(kube, app)
+        assert (
+            await sync_app(engine, await get_app(kube, namespace, "versions"), SyncRequest())
+        ).succeeded
+    stored = await get_app(kube, namespace, "versions")
+    assert stored.status is not None
+    history = stored.status.history
+    assert [e.id for e in history] == list(range(3, 13))
+    assert [e.revision for e in history] == shas[2:]
+    assert all(e.health is not None and e.health.value == "Healthy" for e in history)
+    for entry in (history[0], history[-1]):
+        manifests = await load_manifests(kube, stored, entry.id)
+        assert [m["data"]["n"] for m in manifests] == [str(entry.id)]
+        assert manifests[0]["metadata"]["annotations"]["tether.dev/tracking-id"].endswith("/v")
+    secrets = await kube.list(
+        "v1", "Secret", namespace, label_selector="tether.dev/application=versions"
+    )
+    assert len(secrets) == 10
