@@ -303,9 +303,14 @@ def last_synced_revision(app: Application) -> str | None:
     if status is None:
         return None
     state = status.operation_state
-    if state is not None and state.revision and state.phase in (
-        OperationPhase.RUNNING,
-        OperationPhase.SUCCEEDED,
+    if (
+        state is not None
+        and state.revision
+        and state.phase
+        in (
+            OperationPhase.RUNNING,
+            OperationPhase.SUCCEEDED,
+        )
     ):
         return state.revision
     return status.history[-1].revision if status.history else None
