@@ -1,0 +1,626 @@
+"""Drift attribution (pure): who changed each drifted field, when, and why it probably happened.
+
+Input is what a compare already has: the `ObjectDiff` (drifted RFC 6901 pointers), the
+desired object, the live object with its `metadata.managedFields`, the server-side dry-run
+result (`predicted`), and, when the caller has them, recent core/v1 Events.
+
+1. **Attribution.** The owner of a drifted path is the `managedFields` entry whose decoded
+   field set contains the path, else its nearest owned ancestor (a list item owned as a
+   whole), else its nearest owned descendant. `fieldsV1` names list items by key
+   (`k:{"name":"api"}`), so owned fields are resolved against the live object; diff
+   pointers use desired's list indices, so they are first mapped onto live's by merge key.
+2. **Cause.** Decided from the owner (human tool, autoscaler, other controller, tether
+   itself), the object (Secret data, hook annotations, apiVersion) and predicted vs desired
+   (fields added at admission). Every finding carries the evidence that decided it.
+3. **Suggestion.** For drift that is intentional, the `ignoreDifferences` entry that would
+   silence it, ready to paste.
+
+Secret values never appear in evidence: only key names. No clock: nothing here reads "now".
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Final
+
+import jsonpointer
+import yaml
+
+from tether.core.diff import ObjectDiff, Verdict
+from tether.core.ignore import Path, decode_fields_v1, path_to_pointer, resolve_field_path
+from tether.core.plan import hook_of
+from tether.model.keys import ResourceKey
+
+Obj = dict[str, Any]
+Event = Mapping[str, Any]
+
+TETHER_FIELD_MANAGER: Final = "tether"
+
+# Field managers are derived from the client's user agent: these are people at a terminal
+# or in a dashboard, not controllers.
+_HUMAN_MANAGERS: Final = frozenset({"kubectl", "mozilla", "k9s", "lens", "openlens", "headlamp"})
+_HUMAN_PREFIXES: Final = ("kubectl-",)
+
+_AUTOSCALER_MANAGERS: Final = frozenset(
+    {
+        "horizontal-pod-autoscaler",
+        "keda-operator",
+        "vpa-updater",
+        "vpa-recommender",
+        "cluster-autoscaler",
+    }
+)
+# In-tree, the HPA runs inside kube-controller-manager and is the only controller there that
+# writes the scale subresource, so that manager + `scale` means an HPA.
+_KCM: Final = "kube-controller-manager"
+
+# Removed API versions: (apiVersion, kind or "*") -> (replacement, Kubernetes release that
+# stopped serving it).
+_REMOVED_APIS: Final[dict[tuple[str, str], tuple[str, str]]] = {
+    ("extensions/v1beta1", "Ingress"): ("networking.k8s.io/v1", "1.22"),
+    ("extensions/v1beta1", "NetworkPolicy"): ("networking.k8s.io/v1", "1.16"),
+    ("extensions/v1beta1", "*"): ("apps/v1", "1.16"),
+    ("apps/v1beta1", "*"): ("apps/v1", "1.16"),
+    ("apps/v1beta2", "*"): ("apps/v1", "1.16"),
+    ("policy/v1beta1", "PodDisruptionBudget"): ("policy/v1", "1.25"),
+    ("autoscaling/v2beta1", "*"): ("autoscaling/v2", "1.25"),
+    ("autoscaling/v2beta2", "*"): ("autoscaling/v2", "1.26"),
+    ("batch/v1beta1", "CronJob"): ("batch/v1", "1.25"),
+    ("networking.k8s.io/v1beta1", "Ingress"): ("networking.k8s.io/v1", "1.22"),
+}
+
+# Keys that identify list items (strategic-merge keys of the common lists), used to map a
+# desired list index onto the live one.
+_MERGE_KEYS: Final = ("name", "mountPath", "containerPort", "port", "devicePath", "key", "type")
+
+_HOOK_ANNOTATION_PREFIXES: Final = ("tether.dev/hook", "argocd.argoproj.io/hook", "helm.sh/hook")
+_EVENT_WINDOW_SECONDS: Final = 300
+_MAX_EVENTS: Final = 3
+_MAX_VALUE_CHARS: Final = 80
+
+
+class DriftCause(StrEnum):
+    MANUAL_EDIT = "manual-edit"
+    AUTOSCALER = "autoscaler"
+    ADMISSION_MUTATION = "admission-mutation"
+    CONTROLLER_WRITE = "controller-write"
+    HOOK_LEFTOVER = "hook-leftover"
+    API_VERSION_SKEW = "api-version-skew"
+    SECRET_ROTATION = "secret-rotation"
+    UNKNOWN = "unknown"
+
+
+INTENTIONAL_CAUSES: Final = frozenset(
+    {DriftCause.AUTOSCALER, DriftCause.ADMISSION_MUTATION, DriftCause.CONTROLLER_WRITE}
+)
+
+
+@dataclass(frozen=True)
+class FieldWriter:
+    """The field manager that owns a field now, and its last write."""
+
+    manager: str
+    operation: str  # Apply or Update
+    time: str | None
+    subresource: str | None  # e.g. scale, status; None for the main resource
+
+
+@dataclass(frozen=True)
+class DriftFinding:
+    """One drifted path (or the whole object, `path == ""`) with its probable cause."""
+
+    key: ResourceKey
+    path: str
+    cause: DriftCause
+    writer: FieldWriter | None
+    when: str | None
+    evidence: tuple[str, ...]
+    suggestion: dict[str, Any] | None
+
+
+# --- attribution ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Owner:
+    entry: Mapping[str, Any]
+    owned: Path  # the owned field, resolved in live
+    relation: str  # exact, ancestor or descendant
+
+    @property
+    def writer(self) -> FieldWriter:
+        return _writer_of(self.entry)
+
+
+def attribute_path(live: Obj, pointer: str) -> FieldWriter | None:
+    """The manager owning `pointer` (live's list indices) or its nearest owned relative."""
+    owner = _find_owner(live, _pointer_parts(pointer))
+    return owner.writer if owner is not None else None
+
+
+def _find_owner(live: Obj, target: tuple[str, ...]) -> _Owner | None:
+    if not target:
+        return None  # every field descends from the root: "owner of the object" means nothing
+    best: tuple[tuple[int, int, str], _Owner] | None = None
+    for entry in _managed_fields(live):
+        fields = entry.get("fieldsV1")
+        if entry.get("fieldsType", "FieldsV1") != "FieldsV1" or not isinstance(fields, Mapping):
+            continue
+        for field_path in decode_fields_v1(fields):
+            owned = resolve_field_path(live, field_path)
+            if owned is None:
+                continue
+            relation = _relation(tuple(str(part) for part in owned), target)
+            if relation is None:
+                continue
+            # Exact beats ancestor beats descendant; then the closest; then the latest write
+            # (time sorts as text: the API server always writes RFC 3339 in UTC).
+            rank = (_RELATION_RANK[relation], abs(len(owned) - len(target)))
+            candidate = _Owner(entry, owned, relation)
+            time = str(entry.get("time") or "")
+            if best is None or _better(rank, time, best[0]):
+                best = ((*rank, time), candidate)
+    return best[1] if best is not None else None
+
+
+_RELATION_RANK: Final = {"exact": 0, "ancestor": 1, "descendant": 2}
+
+
+def _better(rank: tuple[int, int], time: str, incumbent: tuple[int, int, str]) -> bool:
+    if rank != incumbent[:2]:
+        return rank < incumbent[:2]
+    return time > incumbent[2]
+
+
+def _relation(owned: tuple[str, ...], target: tuple[str, ...]) -> str | None:
+    if owned == target:
+        return "exact"
+    if target[: len(owned)] == owned:
+        return "ancestor"
+    if owned[: len(target)] == target:
+        return "descendant"
+    return None
+
+
+def _writer_of(entry: Mapping[str, Any]) -> FieldWriter:
+    time = entry.get("time")
+    subresource = entry.get("subresource")
+    return FieldWriter(
+        manager=str(entry.get("manager", "")),
+        operation=str(entry.get("operation", "")),
+        time=str(time) if time else None,
+        subresource=str(subresource) if subresource else None,
+    )
+
+
+def _managed_fields(obj: Obj | None) -> list[Mapping[str, Any]]:
+    if obj is None:
+        return []
+    entries = (obj.get("metadata") or {}).get("managedFields") or []
+    return [entry for entry in entries if isinstance(entry, Mapping)]
+
+
+def _pointer_parts(pointer: str) -> tuple[str, ...]:
+    return tuple(jsonpointer.JsonPointer(pointer).parts) if pointer else ()
+
+
+def _live_parts(pointer: str, desired: Obj | None, live: Obj) -> tuple[str, ...]:
+    """The pointer's parts with desired's list indices replaced by live's (by merge key)."""
+    parts = _pointer_parts(pointer)
+    out: list[str] = []
+    want: Any = desired
+    have: Any = live
+    for part in parts:
+        if isinstance(have, list) and part.isdigit():
+            index = int(part)
+            wanted = want[index] if isinstance(want, list) and index < len(want) else None
+            live_index = _matching_index(wanted, have)
+            # A pointer to a field only live has already uses live's index.
+            live_index = index if live_index is None else live_index
+            out.append(str(live_index))
+            want = wanted
+            have = have[live_index] if live_index < len(have) else None
+        else:
+            out.append(part)
+            want = want.get(part) if isinstance(want, dict) else None
+            have = have.get(part) if isinstance(have, dict) else None
+    return tuple(out)
+
+
+def _matching_index(wanted: object, items: list[Any]) -> int | None:
+    if not isinstance(wanted, dict):
+        return None
+    for key in _MERGE_KEYS:
+        if key in wanted:
+            for index, item in enumerate(items):
+                if isinstance(item, dict) and item.get(key) == wanted[key]:
+                    return index
+            return None
+    return None
+
+
+# --- classification -------------------------------------------------------------------------
+
+
+def is_human_manager(manager: str) -> bool:
+    """Whether a field manager is a person's tool (kubectl, a dashboard in a browser)."""
+    name = manager.lower()
+    return name in _HUMAN_MANAGERS or name.startswith(_HUMAN_PREFIXES)
+
+
+def _is_scaling_path(parts: tuple[str, ...]) -> bool:
+    return bool(parts) and (parts[-1] in ("replicas", "resources") or "resources" in parts)
+
+
+def _is_autoscaler(writer: FieldWriter, parts: tuple[str, ...]) -> bool:
+    if not _is_scaling_path(parts):
+        return False
+    if writer.manager in _AUTOSCALER_MANAGERS:
+        return True
+    return writer.manager == _KCM and writer.subresource == "scale"
+
+
+def _is_secret_data(key: ResourceKey, parts: tuple[str, ...]) -> bool:
+    return key.group == "" and key.kind == "Secret" and len(parts) >= 2 and parts[0] == "data"
+
+
+def api_version_skew(desired: Obj | None, live: Obj | None) -> list[str]:
+    """Why the manifest's apiVersion is a problem (empty when it is not)."""
+    if desired is None:
+        return []
+    wanted = str(desired.get("apiVersion", ""))
+    kind = str(desired.get("kind", ""))
+    reasons = []
+    removed = _REMOVED_APIS.get((wanted, kind)) or _REMOVED_APIS.get((wanted, "*"))
+    if removed is not None:
+        replacement, release = removed
+        reasons.append(
+            f"manifest uses {wanted} {kind}, removed in Kubernetes {release}: use {replacement}"
+        )
+    if live is not None and live.get("apiVersion") and live.get("apiVersion") != wanted:
+        reasons.append(
+            f"manifest apiVersion {wanted} differs from live apiVersion {live['apiVersion']}"
+        )
+    return reasons
+
+
+def _resolves(obj: Obj | None, pointer: str) -> bool:
+    if obj is None:
+        return False
+    try:
+        jsonpointer.resolve_pointer(obj, pointer)
+    except jsonpointer.JsonPointerException:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What one object offers for classifying its paths."""
+
+    key: ResourceKey
+    desired: Obj | None
+    live: Obj | None
+    predicted: Obj | None
+    events: tuple[Event, ...]
+    field_manager: str
+    skew: tuple[str, ...]
+
+    @property
+    def is_secret(self) -> bool:
+        return self.key.group == "" and self.key.kind == "Secret"
+
+
+def explain_object(
+    diff: ObjectDiff,
+    *,
+    desired: Obj | None,
+    live: Obj | None,
+    predicted: Obj | None,
+    events: Sequence[Event] = (),
+    field_manager: str = TETHER_FIELD_MANAGER,
+) -> list[DriftFinding]:
+    """One finding per drifted path of `diff` (one for the whole object when it is Missing
+    or Extraneous); nothing when it is Synced."""
+    if diff.verdict is Verdict.SYNCED:
+        return []
+    ctx = _Context(
+        diff.key,
+        desired,
+        live,
+        predicted,
+        tuple(_events_about(diff.key, events)),
+        field_manager,
+        tuple(api_version_skew(desired, live)),
+    )
+    if diff.verdict is Verdict.EXTRANEOUS:
+        return [_explain_extraneous(ctx)]
+    if diff.verdict is Verdict.MISSING or live is None:
+        return [_explain_missing(ctx)]
+    return [_explain_path(ctx, live, pointer) for pointer in diff.paths or [""]]
+
+
+def explain_app(
+    diffs: Iterable[tuple[ObjectDiff, Obj | None, Obj | None, Obj | None]],
+    events: Sequence[Event] = (),
+    *,
+    field_manager: str = TETHER_FIELD_MANAGER,
+) -> list[DriftFinding]:
+    """Findings for every object: tuples of (diff, desired, live, predicted)."""
+    findings: list[DriftFinding] = []
+    for diff, desired, live, predicted in diffs:
+        findings.extend(
+            explain_object(
+                diff,
+                desired=desired,
+                live=live,
+                predicted=predicted,
+                events=events,
+                field_manager=field_manager,
+            )
+        )
+    return findings
+
+
+def _explain_extraneous(ctx: _Context) -> DriftFinding:
+    live = ctx.live or {}
+    created = (live.get("metadata") or {}).get("creationTimestamp")
+    when = str(created) if created else None
+    if hook_of(live) is not None:
+        evidence = [
+            "live object is not in the render and carries hook annotations: "
+            + ", ".join(f"{name}={value}" for name, value in _hook_annotations(live)),
+            "a hook without a delete policy that removes it stays after its sync",
+        ]
+        return _finding(ctx, "", DriftCause.HOOK_LEFTOVER, None, when, evidence)
+    evidence = ["tracked by this application but no longer rendered from Git (a prune deletes it)"]
+    return _finding(ctx, "", DriftCause.UNKNOWN, None, when, evidence)
+
+
+def _hook_annotations(obj: Obj) -> list[tuple[str, str]]:
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    return sorted(
+        (str(name), str(value))
+        for name, value in annotations.items()
+        if str(name).startswith(_HOOK_ANNOTATION_PREFIXES)
+    )
+
+
+def _explain_missing(ctx: _Context) -> DriftFinding:
+    if ctx.skew:
+        return _finding(ctx, "", DriftCause.API_VERSION_SKEW, None, None, list(ctx.skew))
+    evidence = ["in Git but absent from the cluster: never created, or deleted outside tether"]
+    return _finding(ctx, "", DriftCause.UNKNOWN, None, None, evidence)
+
+
+def _explain_path(ctx: _Context, live: Obj, pointer: str) -> DriftFinding:
+    parts = _live_parts(pointer, ctx.desired, live)
+    owner = _find_owner(live, parts)
+    writer = owner.writer if owner is not None else None
+    evidence = [_ownership_evidence(owner)] if owner is not None else []
+    if writer is not None and writer.manager != ctx.field_manager:
+        cause = _cause_of_foreign_write(ctx, writer, parts, evidence)
+    else:
+        cause = _cause_without_foreign_write(ctx, live, pointer, owner, evidence)
+    evidence.extend(_event_evidence(ctx, writer, parts, cause))
+    when = writer.time if writer is not None else None
+    return _finding(ctx, pointer, cause, writer, when, evidence)
+
+
+def _cause_of_foreign_write(
+    ctx: _Context, writer: FieldWriter, parts: tuple[str, ...], evidence: list[str]
+) -> DriftCause:
+    """Another manager than tether owns the field: the manager's kind decides."""
+    human = is_human_manager(writer.manager)
+    if _is_secret_data(ctx.key, parts):
+        evidence.append(
+            f"Secret key {parts[1]!r} was rewritten by {writer.manager}, not by {ctx.field_manager}"
+            + (" (a person's tool)" if human else "")
+        )
+        return DriftCause.SECRET_ROTATION
+    if human:
+        tool = "kubectl" if writer.manager.lower().startswith("kubectl") else "a dashboard"
+        evidence.append(f"{writer.manager} is {tool}: a person changed this field by hand")
+        return DriftCause.MANUAL_EDIT
+    if _is_autoscaler(writer, parts):
+        via = f" through the {writer.subresource} subresource" if writer.subresource else ""
+        evidence.append(f"{writer.manager} is an autoscaler and wrote this scaling field{via}")
+        return DriftCause.AUTOSCALER
+    evidence.append(f"{writer.manager} ({writer.operation}) is another controller")
+    evidence.extend(f"also: {reason}" for reason in ctx.skew)
+    return DriftCause.CONTROLLER_WRITE
+
+
+def _cause_without_foreign_write(
+    ctx: _Context, live: Obj, pointer: str, owner: _Owner | None, evidence: list[str]
+) -> DriftCause:
+    """Nobody but tether owns the field: admission, apiVersion conversion, or unexplained."""
+    if _resolves(ctx.predicted, pointer) and not _resolves(ctx.desired, pointer):
+        evidence.append(
+            "present in the server-side dry-run result, absent from the desired manifest: "
+            "added at admission (mutating webhook or defaulting)"
+        )
+        return DriftCause.ADMISSION_MUTATION
+    if ctx.skew:
+        evidence.extend(ctx.skew)
+        if owner is not None and owner.entry.get("apiVersion") != live.get("apiVersion"):
+            evidence.append(
+                f"{owner.writer.manager} wrote it through {owner.entry.get('apiVersion')}"
+            )
+        return DriftCause.API_VERSION_SKEW
+    evidence.extend(_raw_evidence(ctx, live, pointer, owner))
+    return DriftCause.UNKNOWN
+
+
+def _ownership_evidence(owner: _Owner) -> str:
+    writer = owner.writer
+    details = [writer.operation]
+    if writer.subresource:
+        details.append(f"subresource {writer.subresource}")
+    if writer.time:
+        details.append(f"at {writer.time}")
+    where = (
+        "" if owner.relation == "exact" else f" via {owner.relation} {path_to_pointer(owner.owned)}"
+    )
+    return f"owned by {writer.manager} ({', '.join(details)}){where}"
+
+
+def _raw_evidence(ctx: _Context, live: Obj, pointer: str, owner: _Owner | None) -> list[str]:
+    """What is known when nothing explains the drift, so a person can take it from there."""
+    evidence = []
+    if owner is None:
+        evidence.append(f"no managedFields entry owns {pointer or '/'} or a field around it")
+    else:
+        evidence.append(
+            f"last written by {ctx.field_manager} itself: the desired value probably changed "
+            "in Git since the last sync, or a write left no field manager"
+        )
+    sides = {"desired": ctx.desired, "predicted": ctx.predicted, "live": live}
+    for name, obj in sides.items():
+        if obj is not None:
+            evidence.append(f"{name}: {_describe_value(ctx, obj, pointer)}")
+    managers = sorted({f"{e.get('manager')} ({e.get('operation')})" for e in _managed_fields(live)})
+    evidence.append("managers on the object: " + (", ".join(managers) or "none"))
+    return evidence
+
+
+def _describe_value(ctx: _Context, obj: Obj, pointer: str) -> str:
+    try:
+        value = jsonpointer.resolve_pointer(obj, pointer)
+    except jsonpointer.JsonPointerException:
+        return "absent"
+    if ctx.is_secret:
+        return "present (value hidden)"
+    text = json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= _MAX_VALUE_CHARS else text[: _MAX_VALUE_CHARS - 3] + "..."
+
+
+# --- events ---------------------------------------------------------------------------------
+
+
+def _events_about(key: ResourceKey, events: Sequence[Event]) -> list[Event]:
+    """The object's own events, plus HPA rescale events of its namespace (those name the HPA,
+    not its target)."""
+    found = []
+    for event in events:
+        involved = event.get("involvedObject") or {}
+        if str(involved.get("namespace") or "") != key.namespace:
+            continue
+        same_object = involved.get("kind") == key.kind and involved.get("name") == key.name
+        if same_object or event.get("reason") == "SuccessfulRescale":
+            found.append(event)
+    return found
+
+
+def _event_evidence(
+    ctx: _Context, writer: FieldWriter | None, parts: tuple[str, ...], cause: DriftCause
+) -> list[str]:
+    lines = []
+    for event in ctx.events:
+        is_rescale = event.get("reason") == "SuccessfulRescale"
+        if is_rescale and not (cause is DriftCause.AUTOSCALER or _is_scaling_path(parts)):
+            continue
+        if not _near(_event_time(event), writer.time if writer else None):
+            continue
+        lines.append(_describe_event(ctx, event))
+        if len(lines) == _MAX_EVENTS:
+            break
+    return lines
+
+
+def _describe_event(ctx: _Context, event: Event) -> str:
+    source = event.get("source") or {}
+    component = event.get("reportingComponent") or source.get("component") or "unknown"
+    involved = event.get("involvedObject") or {}
+    text = (
+        f"event {event.get('reason')} from {component} on "
+        f"{involved.get('kind')}/{involved.get('name')} at {_event_time(event)}"
+    )
+    # Messages about a Secret could quote its content: leave them out.
+    message = "" if ctx.is_secret else str(event.get("message") or "")
+    return f"{text}: {message}" if message else text
+
+
+def _event_time(event: Event) -> str | None:
+    for name in ("lastTimestamp", "eventTime", "firstTimestamp"):
+        if event.get(name):
+            return str(event[name])
+    created = (event.get("metadata") or {}).get("creationTimestamp")
+    return str(created) if created else None
+
+
+def _near(event_time: str | None, write_time: str | None) -> bool:
+    """Whether an event is close enough to the write to be about it (unknown times are)."""
+    event_at, write_at = _parse_time(event_time), _parse_time(write_time)
+    if event_at is None or write_at is None:
+        return True
+    return abs((event_at - write_at).total_seconds()) <= _EVENT_WINDOW_SECONDS
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+# --- suggestions ----------------------------------------------------------------------------
+
+
+def _finding(
+    ctx: _Context,
+    pointer: str,
+    cause: DriftCause,
+    writer: FieldWriter | None,
+    when: str | None,
+    evidence: list[str],
+) -> DriftFinding:
+    suggestion = _suggestion(ctx.key, pointer, cause, writer)
+    return DriftFinding(ctx.key, pointer, cause, writer, when, tuple(evidence), suggestion)
+
+
+def _suggestion(
+    key: ResourceKey, pointer: str, cause: DriftCause, writer: FieldWriter | None
+) -> dict[str, Any] | None:
+    """The `ignoreDifferences` entry that silences intentional drift, scoped to the object.
+
+    A manager rule follows the field wherever the autoscaler or controller writes it; a
+    webhook has no manager of its own (its fields belong to the applier), hence pointers.
+    A rotated Secret key is intentional when a controller rotates it, not when a person does.
+    """
+    scope: dict[str, Any] = {"group": key.group, "kind": key.kind, "name": key.name}
+    if cause in (DriftCause.AUTOSCALER, DriftCause.CONTROLLER_WRITE) and writer is not None:
+        return {**scope, "managedFieldsManagers": [writer.manager]}
+    rotated_by_controller = writer is not None and not is_human_manager(writer.manager)
+    if cause is DriftCause.ADMISSION_MUTATION or (
+        cause is DriftCause.SECRET_ROTATION and rotated_by_controller
+    ):
+        return {**scope, "jsonPointers": [pointer]} if pointer else None
+    return None
+
+
+def suggestion_yaml(findings: Iterable[DriftFinding]) -> str:
+    """The findings' suggestions as one `ignoreDifferences:` YAML block, entries of the same
+    object and kind of rule merged ("" when there is nothing to suggest)."""
+    merged: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    for finding in findings:
+        suggestion = finding.suggestion
+        if suggestion is None:
+            continue
+        list_field = "jsonPointers" if "jsonPointers" in suggestion else "managedFieldsManagers"
+        scope = (suggestion["group"], suggestion["kind"], suggestion.get("name", ""), list_field)
+        entry = merged.setdefault(scope, {**suggestion, list_field: []})
+        for item in suggestion[list_field]:
+            if item not in entry[list_field]:
+                entry[list_field].append(item)
+    if not merged:
+        return ""
+    return yaml.safe_dump(
+        {"ignoreDifferences": list(merged.values())}, sort_keys=False, default_flow_style=False
+    )
