@@ -385,7 +385,11 @@ async def test_custom_health_rule_from_configmap(
             "data": {"rules.yaml": rule},
         }
     )
-    engine._health_rules.clear()
-    result = await compare(engine, app)
-    assert result.app_health is not None and str(result.app_health.status) == "Degraded"
-    assert "gate is closed" in result.app_health.message
+
+    async def degraded() -> Comparison | None:  # the rule arrives through the watch
+        result = await compare(engine, app)
+        health = result.app_health
+        return result if health is not None and str(health.status) == "Degraded" else None
+
+    result = await eventually(degraded, timeout=5, what="the custom rule to apply")
+    assert result.app_health is not None and "gate is closed" in result.app_health.message

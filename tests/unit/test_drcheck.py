@@ -110,3 +110,21 @@ def test_digest_pinned_images_and_headless_services_are_fine() -> None:
         ("svc.yaml", obj("Service", "s", spec={"clusterIP": "None"})),
     ]
     assert check_repository(objects) == []
+
+
+def test_waves_only_order_objects_of_one_app_directory() -> None:
+    crd = obj(
+        "CustomResourceDefinition",
+        "queues.x.dev",
+        "apiextensions.k8s.io/v1",
+        spec={"group": "x.dev", "names": {"kind": "Queue"}},
+    )
+    # Another app's CRD: ordering between apps is dependsOn's job, not waves'.
+    assert (
+        check_repository([("crds/q.yaml", crd), ("worker/q.yaml", obj("Queue", "q", "x.dev/v1"))])
+        == []
+    )
+    flagged = check_repository(
+        [("app/crd.yaml", crd), ("app/q.yaml", obj("Queue", "q", "x.dev/v1"))]
+    )
+    assert [f.hazard for f in flagged] == ["crd-order"]

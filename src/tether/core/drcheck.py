@@ -61,12 +61,14 @@ def _name(obj: Mapping[str, Any]) -> str:
 
 
 def _crd_order(objects: Sequence[SourcedObject]) -> list[Finding]:
-    crds: dict[tuple[str, str], int] = {}
-    for _, obj in objects:
+    # CRD key -> (directory of its file, wave). Waves only order objects of one app (one
+    # directory); across apps the order comes from dependsOn and the apps' own waves.
+    crds: dict[tuple[str, str], tuple[str, int]] = {}
+    for file, obj in objects:
         if obj.get("kind") == "CustomResourceDefinition":
             spec = obj.get("spec") or {}
             kind = (spec.get("names") or {}).get("kind")
-            crds[(str(spec.get("group", "")), str(kind))] = wave_of(obj)
+            crds[(str(spec.get("group", "")), str(kind))] = (_directory(file), wave_of(obj))
     out = []
     for file, obj in objects:
         group, _ = split_api_version(str(obj.get("apiVersion", "")))
@@ -82,16 +84,20 @@ def _crd_order(objects: Sequence[SourcedObject]) -> list[Finding]:
                     " is not in the repository (a rebuild cannot create it first)",
                 )
             )
-        elif crds[key] >= wave_of(obj):
+        elif crds[key][0] == _directory(file) and crds[key][1] >= wave_of(obj):
             out.append(
                 Finding(
                     file,
                     "crd-order",
-                    f"{_name(obj)} is in sync-wave {wave_of(obj)},"
-                    f" not after its CRD (wave {crds[key]}): give the CRD a lower wave",
+                    f"{_name(obj)} is in sync-wave {wave_of(obj)}, not after its CRD"
+                    f" (wave {crds[key][1]}): give the CRD a lower wave",
                 )
             )
     return out
+
+
+def _directory(file: str) -> str:
+    return file.rpartition("/")[0]
 
 
 def _is_sops(obj: Mapping[str, Any]) -> bool:

@@ -58,7 +58,6 @@ REPOSITORY_SECRET_SELECTOR = "tether.dev/secret-type=repository"
 # Custom health rules (jq) live in this ConfigMap of the app's namespace: every data key
 # holds a YAML list of {group, kind, jq} rules.
 HEALTH_RULES_CONFIGMAP = "tether-health-rules"
-HEALTH_RULES_TTL = 10.0  # seconds a loaded rule set is reused
 
 
 def now_rfc3339() -> str:
@@ -141,20 +140,25 @@ class Engine:
     credentials: GitCredentials | None = None  # from the environment (CLI)
     predictions: PredictionCache = field(default_factory=PredictionCache)
     _repo_secrets: dict[str, list[RepositorySecret]] = field(default_factory=dict)
-    _health_rules: dict[str, tuple[float, list[CustomHealthRule]]] = field(default_factory=dict)
+    _health_rules: dict[str, tuple[str, list[CustomHealthRule]]] = field(default_factory=dict)
 
     async def health_rules(self, namespace: str) -> list[CustomHealthRule]:
-        """The custom health rules of an app namespace (ConfigMap `tether-health-rules`)."""
-        now = asyncio.get_running_loop().time()
+        """The custom health rules of an app namespace (ConfigMap `tether-health-rules`).
+
+        Read from the watch cache, so a rule set applied a moment ago (say by the root
+        app during a bootstrap) is in force at once; parsed again only when it changed.
+        """
+        await self.cache.watch_kind("v1", "ConfigMap")
+        config = self.cache.get(ResourceKey("", "ConfigMap", namespace, HEALTH_RULES_CONFIGMAP))
+        version = str(((config or {}).get("metadata") or {}).get("resourceVersion", ""))
         cached = self._health_rules.get(namespace)
-        if cached is not None and now - cached[0] < HEALTH_RULES_TTL:
+        if cached is not None and cached[0] == version:
             return cached[1]
-        config = await self.kube.get("v1", "ConfigMap", HEALTH_RULES_CONFIGMAP, namespace)
         rules: list[CustomHealthRule] = []
         for key, text in sorted(((config or {}).get("data") or {}).items()):
             where = f"ConfigMap {namespace}/{HEALTH_RULES_CONFIGMAP} key {key}"
             rules.extend(parse_health_rules_yaml(str(text), where=where))
-        self._health_rules[namespace] = (now, rules)
+        self._health_rules[namespace] = (version, rules)
         return rules
 
     async def repo_credentials(self, app: Application, repo_url: str) -> GitCredentials | None:
