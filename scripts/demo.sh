@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# `make demo`: build what is needed, start the real local control plane, and walk the
-# on-call story: deploy from Git, catch drift (who/what), silence intentional drift, a bad
-# release that fails its health gate, and the Git-revert rollback.
-# The control plane keeps running afterwards; stop it with `.venv/bin/tether cluster down`.
+# `make demo`: build what is needed, start a real local control plane, and tell the
+# on-call story with tether's own commands: bootstrap from Git, a manual edit detected and
+# healed, HPA drift ignored, a bad commit stopped by its health gate and reverted the Git
+# way, a break-glass rollback and its follow-up revert, and finally the cluster destroyed
+# and rebuilt from Git with the recovery time measured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -10,76 +11,89 @@ TETHER="$ROOT/.venv/bin/tether"
 BIN=$(bash tools/controlplane/build.sh --print-dir)
 KUBECTL="$BIN/kubectl"
 DEMO=${TETHER_DEMO_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/tether/demo}
-step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
+export TETHER_CLUSTER_DIR="$DEMO/cluster" TETHER_CACHE_DIR="$DEMO/cache"
+SUMMARY=()
+T0=$SECONDS
+step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; STEP_T=$SECONDS; STEP="$*"; }
+done_step() { SUMMARY+=("$(printf '%-58s %-34s %4ss' "${STEP:0:58}" "$1" $((SECONDS - STEP_T)))"); }
 run() { printf '\033[2m$ %s\033[0m\n' "$*" >&2; "$@"; }
 git_() { git -C "$DEMO/work" -c user.name="Dana (platform)" -c user.email=dana@example.test "$@"; }
+commit() { git_ add -A && git_ commit -qm "$1" && git_ push -q origin main && git_ rev-parse HEAD; }
 
 step "1. A real local control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok)"
+"$TETHER" cluster down >/dev/null 2>&1 || true
+rm -rf "$DEMO" && mkdir -p "$DEMO"
 KUBECONFIG=$(run "$TETHER" cluster up)
 export KUBECONFIG
 run "$TETHER" cluster status
+done_step "control plane ready"
 
-step "2. A GitOps repository: apps/api-service (Deployment, Service, ConfigMap)"
-rm -rf "$DEMO" && mkdir -p "$DEMO"
+step "2. The GitOps repo: an app-of-apps (CRDs, api-service + HPA, worker)"
 git init -q --bare --initial-branch=main "$DEMO/gitops.git"
 git init -q --initial-branch=main "$DEMO/work"
 git_ remote add origin "$DEMO/gitops.git"
-mkdir -p "$DEMO/work/apps/api-service"
-cp examples/demo/api-service/*.yaml "$DEMO/work/apps/api-service/"
-git_ add -A && git_ commit -qm "feat: api-service v2.3.0" && git_ push -q origin main
 REPO="file://$DEMO/gitops.git"
-"$TETHER" app delete api-service --cascade >/dev/null 2>&1 || true
-run "$TETHER" app create --name api-service --repo "$REPO" --path apps/api-service \
-  --revision main --dest-namespace production
-"$KUBECTL" create namespace production --dry-run=client -o yaml | "$KUBECTL" apply -f - >/dev/null
-run "$TETHER" app list
+cp -r examples/demo/root examples/demo/apps "$DEMO/work/"
+sed -i "s#REPO_URL#$REPO#" "$DEMO"/work/root/*.yaml
+commit "feat: platform, api-service v2.3.0, worker" >/dev/null
+run "$TETHER" dr check "$DEMO/work/apps" || true
+done_step "repo with 3 apps + root"
 
-step "3. Deploy: preflight, waves, health gates"
-run "$TETHER" app sync api-service
-run "$TETHER" app wait api-service --timeout 120
+step "3. Bootstrap everything from Git (dependency order, waves, health)"
+run "$TETHER" dr bootstrap --repo "$REPO" --path root --revision main
 run "$TETHER" app list
+done_step "all apps Synced + Healthy"
 
-step "4. Incident: someone scales by hand and edits the image; tether sees exactly what drifted"
-run "$KUBECTL" -n production scale deployment/api-service --replicas=7
-run "$KUBECTL" -n production set image deployment/api-service api=ghcr.io/example/api-service:2.3.0-debug
+step "4. Incident: someone runs kubectl edit on the image; tether shows exactly what and where"
+EDITOR_SCRIPT="$DEMO/editor.sh"
+printf '#!/bin/sh\nsed -i "s#api-service:2.3.0#api-service:2.3.0-debug#" "$1"\n' >"$EDITOR_SCRIPT"
+chmod +x "$EDITOR_SCRIPT"
+KUBE_EDITOR="$EDITOR_SCRIPT" run "$KUBECTL" -n production edit deployment/api-service
 run "$TETHER" app diff api-service || true
-run "$TETHER" app diff api-service -o json | python3 -c 'import json,sys; [print("  drifted:", o["kind"], o["name"], o["paths"]) for o in json.load(sys.stdin)["objects"] if o["paths"]]'
-run "$TETHER" app list
-
-step "5. Put it back from Git"
 run "$TETHER" app sync api-service
 run "$TETHER" app diff api-service --exit-code
+done_step "drift detected and healed"
 
-step "6. Intentional drift: the HPA owns replicas; ignore it by its field manager"
-"$KUBECTL" -n production patch deployment api-service --subresource=scale --type=merge \
-  -p '{"spec":{"replicas":5}}' --field-manager=horizontal-pod-autoscaler >/dev/null
-run "$TETHER" app diff api-service || true
-cat > "$DEMO/app.yaml" <<YAML
-apiVersion: tether.dev/v1alpha1
-kind: Application
-metadata: {name: api-service, namespace: tether-system}
-spec:
-  source: {repoURL: "$REPO", path: apps/api-service, targetRevision: main}
-  destination: {namespace: production}
-  ignoreDifferences:
-  - {group: "*", kind: "*", managedFieldsManagers: [horizontal-pod-autoscaler]}
-YAML
-run "$TETHER" app create -f "$DEMO/app.yaml" --upsert
+step "5. The HPA scales the Deployment: intentional drift, ignored by its field manager"
+run "$KUBECTL" -n production patch deployment api-service --subresource=scale --type=merge \
+  -p '{"spec":{"replicas":6}}' --field-manager=horizontal-pod-autoscaler
 run "$TETHER" app diff api-service --exit-code
+done_step "Synced despite replicas=6"
 
-step "7. A bad release: v2.3.1 cannot become healthy; the sync stops at its wave"
+step "6. A bad commit: v2.3.1 cannot become healthy; its sync stops at the health gate"
 sed -i 's#api-service:2.3.0#api-service:2.3.1#; s#nodeSelector: {}#nodeSelector: {pool: does-not-exist}#' \
   "$DEMO/work/apps/api-service/deployment.yaml"
-git_ commit -qam "chore: bump api-service to v2.3.1" && git_ push -q origin main
-run "$TETHER" app sync api-service --timeout 20 || echo "(sync failed as it should: the release never became healthy)" >&2
-run "$TETHER" app get api-service
+commit "chore: bump api-service to v2.3.1" >/dev/null
+run "$TETHER" app sync api-service --timeout 30 || echo "(the sync failed, as it should)" >&2
+run "$TETHER" app get api-service | sed -n '1,9p'
+done_step "Degraded, sync Failed"
 
-step "8. Roll back the Git way: tether revert makes one revert commit (history kept, no force push) and syncs"
-run git_ log --oneline
-BAD=$(git_ rev-parse HEAD)
-run "$TETHER" revert api-service --commit "$BAD" --wait
+step "7. tether revert --to-last-healthy: one revert commit, pushed without force, synced"
+run "$TETHER" revert api-service --to-last-healthy --wait
 git_ pull -q --ff-only origin main
 run git_ log --oneline
-run "$TETHER" app list -o wide
+done_step "Healthy again at the revert commit"
 
-step "done: KUBECONFIG=$KUBECONFIG; stop the control plane with: $TETHER cluster down"
+step "8. Break-glass: roll back from stored history, then the follow-up revert"
+sed -i 's#LOG_LEVEL: info#LOG_LEVEL: trace#' "$DEMO/work/apps/api-service/service.yaml"
+commit "ops: trace logging everywhere" >/dev/null
+run "$TETHER" app sync api-service
+run "$TETHER" app history api-service
+run "$TETHER" app rollback api-service --revert
+git_ pull -q --ff-only origin main
+run "$TETHER" app get api-service --refresh | sed -n '1,9p'
+done_step "rolled back; Git matches again"
+
+step "9. Disaster: the cluster is destroyed; rebuild it from Git and time the recovery"
+run "$TETHER" cluster down
+rm -rf "$TETHER_CLUSTER_DIR"
+KUBECONFIG=$(run "$TETHER" cluster up)
+export KUBECONFIG
+run "$TETHER" dr bootstrap --repo "$REPO" --path root --revision main
+run "$TETHER" app list -o wide
+done_step "rebuilt: every app Synced + Healthy"
+
+printf '\n\033[1m== Summary (total %ss)\033[0m\n' $((SECONDS - T0)) >&2
+printf '%s\n' "${SUMMARY[@]}" >&2
+printf '\nThe control plane keeps running: KUBECONFIG=%s; stop it with: TETHER_CLUSTER_DIR=%s %s cluster down\n' \
+  "$KUBECONFIG" "$TETHER_CLUSTER_DIR" "$TETHER" >&2

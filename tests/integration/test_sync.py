@@ -13,7 +13,7 @@ from tests.support.apps import application
 from tests.support.githttp import git
 from tests.support.repos import GitopsRepo
 from tether.engine.apps import create_app, get_app
-from tether.engine.compare import Engine, compare
+from tether.engine.compare import Engine, compare, write_status
 from tether.engine.history import load_manifests
 from tether.engine.sync import SyncFailed, SyncRequest, sync_app
 from tether.errors import ConditionNotMet, InputError
@@ -429,3 +429,20 @@ async def test_history_keeps_ten_entries_after_twelve_syncs(
         "v1", "Secret", namespace, label_selector="tether.dev/application=versions"
     )
     assert len(secrets) == 10
+
+
+async def test_a_status_from_an_old_read_keeps_newer_history(
+    engine: Engine, kube: KubeClient, namespace: str, repo: GitopsRepo
+) -> None:
+    repo.write({"app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"})
+    repo.commit("c")
+    app = application("racy-status", namespace, repo.url, "app")
+    await create_app(kube, app)
+    assert (await sync_app(engine, app, SyncRequest())).succeeded
+    stale = await get_app(kube, namespace, "racy-status")  # e.g. `app wait` read it here
+    assert (await sync_app(engine, stale, SyncRequest())).succeeded  # history entry 2
+    result = await compare(engine, stale)
+    assert result.status is not None
+    await write_status(kube, stale, result.status)
+    final = await get_app(kube, namespace, "racy-status")
+    assert final.status is not None and [e.id for e in final.status.history] == [1, 2]

@@ -127,3 +127,24 @@ def failed_status(
         sync=SyncStatus(SyncStatusCode.UNKNOWN, base.sync.revision, now),
         conditions=tuple(conditions),
     )
+
+
+def merge_status(
+    started_from: ApplicationStatus | None,
+    computed: ApplicationStatus,
+    current: ApplicationStatus | None,
+) -> ApplicationStatus:
+    """Three-way merge of a status computed from an older read into the current one.
+
+    A field the computation changed (computed != started_from) wins; every other field
+    keeps its current value, so history, an operation or a break-glass mark written by
+    someone else since the read is never lost.
+    """
+    base = started_from or ApplicationStatus()
+    now = current or ApplicationStatus()
+    changes = {
+        f.name: getattr(computed, f.name)
+        for f in dataclasses.fields(ApplicationStatus)
+        if getattr(computed, f.name) != getattr(base, f.name)
+    }
+    return dataclasses.replace(now, **changes)

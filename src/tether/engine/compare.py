@@ -34,6 +34,7 @@ from tether.core.status import (
     CONDITION_SHARED_RESOURCE,
     compared_status,
     failed_status,
+    merge_status,
 )
 from tether.errors import ClusterError, InputError, TetherError
 from tether.git import GitCredentials, GitRepos, RepositorySecret, credentials_from_secret
@@ -497,17 +498,46 @@ def is_immutable_field_error(exc: ClusterError) -> bool:
     return exc.status == 422 and "immutable" in exc.message
 
 
-async def write_status(kube: KubeClient, app: Application, status: ApplicationStatus) -> None:
-    """Replace the Application's status (status subresource) when it changed."""
+async def write_status(
+    kube: KubeClient, app: Application, status: ApplicationStatus, attempts: int = 5
+) -> None:
+    """Write a status computed from `app` (an earlier read) without losing newer writes.
+
+    The fields this computation changed are merged into the current status (history or
+    an operation recorded meanwhile survive), and the write carries the resourceVersion
+    it merged into, so a write in between makes it merge again instead of clobbering.
+    """
     if app.status == status:
         return
-    body = {
-        "apiVersion": API_VERSION,
-        "kind": "Application",
-        "metadata": {"name": app.name, "namespace": app.namespace},
-        "status": status.to_dict(),
-    }
-    await kube.apply(body, field_manager=FIELD_MANAGER, subresource="status")
+    for _ in range(attempts):
+        raw = await kube.get(API_VERSION, "Application", app.name, app.namespace)
+        if raw is None:
+            return  # deleted meanwhile: nothing to write to
+        current = Application.from_dict(raw)
+        merged = merge_status(app.status, status, current.status)
+        if merged == current.status:
+            return
+        body = {
+            "apiVersion": API_VERSION,
+            "kind": "Application",
+            "metadata": {
+                "name": app.name,
+                "namespace": app.namespace,
+                "resourceVersion": raw["metadata"]["resourceVersion"],
+            },
+            "status": merged.to_dict(),
+        }
+        try:
+            await kube.apply(body, field_manager=FIELD_MANAGER, subresource="status")
+            return
+        except ClusterError as exc:
+            if exc.status != 409:
+                raise
+    raise ClusterError(
+        f"Application {app.namespace}/{app.name}: status kept changing; not written",
+        status=409,
+        reason="Conflict",
+    )
 
 
 def _one_line(exc: TetherError) -> str:

@@ -16,10 +16,7 @@ from tether.core.plan import plan_sync
 from tether.errors import InputError
 from tether.git.revert import GitIdentity
 from tether.model.application import (
-    API_VERSION,
     CONDITION_BREAK_GLASS,
-    FIELD_MANAGER,
-    KIND,
     Application,
     ApplicationStatus,
     BreakGlass,
@@ -30,7 +27,7 @@ from tether.model.application import (
 )
 
 from .apps import get_app
-from .compare import Engine, now_rfc3339
+from .compare import Engine, now_rfc3339, write_status
 from .history import find_entry, load_manifests
 from .revert import RevertReport, RevertSelection, revert_apps
 from .settings import set_sync_policy
@@ -129,10 +126,4 @@ async def _mark_break_glass(
             )
         ),
     )
-    body = {
-        "apiVersion": API_VERSION,
-        "kind": KIND,
-        "metadata": {"name": current.name, "namespace": current.namespace},
-        "status": status.to_dict(),
-    }
-    await engine.kube.apply(body, field_manager=FIELD_MANAGER, subresource="status")
+    await write_status(engine.kube, current, status)
