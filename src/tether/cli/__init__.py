@@ -15,6 +15,7 @@ from .app import app_group
 from .cluster import cluster_group
 from .context import CliContext
 from .dr import dr_group
+from .drift import drift_command
 from .output import FORMATS
 from .revert import revert_command
 
@@ -53,6 +54,7 @@ cli.add_command(cluster_group)
 cli.add_command(app_group)
 cli.add_command(revert_command)
 cli.add_command(dr_group)
+cli.add_command(drift_command)
 
 
 def main() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from tether.model.application import (
     ApplicationStatus,
 )
 
-from .context import CliContext, open_engine, output_option, pass_cli
+from .context import CliContext, initiator, open_engine, output_option, pass_cli
 from .output import emit_data, emit_table, message
 
 
@@ -411,10 +410,6 @@ def app_diff(
 # -- sync / wait -------------------------------------------------------------------------------
 
 
-def _initiator() -> str:
-    return f"cli:{os.environ.get('USER') or os.environ.get('LOGNAME') or 'unknown'}"
-
-
 @app_group.command("sync")
 @click.argument("name")
 @click.option("--prune", is_flag=True, help="Delete tracked objects no longer in Git.")
@@ -444,7 +439,7 @@ def app_sync(
         dry_run=dry_run,
         revision=revision,
         force=force,
-        initiated_by=_initiator(),
+        initiated_by=initiator(),
         timeout=timeout,
     )
 
@@ -549,7 +544,7 @@ def app_rollback(
                 disable_auto_sync=disable_auto_sync,
                 make_revert=make_revert,
                 identity=identity_from_env(),
-                initiated_by=_initiator(),
+                initiated_by=initiator(),
                 progress=message,
             )
 

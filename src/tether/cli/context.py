@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import getpass
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -74,3 +75,12 @@ async def open_engine(cli: CliContext) -> AsyncIterator[Engine]:
     finally:
         await engine.cache.close()
         kube.close()
+
+
+def initiator() -> str:
+    """Who runs this command, for operationState.initiatedBy and history."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"cli:{user}"

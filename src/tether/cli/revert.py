@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 
 import click
 
@@ -12,7 +11,7 @@ from tether.engine.revert import RevertReport, RevertSelection, identity_from_en
 from tether.engine.wait import wait_for_apps
 from tether.errors import ConditionNotMet
 
-from .context import CliContext, open_engine, output_option, pass_cli
+from .context import CliContext, initiator, open_engine, output_option, pass_cli
 from .output import emit_data, message
 
 
@@ -45,7 +44,7 @@ def revert_command(
 ) -> None:
     """Roll apps back the Git way: one revert commit, pushed without force, then sync."""
     selection = RevertSelection(commit=commit, range=range_, to_last_healthy=to_last_healthy)
-    initiated_by = f"cli:{os.environ.get('USER') or 'unknown'}"
+    initiated_by = initiator()
 
     async def run() -> RevertReport:
         async with open_engine(cli) as engine:

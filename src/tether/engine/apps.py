@@ -11,6 +11,16 @@ from tether.model.application import API_VERSION, FIELD_MANAGER, KIND, Applicati
 from tether.model.crd import application_crd
 
 CRD_API = "apiextensions.k8s.io/v1"
+SERVER_METADATA = (
+    "managedFields",
+    "resourceVersion",
+    "uid",
+    "creationTimestamp",
+    "generation",
+    "selfLink",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+)
 
 
 async def crd_installed(kube: KubeClient) -> bool:
@@ -61,6 +71,10 @@ async def create_app(kube: KubeClient, app: Application, *, upsert: bool = False
         )
     body = app.to_dict()
     body.pop("status", None)
+    # A manifest saved from `app get -o yaml` carries what the server owns; an apply of
+    # it would be refused (managedFields) or pinned to an old version (resourceVersion).
+    for server_field in SERVER_METADATA:
+        body["metadata"].pop(server_field, None)
     stored = await kube.apply(body, field_manager=FIELD_MANAGER)
     return Application.from_dict(stored)
 

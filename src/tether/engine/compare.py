@@ -73,6 +73,7 @@ class Comparison:
     revision: str | None
     desired: list[dict[str, Any]] = field(default_factory=list)
     live: dict[ResourceKey, dict[str, Any]] = field(default_factory=dict)
+    predicted: dict[ResourceKey, dict[str, Any]] = field(default_factory=dict)
     diff: AppDiff | None = None
     health: dict[ResourceKey, ResourceHealth | None] = field(default_factory=dict)
     app_health: ResourceHealth | None = None
@@ -254,6 +255,7 @@ async def _compare_into(
     result.live = live
     result.shared = shared
     predicted = await _predict(engine, desired, live, use_cache=not hard_refresh)
+    result.predicted = predicted
     rules = parse_ignore_rules(d.to_dict() for d in app.spec.ignore_differences)
     try:
         diff = await asyncio.wait_for(

@@ -1,0 +1,46 @@
+"""`tether drift`: who changed what, when, and why it probably happened."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tether.core.drift import DriftFinding, explain_app
+from tether.errors import ClusterError
+from tether.model.application import Application
+from tether.model.keys import ResourceKey
+
+from .compare import Comparison, Engine, compare
+
+
+@dataclass
+class DriftReport:
+    app: Application
+    comparison: Comparison
+    findings: list[DriftFinding]
+
+
+async def explain_drift(engine: Engine, app: Application) -> DriftReport:
+    """Compare, then attribute every drifted path using managedFields and recent Events."""
+    result = await compare(engine, app)
+    if result.error is not None:
+        raise result.error
+    assert result.diff is not None
+    desired = {ResourceKey.of(o): o for o in result.desired}
+    events = await _events(engine, {k.namespace for k in (*desired, *result.live) if k.namespace})
+    rows = [
+        (d, desired.get(d.key), result.live.get(d.key), result.predicted.get(d.key))
+        for d in result.diff.out_of_sync
+    ]
+    return DriftReport(app, result, explain_app(rows, events))
+
+
+async def _events(engine: Engine, namespaces: set[str]) -> list[dict[str, Any]]:
+    """Recent core/v1 Events of the app's namespaces (extra evidence; optional)."""
+    found: list[dict[str, Any]] = []
+    for namespace in sorted(namespaces):
+        try:
+            found += await engine.kube.list("v1", "Event", namespace)
+        except ClusterError:
+            continue
+    return found
