@@ -50,14 +50,16 @@ printf '#!/bin/sh\nsed -i "s#api-service:2.3.0#api-service:2.3.0-debug#" "$1"\n'
 chmod +x "$EDITOR_SCRIPT"
 KUBE_EDITOR="$EDITOR_SCRIPT" run "$KUBECTL" -n production edit deployment/api-service
 run "$TETHER" app diff api-service || true
+run "$TETHER" drift api-service --explain
 run "$TETHER" app sync api-service
 run "$TETHER" app diff api-service --exit-code
-done_step "drift detected and healed"
+done_step "drift: who (kubectl-edit), what, healed"
 
 step "5. The HPA scales the Deployment: intentional drift, ignored by its field manager"
 run "$KUBECTL" -n production patch deployment api-service --subresource=scale --type=merge \
   -p '{"spec":{"replicas":6}}' --field-manager=horizontal-pod-autoscaler
 run "$TETHER" app diff api-service --exit-code
+run "$TETHER" drift api-service
 done_step "Synced despite replicas=6"
 
 step "6. A bad commit: v2.3.1 cannot become healthy; its sync stops at the health gate"
