@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.cli import assert_one_error_line, tether
 from tests.support.repos import GitopsRepo
 from tether.engine.apps import get_app
 from tether.kube import KubeClient
@@ -36,34 +34,6 @@ metadata:
   name: web-config
 data: {mode: blue}
 """
-
-
-def tether(
-    kubeconfig: str, *args: str, cache: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KUBECONFIG": kubeconfig}
-    if cache is not None:
-        env["TETHER_CACHE_DIR"] = str(cache)
-    return subprocess.run(
-        [sys.executable, "-m", "tether", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        check=False,
-    )
-
-
-def assert_one_error_line(
-    result: subprocess.CompletedProcess[str], code: int, *needles: str
-) -> str:
-    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, result.stderr
-    for needle in needles:
-        assert needle in errors[0], errors[0]
-    return errors[0]
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from typing import Any
 
 import yaml
 
-from tests.e2e.test_app_cli import assert_one_error_line, tether
 from tests.support.apps import application
+from tests.support.cli import assert_one_error_line, tether
 from tether.engine.apps import create_app, get_app
 from tether.engine.history import record_history
 from tether.kube import KubeClient

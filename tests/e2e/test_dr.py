@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.age import generate_age_key_pair
+from tests.support.cli import tether
 from tests.support.repos import GitopsRepo
 from tether.localcluster import LocalCluster, binaries
 
@@ -80,18 +81,6 @@ spec: {size: 3}
 """,
 }
 SECRET = "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData: {password: s3cr3t-dr}\n"
-
-
-def tether(kubeconfig: str, *args: str, cache: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KUBECONFIG": kubeconfig, "TETHER_CACHE_DIR": str(cache)}
-    return subprocess.run(
-        [sys.executable, "-m", "tether", *args],
-        capture_output=True,
-        text=True,
-        timeout=400,
-        env=env,
-        check=False,
-    )
 
 
 @pytest.fixture

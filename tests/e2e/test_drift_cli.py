@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from tests.support.cli import tether
 from tests.support.repos import GitopsRepo
 from tether.kube import KubeClient
 
@@ -27,18 +25,6 @@ spec:
     spec:
       containers: [{name: web, image: "nginx:1.27"}]
 """
-
-
-def tether(kubeconfig: str, *args: str, cache: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KUBECONFIG": kubeconfig, "TETHER_CACHE_DIR": str(cache)}
-    return subprocess.run(
-        [sys.executable, "-m", "tether", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        check=False,
-    )
 
 
 async def test_drift_names_writer_cause_and_a_working_ignore_rule(
