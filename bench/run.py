@@ -7,9 +7,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import apply, compare, sync
+from bench import apply, compare, dr, sync
 
-BENCHMARKS = [apply.main, compare.main, sync.main]
+BENCHMARKS = [apply.main, compare.main, sync.main, dr.main]
 
 if __name__ == "__main__":
     for bench in BENCHMARKS:
