@@ -11,6 +11,7 @@ from tether import __version__
 from tether.errors import EXIT_CONDITION, TetherError
 
 from . import app_settings  # noqa: F401  (registers app set|suspend|resume|history)
+from .alerts import alerts_command
 from .app import app_group
 from .cluster import cluster_group
 from .context import CliContext
@@ -55,6 +56,7 @@ cli.add_command(app_group)
 cli.add_command(revert_command)
 cli.add_command(dr_group)
 cli.add_command(drift_command)
+cli.add_command(alerts_command)
 
 
 def main() -> None:
