@@ -13,6 +13,7 @@ import yaml
 
 from tests.support import corpus
 from tests.support.apps import application
+from tests.support.githttp import GitHttpServer, git
 from tests.support.repos import GitopsRepo
 from tests.support.waiting import eventually
 from tether.core.diff import Verdict, unified_diff
@@ -393,3 +394,47 @@ async def test_custom_health_rule_from_configmap(
 
     result = await eventually(degraded, timeout=5, what="the custom rule to apply")
     assert result.app_health is not None and "gate is closed" in result.app_health.message
+
+
+async def test_repository_credentials_from_a_labelled_secret(
+    engine: Engine, kube: KubeClient, namespace: str, git_server: GitHttpServer, tmp_path: Path
+) -> None:
+    git_server.create_repo("private-app")
+    work = tmp_path / "w"
+    git("init", "--initial-branch=main", str(work))
+    (work / "app").mkdir()
+    (work / "app/cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
+    git("add", "-A", cwd=work)
+    git("commit", "-m", "c", cwd=work)
+    git("push", git_server.url("private-app", with_credentials=True), "main", cwd=work)
+    app = application("private", namespace, git_server.url("private-app"), "app")
+    await create_app(kube, app)
+    assert engine.credentials is None  # as in the controller: no credentials from the env
+
+    denied = await compare(engine, app)
+    assert denied.error is not None and denied.error.exit_code == 3
+
+    url = git_server.url("private-app")
+    await kube.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {
+                "name": "repo-creds",
+                "namespace": namespace,
+                "labels": {"tether.dev/secret-type": "repository"},
+            },
+            "stringData": {
+                "url": url,
+                "username": git_server.username,
+                "password": git_server.password,
+            },
+        }
+    )
+    engine._repo_secrets.clear()  # a fresh engine would read the Secrets anew
+    allowed = await compare(engine, app)
+    assert allowed.error is None, allowed.error
+    assert allowed.diff is not None and [d.verdict.value for d in allowed.diff.objects] == [
+        "Missing"
+    ]
+    assert git_server.password not in str(allowed.status)
