@@ -120,6 +120,9 @@ def test_create_list_get_diff_and_delete(
     assert doc["sync"] == "Synced" and {o["status"] for o in doc["objects"]} == {"Synced"}
 
     kubectl("scale", "-n", namespace, "deployment/web", "--replicas=4")
+    shown = tether(kubeconfig, *ns, "app", "diff", "web", cache=tmp_path)
+    # The writer and cause stand next to the path (kubectl scale writes as `kubectl`).
+    assert "changed: /spec/replicas (kubectl, manual-edit)" in shown.stdout
     drift = tether(
         kubeconfig, *ns, "app", "diff", "web", "--exit-code", "-o", "json", cache=tmp_path
     )

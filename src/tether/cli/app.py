@@ -11,7 +11,8 @@ from typing import Any
 import click
 import yaml
 
-from tether.core.diff import AppDiff, Verdict, unified_diff
+from tether.core.diff import AppDiff, ObjectDiff, Verdict, unified_diff
+from tether.core.drift import explain_object
 from tether.engine.apps import create_app, delete_app, get_app, list_apps
 from tether.engine.compare import Comparison, compare, write_status
 from tether.engine.revert import identity_from_env
@@ -25,6 +26,7 @@ from tether.model.application import (
     Application,
     ApplicationStatus,
 )
+from tether.model.keys import ResourceKey
 
 from .context import CliContext, initiator, open_engine, output_option, pass_cli
 from .output import emit_data, emit_table, message
@@ -335,13 +337,32 @@ def _diff_json(result: Comparison, diff: AppDiff) -> dict[str, Any]:
     }
 
 
-def _print_diff(diff: AppDiff) -> None:
+def _writers(result: Comparison, obj: ObjectDiff) -> dict[str, str]:
+    """path -> "writer (cause)" from the live object's managedFields."""
+    desired = next((d for d in result.desired if ResourceKey.of(d) == obj.key), None)
+    findings = explain_object(
+        obj,
+        desired=desired,
+        live=result.live.get(obj.key),
+        predicted=result.predicted.get(obj.key),
+    )
+    return {
+        f.path: f"{f.writer.manager if f.writer else 'unknown writer'}, {f.cause.value}"
+        for f in findings
+    }
+
+
+def _print_diff(result: Comparison, diff: AppDiff) -> None:
     color = sys.stdout.isatty()
     for obj in diff.out_of_sync:
         header = f"===== {obj.key} ({obj.verdict.value}) ====="
         click.echo(click.style(header, bold=True) if color else header)
         if obj.verdict is Verdict.OUT_OF_SYNC and obj.paths:
-            click.echo("changed: " + ", ".join(obj.paths))
+            writers = _writers(result, obj)
+            click.echo(
+                "changed: "
+                + ", ".join(f"{p} ({writers[p]})" if p in writers else p for p in obj.paths)
+            )
         for line in unified_diff(obj).splitlines():
             click.echo(_colored(line) if color else line)
 
@@ -397,7 +418,7 @@ def app_diff(
     if fmt in ("json", "yaml"):
         emit_data(_diff_json(result, result.diff), fmt)
     else:
-        _print_diff(result.diff)
+        _print_diff(result, result.diff)
         message(
             f"{result.app.name}: {result.diff.verdict.value}"
             f" ({len(result.diff.out_of_sync)} of {len(result.diff.objects)} objects differ)"
