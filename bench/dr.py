@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from tests.support.age import generate_age_key_pair
+from tests.support.age import generate_age_key_pair, sops_encrypt
 from tests.support.repos import GitopsRepo
 
 from bench.common import bench_cluster, machine
@@ -163,30 +163,11 @@ def write_repo(work: Path, sops: Path, recipient: str) -> tuple[GitopsRepo, Path
             }
         )
     repo.write(files)
-    plain = work / "secret.yaml"
-    plain.write_text(
+    secret = (
         "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: team-00}\n"
         "stringData: {password: not-real}\n"
     )
-    encrypted = subprocess.run(
-        [
-            str(sops),
-            "--encrypt",
-            "--age",
-            recipient,
-            "--encrypted-regex",
-            "^(data|stringData)$",
-            "--input-type",
-            "yaml",
-            "--output-type",
-            "yaml",
-            str(plain),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"HOME": str(work)},
-    ).stdout
+    encrypted = sops_encrypt(sops, recipient, secret, work)
     repo.write({"apps/team-00/secret.yaml": encrypted})
     repo.commit("20 apps")
     return repo, repo.work

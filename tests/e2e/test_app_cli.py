@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.cli import assert_one_error_line, tether
+from tests.support.cli import assert_one_error_line, create_app, tether
 from tests.support.repos import GitopsRepo
 from tether.engine.apps import get_app
 from tether.kube import KubeClient
@@ -48,23 +48,7 @@ def test_create_list_get_diff_and_delete(
     kubeconfig: str, namespace: str, repo: GitopsRepo, kubectl: Callable[..., Any], tmp_path: Path
 ) -> None:
     ns = ["-n", namespace]
-    made = tether(
-        kubeconfig,
-        *ns,
-        "app",
-        "create",
-        "--name",
-        "web",
-        "--repo",
-        repo.url,
-        "--path",
-        "apps/web",
-        "--revision",
-        "main",
-        "--dest-namespace",
-        namespace,
-        cache=tmp_path,
-    )
+    made = create_app(kubeconfig, namespace, "web", repo.url, "apps/web", cache=tmp_path)
     assert made.returncode == 0, made.stderr
     again = tether(
         kubeconfig,
@@ -236,23 +220,7 @@ def test_sync_wait_and_cascade_delete(
     kubeconfig: str, namespace: str, repo: GitopsRepo, kubectl: Callable[..., Any], tmp_path: Path
 ) -> None:
     ns = ["-n", namespace]
-    made = tether(
-        kubeconfig,
-        *ns,
-        "app",
-        "create",
-        "--name",
-        "web",
-        "--repo",
-        repo.url,
-        "--path",
-        "apps/web",
-        "--revision",
-        "main",
-        "--dest-namespace",
-        namespace,
-        cache=tmp_path,
-    )
+    made = create_app(kubeconfig, namespace, "web", repo.url, "apps/web", cache=tmp_path)
     assert made.returncode == 0, made.stderr
 
     plan = tether(kubeconfig, *ns, "app", "sync", "web", "--dry-run", cache=tmp_path)
@@ -295,23 +263,7 @@ def test_sync_wait_and_cascade_delete(
 def test_revert_cli(kubeconfig: str, namespace: str, repo: GitopsRepo, tmp_path: Path) -> None:
     ns = ["-n", namespace]
     assert (
-        tether(
-            kubeconfig,
-            *ns,
-            "app",
-            "create",
-            "--name",
-            "web",
-            "--repo",
-            repo.url,
-            "--path",
-            "apps/web",
-            "--revision",
-            "main",
-            "--dest-namespace",
-            namespace,
-            cache=tmp_path,
-        ).returncode
+        create_app(kubeconfig, namespace, "web", repo.url, "apps/web", cache=tmp_path).returncode
         == 0
     )
     repo.write({"apps/web/web.yaml": WEB.replace("mode: blue", "mode: broken")})

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.age import generate_age_key_pair
+from tests.support.age import generate_age_key_pair, sops_encrypt
 from tests.support.cli import tether
 from tests.support.repos import GitopsRepo
 from tether.localcluster import LocalCluster, binaries
@@ -99,27 +99,7 @@ def test_bootstrap_rebuilds_everything_in_order_and_times_it(
     repo = GitopsRepo(tmp_path)
     repo.write({k: v.replace("REPO", repo.url) for k, v in ROOT.items()})
     key = generate_age_key_pair()
-    plain = tmp_path / "secret.yaml"
-    plain.write_text(SECRET)
-    encrypted = subprocess.run(
-        [
-            str(binaries.binary("sops")),
-            "--encrypt",
-            "--age",
-            key.recipient,
-            "--encrypted-regex",
-            "^(data|stringData)$",
-            "--input-type",
-            "yaml",
-            "--output-type",
-            "yaml",
-            str(plain),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"HOME": str(tmp_path)},
-    ).stdout
+    encrypted = sops_encrypt(binaries.binary("sops"), key.recipient, SECRET, tmp_path)
     assert "s3cr3t-dr" not in encrypted
     repo.write({"apps/shop/secret.yaml": encrypted})
     repo.commit("platform")

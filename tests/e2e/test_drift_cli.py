@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from tests.support.cli import tether
+from tests.support.cli import create_app, tether
 from tests.support.repos import GitopsRepo
 from tether.kube import KubeClient
 
@@ -39,23 +39,7 @@ async def test_drift_names_writer_cause_and_a_working_ignore_rule(
     repo.commit("web")
     ns = ["-n", namespace]
     assert (
-        tether(
-            kubeconfig,
-            *ns,
-            "app",
-            "create",
-            "--name",
-            "web",
-            "--repo",
-            repo.url,
-            "--path",
-            "apps/web",
-            "--revision",
-            "main",
-            "--dest-namespace",
-            namespace,
-            cache=tmp_path,
-        ).returncode
+        create_app(kubeconfig, namespace, "web", repo.url, "apps/web", cache=tmp_path).returncode
         == 0
     )
     assert tether(kubeconfig, *ns, "app", "sync", "web", cache=tmp_path).returncode == 0

@@ -7,7 +7,9 @@ the prefix `age`. age does not enforce Bech32's 90-character limit, so neither d
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import (
@@ -71,3 +73,31 @@ def generate_age_key_pair() -> AgeKeyPair:
         identity=bech32_encode("age-secret-key-", secret).upper(),
         recipient=bech32_encode("age", public),
     )
+
+
+def sops_encrypt(sops: Path, recipient: str, plaintext: str, home: Path) -> str:
+    """A YAML manifest encrypted by the real sops for an age recipient (data/stringData only)."""
+    source = home / ".sops-plaintext.yaml"
+    source.write_text(plaintext)
+    try:
+        return subprocess.run(
+            [
+                str(sops),
+                "--encrypt",
+                "--age",
+                recipient,
+                "--encrypted-regex",
+                "^(data|stringData)$",
+                "--input-type",
+                "yaml",
+                "--output-type",
+                "yaml",
+                str(source),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"HOME": str(home)},
+        ).stdout
+    finally:
+        source.unlink()

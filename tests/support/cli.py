@@ -36,3 +36,27 @@ def assert_one_error_line(
     for needle in needles:
         assert needle in errors[0], errors[0]
     return errors[0]
+
+
+def create_app(
+    kubeconfig: str, namespace: str, name: str, repo_url: str, path: str, *, cache: Path
+) -> subprocess.CompletedProcess[str]:
+    """`tether -n NS app create --name NAME ...` tracking branch main, deploying into NS."""
+    return tether(
+        kubeconfig,
+        "-n",
+        namespace,
+        "app",
+        "create",
+        "--name",
+        name,
+        "--repo",
+        repo_url,
+        "--path",
+        path,
+        "--revision",
+        "main",
+        "--dest-namespace",
+        namespace,
+        cache=cache,
+    )
