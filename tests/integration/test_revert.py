@@ -4,6 +4,7 @@ conflicts stop with nothing pushed, then the apps are synced back."""
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -167,8 +168,12 @@ async def test_range_and_two_apps_in_one_commit_and_no_push(
         push=False,
     )
     assert not dry.outcome.pushed and dry.outcome.workdir is not None
+    kept = dry.outcome.workdir  # left for a person to inspect and push; the test tidies it
     assert remote_log(repo) == before  # --no-push: the remote is untouched
-    assert "api:1.0" in git("-C", str(dry.outcome.workdir), "show", "HEAD:apps/api/d.yaml")
+    try:
+        assert "api:1.0" in git("-C", str(kept), "show", "HEAD:apps/api/d.yaml")
+    finally:
+        shutil.rmtree(kept, ignore_errors=True)
 
     report = await revert_apps(
         engine,
