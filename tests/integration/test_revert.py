@@ -17,6 +17,7 @@ from tether.engine.apps import create_app
 from tether.engine.compare import Engine
 from tether.engine.revert import RevertSelection, revert_apps
 from tether.engine.sync import SyncRequest, sync_app
+from tether.errors import InputError
 from tether.git import GitCredentials
 from tether.git import revert as git_revert
 from tether.git.revert import GitIdentity, RevertConflict
@@ -212,3 +213,18 @@ async def test_revert_pushes_over_http_with_basic_auth(
     clone = tmp_path / "check"
     git("clone", git_server.url("auth-revert", with_credentials=True), str(clone))
     assert "api:1" in (clone / "apps/api/d.yaml").read_text()
+
+
+async def test_an_app_pinned_to_a_tag_cannot_take_a_revert(
+    engine: Engine, kube: KubeClient, namespace: str, repo: GitopsRepo
+) -> None:
+    repo.write({"apps/api/d.yaml": deploy("api:1.0")})
+    sha = repo.commit("1.0")
+    git("tag", "v1.0", cwd=repo.work)
+    git("push", "-q", "origin", "v1.0", cwd=repo.work)
+    app = application("api", namespace, repo.url, "apps/api", source={"targetRevision": "v1.0"})
+    await create_app(kube, app)
+    with pytest.raises(InputError, match="is not a branch"):
+        await revert_apps(
+            engine, [app], RevertSelection(commit=sha), identity=IDENTITY, initiated_by="t"
+        )

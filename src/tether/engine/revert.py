@@ -8,7 +8,13 @@ from dataclasses import dataclass, field
 
 from tether.errors import InputError
 from tether.git import CommitInfo, GitCredentials
-from tether.git.revert import GitIdentity, RevertOutcome, default_branch, revert_commits
+from tether.git.revert import (
+    GitIdentity,
+    RevertOutcome,
+    branches,
+    default_branch,
+    revert_commits,
+)
 from tether.model.application import Application, HealthStatusCode
 
 from .compare import Engine
@@ -91,29 +97,12 @@ async def _branch(
     revision = revisions.pop()
     if revision in ("", "HEAD"):
         return await default_branch(engine.repos, apps[0].spec.source.repo_url, credentials)
-    if revision not in await _branches(engine, apps[0]):
+    if revision not in await branches(engine.repos, apps[0].spec.source.repo_url, credentials):
         raise InputError(
             f"tether revert: targetRevision {revision!r} is not a branch",
             hint="a tag or commit cannot take a revert commit; point the app at a branch",
         )
     return revision
-
-
-async def _branches(engine: Engine, app: Application) -> set[str]:
-    mirror = engine.repos.mirror_path(app.spec.source.repo_url)
-    heads = mirror / "refs" / "heads"
-    found = (
-        {str(p.relative_to(heads)) for p in heads.rglob("*") if p.is_file()}
-        if heads.is_dir()
-        else set()
-    )
-    packed = mirror / "packed-refs"
-    if packed.is_file():
-        for line in packed.read_text().splitlines():
-            parts = line.split()
-            if len(parts) == 2 and parts[1].startswith("refs/heads/"):
-                found.add(parts[1].removeprefix("refs/heads/"))
-    return found
 
 
 async def _select(

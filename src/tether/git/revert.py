@@ -59,6 +59,15 @@ async def default_branch(repos: GitRepos, repo_url: str, credentials: GitCredent
     return repos._checked(remote, result).stdout.decode().strip()
 
 
+async def branches(repos: GitRepos, repo_url: str, credentials: GitCredentials | None) -> set[str]:
+    """Branch names in the mirror (a revert commit can only go onto a branch)."""
+    remote = _parse_remote(repo_url, credentials)
+    mirror = await repos._ensure_mirror(remote)
+    args = ["for-each-ref", "--format=%(refname:short)", "refs/heads"]
+    result = repos._checked(remote, await repos._read(remote, mirror, args))
+    return set(result.stdout.decode().split())
+
+
 async def revert_commits(
     repos: GitRepos,
     repo_url: str,
