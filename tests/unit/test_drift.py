@@ -447,6 +447,63 @@ def test_api_version_skew_live_version_differs() -> None:
     assert "tether wrote it through autoscaling/v2beta2" in text
 
 
+def hpa_v1_edited_through_v2(edit_time: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An autoscaling/v1 manifest and its live object after `kubectl edit` (which uses the
+    preferred autoscaling/v2) changed the CPU target, as the API server records it: the
+    edit's fields are in v2 terms, and tether's v1 entry lost the field."""
+    desired = hpa_object("autoscaling/v1")
+    desired["spec"]["targetCPUUtilizationPercentage"] = 50
+    live = copy.deepcopy(desired)
+    live["spec"]["targetCPUUtilizationPercentage"] = 80
+    live["metadata"]["managedFields"] = [
+        entry(
+            "tether",
+            {"f:spec": {"f:minReplicas": {}, "f:maxReplicas": {}}},
+            operation="Apply",
+            api_version="autoscaling/v1",
+            time="2026-11-26T17:00:00Z",
+        ),
+        entry(
+            "kube-controller-manager",
+            {"f:status": {"f:currentReplicas": {}}},
+            api_version="autoscaling/v2",
+            subresource="status",
+            time="2026-11-26T17:59:00Z",
+        ),
+        entry(
+            "kubectl-edit",
+            {"f:spec": {"f:metrics": {}}},
+            api_version="autoscaling/v2",
+            time=edit_time,
+        ),
+    ]
+    return desired, live
+
+
+def test_api_version_skew_field_written_through_another_version() -> None:
+    desired, live = hpa_v1_edited_through_v2("2026-11-26T17:52:18Z")
+    key = ResourceKey.of(desired)
+    path = "/spec/targetCPUUtilizationPercentage"
+    finding = explain_one(out_of_sync(key, path), desired, live, copy.deepcopy(desired))
+    assert finding.cause is DriftCause.API_VERSION_SKEW
+    assert finding.writer is not None and finding.writer.manager == "kubectl-edit"
+    assert finding.when == "2026-11-26T17:52:18Z"
+    text = " | ".join(finding.evidence)
+    assert "kubectl-edit (a person's tool) wrote /spec/metrics through autoscaling/v2" in text
+    assert "the manifest uses autoscaling/v1" in text
+    assert finding.suggestion is None  # a person's edit: fixed, not silenced
+
+
+def test_write_through_another_version_before_the_last_sync_is_not_the_cause() -> None:
+    # tether's forced apply at 17:00 took the field back; an older write cannot be the cause.
+    desired, live = hpa_v1_edited_through_v2("2026-11-26T16:00:00Z")
+    key = ResourceKey.of(desired)
+    path = "/spec/targetCPUUtilizationPercentage"
+    finding = explain_one(out_of_sync(key, path), desired, live, copy.deepcopy(desired))
+    assert finding.cause is DriftCause.UNKNOWN
+    assert finding.writer is None
+
+
 def test_api_version_skew_missing_object_with_removed_version() -> None:
     ingress = {
         "apiVersion": "extensions/v1beta1",

@@ -31,7 +31,14 @@ import jsonpointer
 import yaml
 
 from tether.core.diff import ObjectDiff, Verdict
-from tether.core.ignore import Path, decode_fields_v1, path_to_pointer, resolve_field_path
+from tether.core.ignore import (
+    FieldName,
+    FieldPath,
+    Path,
+    decode_fields_v1,
+    path_to_pointer,
+    resolve_field_path,
+)
 from tether.core.plan import hook_of
 from tether.model.keys import ResourceKey
 
@@ -405,7 +412,10 @@ def _explain_path(ctx: _Context, live: Obj, pointer: str) -> DriftFinding:
     if writer is not None and writer.manager != ctx.field_manager:
         cause = _cause_of_foreign_write(ctx, writer, parts, evidence)
     else:
-        cause = _cause_without_foreign_write(ctx, live, pointer, owner, evidence)
+        other = _write_through_other_version(ctx, live, parts) if owner is None else None
+        cause = _cause_without_foreign_write(ctx, live, pointer, owner, other, evidence)
+        if cause is DriftCause.API_VERSION_SKEW and other is not None:
+            writer = _writer_of(other)
     evidence.extend(_event_evidence(ctx, writer, parts, cause))
     when = writer.time if writer is not None else None
     return _finding(ctx, pointer, cause, writer, when, evidence)
@@ -436,24 +446,112 @@ def _cause_of_foreign_write(
 
 
 def _cause_without_foreign_write(
-    ctx: _Context, live: Obj, pointer: str, owner: _Owner | None, evidence: list[str]
+    ctx: _Context,
+    live: Obj,
+    pointer: str,
+    owner: _Owner | None,
+    other: Mapping[str, Any] | None,
+    evidence: list[str],
 ) -> DriftCause:
-    """Nobody but tether owns the field: admission, apiVersion conversion, or unexplained."""
+    """Nobody but tether owns the field: admission, apiVersion conversion, or unexplained.
+
+    `other` is a write through another apiVersion that may hide the owner (see
+    `_write_through_other_version`).
+    """
     if _resolves(ctx.predicted, pointer) and not _resolves(ctx.desired, pointer):
         evidence.append(
             "present in the server-side dry-run result, absent from the desired manifest: "
             "added at admission (mutating webhook or defaulting)"
         )
         return DriftCause.ADMISSION_MUTATION
-    if ctx.skew:
+    if ctx.skew or other is not None:
         evidence.extend(ctx.skew)
         if owner is not None and owner.entry.get("apiVersion") != live.get("apiVersion"):
             evidence.append(
                 f"{owner.writer.manager} wrote it through {owner.entry.get('apiVersion')}"
             )
+        if other is not None:
+            evidence.extend(_other_version_evidence(ctx, live, pointer, other))
         return DriftCause.API_VERSION_SKEW
     evidence.extend(_raw_evidence(ctx, live, pointer, owner))
     return DriftCause.UNKNOWN
+
+
+def _write_through_other_version(
+    ctx: _Context, live: Obj, parts: tuple[str, ...]
+) -> Mapping[str, Any] | None:
+    """The latest write through another apiVersion that probably changed `parts`.
+
+    A `managedFields` entry names fields in the schema of the apiVersion it was written
+    through, so an entry of another version cannot be matched against live (autoscaling/v2
+    `spec.metrics` is autoscaling/v1 `spec.targetCPUUtilizationPercentage`): when no entry
+    owns a drifted field, such a write is the likely cause. Candidates are other managers'
+    writes to the same top-level field (`spec`) not older than tether's last write, since
+    that write (a forced apply) took every field of the manifest back.
+    """
+    if not parts:
+        return None
+    live_version = live.get("apiVersion")
+    ours = [
+        str(entry.get("time") or "")
+        for entry in _managed_fields(live)
+        if entry.get("manager") == ctx.field_manager and entry.get("subresource") != "status"
+    ]
+    last_ours = max(ours, default="")
+    best: Mapping[str, Any] | None = None
+    for entry in _managed_fields(live):
+        version = entry.get("apiVersion")
+        time = str(entry.get("time") or "")
+        if (
+            not version
+            or version == live_version
+            or entry.get("manager") == ctx.field_manager
+            or entry.get("subresource") == "status"
+            or (time and last_ours and time < last_ours)
+        ):
+            continue
+        fields = entry.get("fieldsV1")
+        if not isinstance(fields, Mapping) or parts[0] not in _top_level_fields(fields):
+            continue
+        if best is None or time > str(best.get("time") or ""):
+            best = entry
+    return best
+
+
+def _top_level_fields(fields: Mapping[str, Any]) -> set[str]:
+    return {name[2:] for name in fields if name.startswith("f:")}
+
+
+def _leading_names(field_path: FieldPath, depth: int) -> tuple[str, ...]:
+    """The first `depth` field names of a `fieldsV1` path (up to its first list item)."""
+    names: list[str] = []
+    for segment in field_path[:depth]:
+        if not isinstance(segment, FieldName):
+            break
+        names.append(segment.name)
+    return tuple(names)
+
+
+def _other_version_evidence(
+    ctx: _Context, live: Obj, pointer: str, entry: Mapping[str, Any]
+) -> list[str]:
+    writer = _writer_of(entry)
+    version = entry.get("apiVersion")
+    owned = sorted(
+        {
+            path_to_pointer(_leading_names(field_path, 2))
+            for field_path in decode_fields_v1(entry.get("fieldsV1") or {})
+        }
+    )
+    details = writer.operation + (f", at {writer.time}" if writer.time else "")
+    human = " (a person's tool)" if is_human_manager(writer.manager) else ""
+    manifest = (ctx.desired or {}).get("apiVersion")
+    return [
+        f"no managedFields entry in {live.get('apiVersion')} owns {pointer}",
+        f"{writer.manager}{human} wrote {', '.join(owned)} through {version} ({details}); "
+        f"the manifest uses {manifest}: fields written through another apiVersion do not "
+        "line up with the manifest's",
+    ]
 
 
 def _ownership_evidence(owner: _Owner) -> str:
@@ -591,7 +689,8 @@ def _suggestion(
     """The `ignoreDifferences` entry that silences intentional drift, scoped to the object.
 
     A manager rule follows the field wherever the autoscaler or controller writes it; a
-    webhook has no manager of its own (its fields belong to the applier), hence pointers.
+    webhook has no manager of its own (the API server records what it adds under no
+    manager), hence pointers.
     A rotated Secret key is intentional when a controller rotates it, not when a person does.
     """
     scope: dict[str, Any] = {"group": key.group, "kind": key.kind, "name": key.name}
