@@ -1089,6 +1089,16 @@ class ConditionStatus(StrEnum):
 # Condition types DESIGN §3 names; other layers may add their own.
 CONDITION_HISTORY_REWRITTEN = "HistoryRewritten"
 CONDITION_BREAK_GLASS = "BreakGlass"
+# Raised by the controller: self-heal keeps being undone, or dependencies are not ready.
+CONDITION_SELF_HEAL_FAILING = "SelfHealFailing"
+CONDITION_WAITING_FOR_DEPENDENCIES = "WaitingForDependencies"
+CONDITION_SYNC_ERROR = "SyncError"
+
+# `tether app reconcile` asks the controller for a reconcile by setting this annotation to
+# a fresh token; the controller echoes the token in `status.lastHandledReconcileAt` (Flux's
+# requestedAt protocol). With `--with-source` the second annotation carries the same token.
+RECONCILE_REQUESTED_ANNOTATION = "tether.dev/reconcile-requested-at"
+RECONCILE_WITH_SOURCE_ANNOTATION = "tether.dev/reconcile-with-source"
 
 
 @dataclass(frozen=True)
@@ -1396,6 +1406,7 @@ class ApplicationStatus:
     operation_state: OperationState | None = None
     history: tuple[HistoryEntry, ...] = ()
     break_glass: BreakGlass | None = None
+    last_handled_reconcile_at: str | None = None  # the last reconcile-request token handled
 
     def to_dict(self) -> dict[str, Any]:
         return _drop_none(
@@ -1410,6 +1421,7 @@ class ApplicationStatus:
                 ),
                 "history": [h.to_dict() for h in self.history],
                 "breakGlass": self.break_glass.to_dict() if self.break_glass is not None else None,
+                "lastHandledReconcileAt": self.last_handled_reconcile_at,
             }
         )
 
@@ -1430,6 +1442,7 @@ def _parse_status(fields: _Fields) -> ApplicationStatus:
         operation_state=_parse_operation_state(operation) if operation is not None else None,
         history=tuple(_parse_history_entry(h) for h in fields.children("history")),
         break_glass=_parse_break_glass(break_glass) if break_glass is not None else None,
+        last_handled_reconcile_at=fields.optional_string("lastHandledReconcileAt"),
     )
 
 
