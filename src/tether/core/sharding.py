@@ -1,0 +1,25 @@
+"""Which controller shard owns an application: rendezvous (highest random weight) hashing.
+
+Every app goes to the shard with the highest hash of (shard, app), so changing the
+number of shards moves only the apps of the shards added or removed, and every replica
+computes the same answer without talking to the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+
+def shard_of(namespace: str, name: str, shards: int) -> int:
+    if shards <= 1:
+        return 0
+
+    def weight(shard: int) -> bytes:
+        return hashlib.sha256(f"{shard}\x00{namespace}/{name}".encode()).digest()
+
+    return max(range(shards), key=weight)
+
+
+def lease_name(shard: int, shards: int, base: str = "tether-controller") -> str:
+    """The Lease a shard's owner holds; a single-shard controller holds `base` itself."""
+    return base if shards <= 1 else f"{base}-shard-{shard}"
