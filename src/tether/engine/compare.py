@@ -143,6 +143,23 @@ class Engine:
     predictions: PredictionCache = field(default_factory=PredictionCache)
     _repo_secrets: dict[str, list[RepositorySecret]] = field(default_factory=dict)
     _health_rules: dict[str, tuple[str, list[CustomHealthRule]]] = field(default_factory=dict)
+    # Renders of git trees (immutable per commit) keyed by the whole request: a controller
+    # re-compares an app on every live event and must not re-run helm each time.
+    _renders: OrderedDict[RenderRequest, list[dict[str, Any]]] = field(default_factory=OrderedDict)
+    render_cache_size: int = 512
+
+    async def render_cached(self, request: RenderRequest, cacheable: bool) -> list[dict[str, Any]]:
+        if not cacheable:
+            return await render(request, self.tools)
+        found = self._renders.get(request)
+        if found is not None:
+            self._renders.move_to_end(request)
+            return found
+        rendered = await render(request, self.tools)
+        self._renders[request] = rendered
+        while len(self._renders) > self.render_cache_size:
+            self._renders.popitem(last=False)
+        return rendered
 
     async def health_rules(self, namespace: str) -> list[CustomHealthRule]:
         """The custom health rules of an app namespace (ConfigMap `tether-health-rules`).
@@ -241,7 +258,7 @@ async def _compare_into(
     # `--local DIR` is the app directory itself, as with `argocd app diff --local`.
     app_path = "." if local_dir is not None else app.spec.source.path
     request = await _render_request(engine, app, tree.root, app_path)
-    rendered = await render(request, engine.tools)
+    rendered = await engine.render_cached(request, cacheable=tree.revision is not None)
     scopes = await _scopes(engine.kube, rendered)
     desired = prepare_desired(
         rendered,

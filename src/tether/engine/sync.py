@@ -55,6 +55,8 @@ class SyncRequest:
     force: bool = False
     initiated_by: str = "tether-cli"
     timeout: float | None = None  # default: spec.timeout
+    fetch: bool = True  # the controller fetches on its own schedule and passes False
+    retry_count: int = 0  # failed attempts before this one (syncPolicy.retry)
 
 
 @dataclass
@@ -87,7 +89,7 @@ def _noop(_: str) -> None:
 async def sync_app(
     engine: Engine, app: Application, request: SyncRequest, progress: Progress = _noop
 ) -> SyncResult:
-    comparison = await compare(engine, app, revision=request.revision, fetch=True)
+    comparison = await compare(engine, app, revision=request.revision, fetch=request.fetch)
     if comparison.error is not None:
         if comparison.status is not None:
             await write_status(engine.kube, app, comparison.status)
@@ -121,7 +123,9 @@ async def run_operation(
 ) -> SyncResult:
     """Claim the app, preflight, run the waves, finish (status, history when `record`)."""
     started = now_rfc3339()
-    app = await _claim(engine.kube, app, revision, started, request.initiated_by)
+    app = await _claim(
+        engine.kube, app, revision, started, request.initiated_by, request.retry_count
+    )
     result = SyncResult(app, OperationPhase.RUNNING, "", revision, plan, comparison=comparison)
     timeout = request.timeout or app.spec.timeout_seconds
     try:
@@ -201,7 +205,12 @@ def _plan(app: Application, comparison: Comparison, request: SyncRequest) -> Syn
 
 
 async def _claim(
-    kube: KubeClient, app: Application, revision: str | None, started: str, initiated_by: str
+    kube: KubeClient,
+    app: Application,
+    revision: str | None,
+    started: str,
+    initiated_by: str,
+    retry_count: int = 0,
 ) -> Application:
     """Mark the operation Running, guarded by resourceVersion: one sync per app at a time."""
     raw = await kube.get(API_VERSION, KIND, app.name, app.namespace)
@@ -218,7 +227,13 @@ async def _claim(
     status = dataclasses.replace(
         current.status or ApplicationStatus(),
         operation_state=OperationState(
-            OperationPhase.RUNNING, revision, started, None, "sync started", initiated_by
+            OperationPhase.RUNNING,
+            revision,
+            started,
+            None,
+            "sync started",
+            initiated_by,
+            retry_count,
         ),
     )
     # Server-side apply of the whole status (the same manager and operation as every other
@@ -475,7 +490,13 @@ async def _finish(
         base,
         history=(current.status.history if current.status else base.history),
         operation_state=OperationState(
-            result.phase, result.revision, started, finished, result.message, request.initiated_by
+            result.phase,
+            result.revision,
+            started,
+            finished,
+            result.message,
+            request.initiated_by,
+            request.retry_count,
         ),
     )
     await write_status(engine.kube, current, status)
