@@ -15,6 +15,7 @@ from .alerts import alerts_command
 from .app import app_group
 from .cluster import cluster_group
 from .context import CliContext
+from .controller import controller_command
 from .dr import dr_group
 from .drift import drift_command
 from .install import install_command
@@ -58,6 +59,7 @@ cli.add_command(revert_command)
 cli.add_command(dr_group)
 cli.add_command(drift_command)
 cli.add_command(alerts_command)
+cli.add_command(controller_command)
 cli.add_command(install_command)
 
 

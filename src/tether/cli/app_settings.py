@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import click
 
 from tether.engine.history import app_history
+from tether.engine.reconcile_request import request_reconcile, wait_handled
 from tether.engine.settings import describe_sync_policy, set_suspend, set_sync_policy
 from tether.kube import KubeClient
 from tether.model.application import Application, HistoryEntry
@@ -133,3 +134,32 @@ def app_history_command(cli: CliContext, name: str, fmt: str | None) -> None:
         emit_table(headers, [_history_row(e, wide) for e in entries])
     if not entries:
         message(f"application {cli.app_namespace}/{name} has no history yet (no full sync)")
+
+
+# -- reconcile ---------------------------------------------------------------------------
+
+
+@app_group.command("reconcile")
+@click.argument("name")
+@click.option("--with-source", is_flag=True, help="Fetch the Git repository first.")
+@click.option(
+    "--timeout", type=click.FloatRange(min=0), default=120.0, show_default=True, help="Seconds."
+)
+@pass_cli
+def app_reconcile(cli: CliContext, name: str, with_source: bool, timeout: float) -> None:
+    """Ask the controller to reconcile an application now, and wait until it has."""
+
+    async def work(kube: KubeClient) -> Application:
+        token = await request_reconcile(kube, cli.app_namespace, name, with_source=with_source)
+        message(f"reconcile of {cli.app_namespace}/{name} requested ({token})")
+        return await wait_handled(kube, cli.app_namespace, name, token, timeout)
+
+    app = _run(cli, work)
+    status = app.status
+    sync = status.sync if status else None
+    health = status.health.status.value if status else "Unknown"
+    revision = (sync.revision or "")[:SHORT_REVISION] if sync else ""
+    message(
+        f"application {app.namespace}/{app.name} reconciled:"
+        f" {sync.status.value if sync else 'Unknown'} {health} at {revision or '-'}"
+    )

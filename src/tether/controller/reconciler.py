@@ -1,0 +1,567 @@
+"""The reconcile loop: watches and git polls feed a work queue of applications; workers
+compare, keep status current, and auto-sync / self-heal as the policy says.
+
+Live changes arrive through the shared watch cache (one list+watch per kind), which
+tells which app tracks the changed object, so only that app is re-compared. Git changes
+arrive through polling (one fetch per repository at the shortest `spec.interval` of its
+apps, with jitter) and push webhooks. Syncs run as their own tasks (bounded), so a long
+health wait never blocks the compares of other apps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import datetime as dt
+import logging
+import random
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tether.core.autosync import (
+    CONTROLLER_INITIATOR,
+    INTERRUPTED_MESSAGE,
+    SELF_HEAL_FAILING_AFTER,
+    Action,
+    Decision,
+    DriftTracker,
+    SelfHealMemory,
+    decide,
+    dependencies_not_ready,
+    is_controller_operation,
+)
+from tether.core.diff import Verdict
+from tether.core.metrics import ControllerCounters, MetricsSnapshot, snapshot
+from tether.core.sharding import shard_of
+from tether.core.webhook import PushEvent, push_matches
+from tether.engine.apps import crd_installed, ensure_namespace, install_crd
+from tether.engine.compare import Comparison, Engine, compare, now_rfc3339, write_status
+from tether.engine.events import NORMAL, WARNING, drift_findings, record_event
+from tether.engine.sync import SyncRequest, sync_app
+from tether.errors import ConditionNotMet, InputError, TetherError
+from tether.kube.cache import owner_app
+from tether.model.application import (
+    API_GROUP,
+    API_VERSION,
+    CONDITION_SELF_HEAL_FAILING,
+    CONDITION_SYNC_ERROR,
+    CONDITION_WAITING_FOR_DEPENDENCIES,
+    DEFAULT_APP_NAMESPACE,
+    KIND,
+    RECONCILE_REQUESTED_ANNOTATION,
+    RECONCILE_WITH_SOURCE_ANNOTATION,
+    Application,
+    ApplicationStatus,
+    Condition,
+    ConditionStatus,
+    OperationPhase,
+    OperationState,
+    parse_duration,
+    remove_condition,
+    set_condition,
+)
+from tether.model.keys import ResourceKey
+
+from .queue import WorkQueue
+
+log = logging.getLogger(__name__)
+
+AppKey = tuple[str, str]  # (namespace, name)
+RUNNING_RECHECK = 2.0  # seconds between looks at a sync someone else is running
+ABANDONED_GRACE = 60.0  # a Running sync older than its timeout plus this was abandoned
+POLL_JITTER = 0.1  # ±10 % of the interval
+
+
+@dataclass
+class ControllerOptions:
+    app_namespace: str | None = "tether-system"  # None: every namespace
+    shards: int = 1
+    shard: int = 0
+    workers: int = 4
+    max_syncs: int = 4
+
+
+@dataclass
+class _AppMemory:
+    heal: SelfHealMemory = field(default_factory=SelfHealMemory)
+    drift: DriftTracker = field(default_factory=DriftTracker)
+    seen: tuple[Any, ...] | None = None  # generation, labels, annotations of the last event
+    was_live: set[ResourceKey] = field(default_factory=set)  # live objects at the last compare
+
+
+class Controller:
+    def __init__(self, engine: Engine, options: ControllerOptions) -> None:
+        self.engine = engine
+        self.options = options
+        self.queue: WorkQueue[AppKey] = WorkQueue()
+        self.counters = ControllerCounters()
+        self.held_shards: set[int] = set() if options.shards > 1 else {0}
+        self._memory: dict[AppKey, _AppMemory] = {}
+        self._desired_index: dict[ResourceKey, set[AppKey]] = {}
+        self._syncing: set[AppKey] = set()
+        self._sync_slots = asyncio.Semaphore(options.max_syncs)
+        self._next_poll: dict[str, float] = {}
+        self._poll_wakeup = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.started = asyncio.Event()  # watching: ready for Leases and probes
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Start watching and reconciling; returns only when cancelled."""
+        kube = self.engine.kube
+        if not await crd_installed(kube):
+            await install_crd(kube)
+        await ensure_namespace(kube, self.options.app_namespace or DEFAULT_APP_NAMESPACE)
+        self.engine.cache.add_listener(self._on_event)
+        await self.engine.cache.watch_kind(API_VERSION, KIND)
+        for key in self._app_keys():
+            self.queue.add(key)
+        self.started.set()
+        workers = [
+            asyncio.create_task(self._worker(), name=f"reconcile-worker-{i}")
+            for i in range(self.options.workers)
+        ]
+        poller = asyncio.create_task(self._poll_loop(), name="git-poller")
+        try:
+            await asyncio.gather(*workers, poller)
+        finally:
+            for task in [*workers, poller, *self._tasks]:
+                task.cancel()
+            for task in [*workers, poller, *self._tasks]:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            self.queue.close()
+
+    @property
+    def ready(self) -> bool:
+        return self.started.is_set()
+
+    def set_shard_held(self, shard: int, held: bool) -> None:
+        """Called by the Lease elector; a newly held shard's apps are reconciled at once."""
+        if held:
+            self.held_shards.add(shard)
+            for key in self._app_keys():
+                if self._shard(key) == shard:
+                    self.queue.add(key)
+        else:
+            self.held_shards.discard(shard)
+
+    # -- inputs ------------------------------------------------------------------------
+
+    def _on_event(self, event: str, obj: dict[str, Any]) -> None:
+        meta = obj.get("metadata") or {}
+        api_version = str(obj.get("apiVersion", ""))
+        if obj.get("kind") == KIND and api_version.startswith(API_GROUP + "/"):
+            self._on_app_event(event, obj, meta)
+            return
+        owner = owner_app(obj)
+        if owner:
+            ns, _, name = owner.partition("/")
+            self._enqueue((ns, name))
+        for key in self._desired_index.get(ResourceKey.of(obj), ()):
+            self._enqueue(key)
+
+    def _on_app_event(self, event: str, obj: dict[str, Any], meta: dict[str, Any]) -> None:
+        key = (str(meta.get("namespace", "")), str(meta.get("name", "")))
+        if not self._in_scope(key):
+            return
+        if event == "DELETED":
+            self._forget(key)
+            return
+        fingerprint = (
+            meta.get("generation"),
+            tuple(sorted((meta.get("labels") or {}).items())),
+            tuple(sorted((meta.get("annotations") or {}).items())),
+        )
+        memory = self._memory.setdefault(key, _AppMemory())
+        # Status-only updates (our own writes among them) need no reconcile of the app
+        # itself, but its dependents wait for exactly such a change (Synced + Healthy).
+        if memory.seen != fingerprint:
+            memory.seen = fingerprint
+            self._enqueue(key)
+        for app in self._apps():
+            if key in app.dependencies():
+                self._enqueue((app.namespace, app.name))
+
+    def _enqueue(self, key: AppKey) -> None:
+        if self._in_scope(key) and self._owns(key):
+            self.queue.add(key)
+
+    def on_push(self, event: PushEvent) -> list[str]:
+        """A verified push webhook: fetch each matching repository now. Returns the URLs."""
+        urls = sorted(
+            {
+                a.spec.source.repo_url
+                for a in self._apps()
+                if push_matches(event, a.spec.source.repo_url)
+            }
+        )
+        for url in urls:
+            self._next_poll[url] = 0.0
+        self._poll_wakeup.set()
+        return urls
+
+    # -- bookkeeping -------------------------------------------------------------------
+
+    def _in_scope(self, key: AppKey) -> bool:
+        wanted = self.options.app_namespace
+        return wanted is None or key[0] == wanted
+
+    def _shard(self, key: AppKey) -> int:
+        return shard_of(key[0], key[1], self.options.shards)
+
+    def _owns(self, key: AppKey) -> bool:
+        return self._shard(key) in self.held_shards
+
+    def _app_keys(self) -> list[AppKey]:
+        return [(a.namespace, a.name) for a in self._apps()]
+
+    def _apps(self) -> list[Application]:
+        apps = []
+        for raw in self.engine.cache.objects(API_GROUP, KIND):
+            meta = raw.get("metadata") or {}
+            if not self._in_scope((meta.get("namespace", ""), meta.get("name", ""))):
+                continue
+            try:
+                apps.append(Application.from_dict(raw))
+            except InputError as exc:
+                log.warning("skipping invalid Application: %s", exc)
+        return apps
+
+    def _app(self, key: AppKey) -> Application | None:
+        raw = self.engine.cache.get(ResourceKey(API_GROUP, KIND, key[0], key[1]))
+        if raw is None:
+            return None
+        return Application.from_dict(raw)
+
+    def _forget(self, key: AppKey) -> None:
+        self._memory.pop(key, None)
+        self.queue.forget(key)
+        self.counters.forget_app(*key)
+        for owners in self._desired_index.values():
+            owners.discard(key)
+
+    def metrics(self) -> MetricsSnapshot:
+        apps = [a for a in self._apps() if self._owns((a.namespace, a.name))]
+        return snapshot(apps, self.counters)
+
+    # -- workers -----------------------------------------------------------------------
+
+    async def _worker(self) -> None:
+        while True:
+            key = await self.queue.get()
+            handed_off = False
+            started = time.monotonic()
+            try:
+                handed_off = await self.reconcile(key)
+                self.queue.forget(key)
+            except asyncio.CancelledError:
+                raise
+            except TetherError as exc:
+                delay = self.queue.add_rate_limited(key)
+                log.warning("reconcile %s/%s: %s (retry in %.1fs)", *key, exc, delay)
+            except Exception:
+                delay = self.queue.add_rate_limited(key)
+                log.exception("reconcile %s/%s failed (retry in %.1fs)", *key, delay)
+            finally:
+                self.counters.reconcile.observe(time.monotonic() - started)
+                if not handed_off:
+                    self.queue.done(key)
+
+    async def reconcile(self, key: AppKey) -> bool:
+        """One reconcile of one app. True when a sync task took over the key."""
+        if not self._owns(key):
+            return False
+        app = self._app(key)
+        if app is None:
+            self._forget(key)
+            return False
+        memory = self._memory.setdefault(key, _AppMemory())
+        app = await self._recover_operation(app)
+        token = app.annotations.get(RECONCILE_REQUESTED_ANNOTATION)
+        handled = app.status.last_handled_reconcile_at if app.status else None
+        requested = bool(token) and token != handled
+        with_source = requested and app.annotations.get(RECONCILE_WITH_SOURCE_ANNOTATION) == token
+        if with_source or app.spec.source.repo_url not in self._next_poll:
+            await self._fetch(app)
+        comparison = await compare(self.engine, app, fetch=False)
+        for obj in comparison.desired:
+            self._desired_index.setdefault(ResourceKey.of(obj), set()).add(key)
+        status = comparison.status or app.status or ApplicationStatus()
+        deps = {dep: self._dependency_status(dep) for dep in app.dependencies()}
+        # An app whose dependency is not ready often cannot even be compared (its CRD is
+        # missing): it is waiting, and says so, rather than just failing.
+        waiting = dependencies_not_ready(app, deps)
+        decision = Decision(Action.WAIT if waiting else Action.NONE, waiting or "comparison failed")
+        if comparison.error is None:
+            decision = decide(
+                app, compared=status, dependencies=deps, memory=memory.heal, now=time.monotonic()
+            )
+            await self._drift_events(app, comparison, memory)
+        log.debug(
+            "reconcile %s/%s: %s %s%s",
+            *key,
+            status.sync.status.value,
+            decision.action.value,
+            f" ({decision.reason})" if decision.reason else "",
+        )
+        status = self._controller_conditions(status, decision, memory)
+        if requested:
+            status = dataclasses.replace(status, last_handled_reconcile_at=token)
+        await write_status(self.engine.kube, app, status)
+        if decision.action is Action.WAIT and decision.reason == "a sync is running":
+            self.queue.add_after(key, RUNNING_RECHECK)
+        if comparison.error is not None:
+            raise comparison.error  # retried with backoff; the status already says why
+        if not decision.syncs:
+            return False
+        if decision.delay > 0:
+            self.queue.add_after(key, decision.delay)
+            return False
+        fresh = self._app(key) or app
+        task = asyncio.create_task(self._sync(key, fresh, decision), name=f"sync {key[0]}/{key[1]}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return True
+
+    def _dependency_status(self, dep: AppKey) -> ApplicationStatus | None:
+        other = self._app(dep)
+        if other is None:
+            return None
+        return other.status or ApplicationStatus()
+
+    def _controller_conditions(
+        self, status: ApplicationStatus, decision: Decision, memory: _AppMemory
+    ) -> ApplicationStatus:
+        now = now_rfc3339()
+        conditions = list(status.conditions)
+        if decision.reason.startswith("waiting for dependency"):
+            conditions = set_condition(
+                conditions,
+                Condition(
+                    CONDITION_WAITING_FOR_DEPENDENCIES,
+                    ConditionStatus.TRUE,
+                    "DependenciesNotReady",
+                    decision.reason,
+                ),
+                now,
+            )
+        else:
+            conditions = remove_condition(conditions, CONDITION_WAITING_FOR_DEPENDENCIES)
+        failing = (
+            decision.action is Action.SELF_HEAL and memory.heal.attempts >= SELF_HEAL_FAILING_AFTER
+        )
+        if failing:
+            conditions = set_condition(
+                conditions,
+                Condition(
+                    CONDITION_SELF_HEAL_FAILING,
+                    ConditionStatus.TRUE,
+                    "DriftKeepsReturning",
+                    f"self-heal ran {memory.heal.attempts} times and the drift came back;"
+                    f" next attempt in {decision.delay:.0f}s (see `tether drift`)",
+                ),
+                now,
+            )
+        elif decision.reason in ("in sync", "auto-sync is off", "suspended"):
+            conditions = remove_condition(conditions, CONDITION_SELF_HEAL_FAILING)
+        if decision.reason == "in sync" or decision.action in (Action.AUTO_SYNC,):
+            conditions = remove_condition(conditions, CONDITION_SYNC_ERROR)
+        if decision.reason == "in sync":
+            memory.heal.attempts = 0 if memory.heal.last_at is None else memory.heal.attempts
+        return dataclasses.replace(status, conditions=tuple(conditions))
+
+    async def _recover_operation(self, app: Application) -> Application:
+        """A Running operation nobody runs any more is marked failed (and resumed by the
+        policy when it was ours): never "Running" forever after a crash."""
+        state = app.status.operation_state if app.status else None
+        key = (app.namespace, app.name)
+        if state is None or state.phase is not OperationPhase.RUNNING or key in self._syncing:
+            return app
+        if is_controller_operation(state.initiated_by):
+            message = INTERRUPTED_MESSAGE
+        else:
+            started = _unix(state.started_at)
+            limit = parse_duration(app.spec.timeout) + ABANDONED_GRACE
+            if started is None or time.time() - started < limit:
+                return app
+            message = f"abandoned: {state.initiated_by or 'a client'} stopped during the sync"
+        assert app.status is not None
+        failed = dataclasses.replace(
+            state, phase=OperationPhase.FAILED, finished_at=now_rfc3339(), message=message
+        )
+        status = dataclasses.replace(app.status, operation_state=failed)
+        await write_status(self.engine.kube, app, status)
+        await record_event(
+            self.engine.kube,
+            app,
+            WARNING,
+            "SyncInterrupted",
+            f"sync of {state.revision}: {message}",
+        )
+        return dataclasses.replace(app, status=status)
+
+    async def _drift_events(
+        self, app: Application, comparison: Comparison, memory: _AppMemory
+    ) -> None:
+        diff = comparison.diff
+        if diff is None:
+            return
+        # Drift is a change to a live object, or the deletion of one we saw; an object
+        # that was never created yet (Missing before the first sync) is not drift.
+        drifted = {
+            str(d.key): frozenset(d.paths) or frozenset({"*"})
+            for d in diff.out_of_sync
+            if d.verdict is Verdict.OUT_OF_SYNC
+            or (d.verdict is Verdict.MISSING and d.key in memory.was_live)
+        }
+        memory.was_live = set(comparison.live)
+        fresh = memory.drift.new_drift(drifted)
+        if not fresh:
+            return
+        findings = [f for f in drift_findings(comparison) if str(f.key) in fresh]
+        by_object: dict[str, list[Any]] = {}
+        for finding in findings:
+            by_object.setdefault(str(finding.key), []).append(finding)
+        for obj in sorted(fresh):
+            found = by_object.get(obj, [])
+            causes = sorted({str(f.cause) for f in found}) or ["unknown"]
+            for cause in causes:
+                self.counters.drift_events[(app.namespace, app.name, cause)] += 1
+            writers = sorted({f.writer.manager for f in found if f.writer is not None})
+            paths = ", ".join(sorted({f.path for f in found})[:5]) or ", ".join(sorted(fresh[obj]))
+            await record_event(
+                self.engine.kube,
+                app,
+                WARNING,
+                "DriftDetected",
+                f"{obj}: {paths} changed (cause {'/'.join(causes)}"
+                + (f", writer {', '.join(writers)}" if writers else "")
+                + ")",
+            )
+
+    async def _sync(self, key: AppKey, app: Application, decision: Decision) -> None:
+        self._syncing.add(key)
+        memory = self._memory.setdefault(key, _AppMemory())
+        retry_count = 0
+        state = app.status.operation_state if app.status else None
+        if decision.action is Action.RETRY and state is not None:
+            retry_count = state.retry_count + (0 if state.message == INTERRUPTED_MESSAGE else 1)
+        if decision.action is Action.SELF_HEAL:
+            memory.heal.attempts += 1
+            memory.heal.last_at = time.monotonic()
+        reason = {
+            Action.AUTO_SYNC: "AutoSync",
+            Action.SELF_HEAL: "SelfHeal",
+            Action.RETRY: "SyncRetry",
+        }[decision.action]
+        request = SyncRequest(
+            prune=app.auto_prune,
+            initiated_by=f"{CONTROLLER_INITIATOR}/{decision.action.value}",
+            fetch=False,
+            retry_count=retry_count,
+        )
+        try:
+            async with self._sync_slots:
+                await record_event(self.engine.kube, app, NORMAL, reason, decision.reason)
+                result = await sync_app(self.engine, app, request)
+            self.counters.syncs[(*key, OperationPhase.SUCCEEDED.value)] += 1
+            await record_event(self.engine.kube, app, NORMAL, "SyncSucceeded", result.message)
+        except ConditionNotMet as exc:
+            if "still running" in exc.message or "claimed it at the same time" in exc.message:
+                self.queue.add_after(key, RUNNING_RECHECK)
+            elif "refused" in exc.message:
+                # A guard said no: remember it as this revision's outcome (no retry loop).
+                await self._record_refusal(key, exc.message)
+                self.counters.syncs[(*key, OperationPhase.ERROR.value)] += 1
+                await record_event(self.engine.kube, app, WARNING, "SyncRefused", exc.message)
+            else:
+                self.counters.syncs[(*key, OperationPhase.FAILED.value)] += 1
+                await record_event(self.engine.kube, app, WARNING, "SyncFailed", exc.message)
+        except TetherError as exc:
+            self.counters.syncs[(*key, OperationPhase.ERROR.value)] += 1
+            await record_event(self.engine.kube, app, WARNING, "SyncFailed", exc.message)
+        except Exception:
+            log.exception("sync %s/%s crashed", *key)
+        finally:
+            self._syncing.discard(key)
+            self.queue.done(key)
+            self.queue.add(key)
+
+    async def _record_refusal(self, key: AppKey, message: str) -> None:
+        app = self._app(key)
+        if app is None:
+            return
+        base = app.status or ApplicationStatus()
+        now = now_rfc3339()
+        state = OperationState(
+            OperationPhase.ERROR,
+            base.sync.revision,
+            now,
+            now,
+            message,
+            f"{CONTROLLER_INITIATOR}/auto-sync",
+        )
+        conditions = set_condition(
+            base.conditions,
+            Condition(CONDITION_SYNC_ERROR, ConditionStatus.TRUE, "SyncRefused", message),
+            now,
+        )
+        status = dataclasses.replace(base, operation_state=state, conditions=tuple(conditions))
+        await write_status(self.engine.kube, app, status)
+
+    # -- git ---------------------------------------------------------------------------
+
+    async def _fetch(self, app: Application) -> None:
+        url = app.spec.source.repo_url
+        credentials = await self.engine.repo_credentials(app, url)
+        try:
+            await self.engine.repos.fetch(url, credentials)
+        finally:
+            self._next_poll[url] = time.monotonic() + _jittered(self._interval_of(url))
+
+    def _interval_of(self, url: str) -> float:
+        intervals = [a.spec.interval_seconds for a in self._apps() if a.spec.source.repo_url == url]
+        return max(min(intervals, default=180.0), 1.0)
+
+    async def _poll_loop(self) -> None:
+        while True:
+            now = time.monotonic()
+            by_repo: dict[str, list[Application]] = {}
+            for app in self._apps():
+                if self._owns((app.namespace, app.name)):
+                    by_repo.setdefault(app.spec.source.repo_url, []).append(app)
+            due = [url for url in by_repo if self._next_poll.get(url, 0.0) <= now]
+            if due:
+                await asyncio.gather(*(self._poll(url, by_repo[url]) for url in due))
+            upcoming = [self._next_poll.get(url, now) for url in by_repo]
+            wait = min([t - time.monotonic() for t in upcoming], default=5.0)
+            self._poll_wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._poll_wakeup.wait(), max(min(wait, 5.0), 0.05))
+
+    async def _poll(self, url: str, apps: Iterable[Application]) -> None:
+        apps = list(apps)
+        try:
+            await self._fetch(apps[0])
+        except TetherError as exc:
+            log.warning("fetch %s: %s", url, exc)
+        for app in apps:
+            self.queue.add((app.namespace, app.name))
+
+
+def _jittered(interval: float) -> float:
+    return interval * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
+
+
+def _unix(timestamp: str | None) -> float | None:
+    if not timestamp:
+        return None
+    try:
+        return dt.datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
