@@ -137,7 +137,13 @@ def test_controller_deployment_and_service() -> None:
     assert pod["serviceAccountName"] == CONTROLLER_NAME
     assert pod["securityContext"]["runAsNonRoot"] is True
     (container,) = pod["containers"]
-    assert container["args"] == ["controller", "--metrics-addr", ":8082", "--webhook-addr", ":8083"]
+    assert container["args"] == [
+        "controller",
+        "--metrics-addr",
+        "0.0.0.0:8082",
+        "--webhook-addr",
+        "0.0.0.0:8083",
+    ]
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
