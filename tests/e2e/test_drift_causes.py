@@ -16,7 +16,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from tests.support.apps import application
@@ -443,12 +442,6 @@ async def test_api_version_skew_edit_through_another_version(
     assert finding["suggestion"] is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="compare reads live objects through the watch cache's version of a group/kind, "
-    "which another app (or this app's status) may have fixed to autoscaling/v2: an "
-    "autoscaling/v1 manifest equal to live then shows OutOfSync, and a sync cannot fix it",
-)
 async def test_api_version_skew_of_the_watch_cache_is_not_drift(
     engine: Engine, kube: KubeClient, namespace: str, repo: GitopsRepo
 ) -> None:

@@ -463,9 +463,35 @@ async def _live_objects(
     await asyncio.gather(*(watch(a, k) for a, k in sorted(kinds)))
     live: dict[ResourceKey, dict[str, Any]] = {}
     shared: dict[ResourceKey, str] = {}
+    # The cache holds each kind in the version it first watched; an object whose manifest
+    # uses another served version is read in that version, so that a conversion is never
+    # mistaken for drift (autoscaling/v1 vs v2 HPAs).
+    skewed = [
+        o
+        for o in desired
+        if (cached := engine.cache.get(ResourceKey.of(o))) is not None
+        and cached.get("apiVersion") != o.get("apiVersion")
+    ]
+    converted = dict(
+        zip(
+            [ResourceKey.of(o) for o in skewed],
+            await asyncio.gather(
+                *(
+                    engine.kube.get(
+                        str(o["apiVersion"]),
+                        str(o["kind"]),
+                        str(o["metadata"]["name"]),
+                        o["metadata"].get("namespace"),
+                    )
+                    for o in skewed
+                )
+            ),
+            strict=True,
+        )
+    )
     for obj in desired:
         key = ResourceKey.of(obj)
-        found = engine.cache.get(key)
+        found = converted[key] if key in converted else engine.cache.get(key)
         if found is None:
             continue
         owner = tracking_id_of(found)
