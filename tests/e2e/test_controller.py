@@ -16,6 +16,7 @@ from typing import Any
 from tests.support.apps import application
 from tests.support.cli import tether
 from tests.support.controller import ControllerProcess
+from tests.support.githttp import git
 from tests.support.repos import GitopsRepo
 from tests.support.waiting import eventually
 from tether.engine.apps import create_app, get_app
@@ -558,3 +559,72 @@ async def test_two_shards_split_the_apps_and_take_over_a_dead_one(
     finally:
         zero.stop()
         one.kill()
+
+
+async def test_force_push_freezes_auto_sync_and_break_glass_is_not_undone(
+    kubeconfig: str, kube: KubeClient, namespace: str, repo: GitopsRepo, tmp_path: Path
+) -> None:
+    repo.write({"app/cm.yaml": configmap("settings", "1")})
+    v1 = repo.commit("v1")
+    await create_app(
+        kube, application("web", namespace, repo.url, "app", syncPolicy=auto(), interval="2s")
+    )
+    ns = ["-n", namespace]
+    with controller(kubeconfig, namespace, tmp_path) as proc:
+        await wait_synced_healthy(kube, namespace, "web", v1)
+        repo.write({"app/cm.yaml": configmap("settings", "2")})
+        v2 = repo.commit("v2")
+        await wait_synced_healthy(kube, namespace, "web", v2, timeout=30)
+
+        # Someone rewrites main: v3 does not descend from v2, the synced revision.
+        git("reset", "-q", "--hard", v1, cwd=repo.work)
+        repo.write({"app/cm.yaml": configmap("settings", "3")})
+        git("add", "-A", cwd=repo.work)
+        git("commit", "-q", "-m", "v3 on a rewritten main", cwd=repo.work)
+        git("push", "-q", "--force", "origin", "main", cwd=repo.work)
+        v3 = git("rev-parse", "HEAD", cwd=repo.work).strip()
+
+        async def frozen() -> Any:
+            s = await status_of(kube, namespace, "web")
+            found = [c for c in s.conditions if c.type == "HistoryRewritten"]
+            return found[0] if found else None
+
+        condition = await eventually(frozen, timeout=10, what="HistoryRewritten")
+        assert v3[:8] in condition.message
+        await asyncio.sleep(3)  # more than one poll interval: still nothing auto-synced
+        app = await get_app(kube, namespace, "web")
+        assert app.status is not None and app.status.operation_state is not None
+        assert app.status.operation_state.revision == v2
+        cm = await kube.get("v1", "ConfigMap", "settings", namespace)
+        assert cm is not None and cm["data"]["v"] == "2"
+        rewritten = sample_lines(scrape(proc), "tether_history_rewritten")
+        assert any(line.endswith(" 1.0") for line in rewritten), rewritten
+        events = await kube.list("v1", "Event", namespace)
+        assert any(e.get("reason") == "HistoryRewritten" for e in events)
+
+        # An explicit sync of the new head is the human decision that clears it.
+        result = tether(kubeconfig, *ns, "app", "sync", "web", cache=tmp_path / "cli")
+        assert result.returncode == 0, result.stderr
+        app = await wait_synced_healthy(kube, namespace, "web", v3, timeout=30)
+        assert app.status is not None
+        assert not [c for c in app.status.conditions if c.type == "HistoryRewritten"]
+
+        # Break-glass back to v2's manifests: the controller must not re-apply Git's v3.
+        history = app.status.history
+        target = next(h.id for h in history if h.revision == v2)
+        result = tether(
+            kubeconfig,
+            *ns,
+            "app",
+            "rollback",
+            "web",
+            str(target),
+            "--disable-auto-sync",
+            cache=tmp_path / "cli",
+        )
+        assert result.returncode == 0, result.stderr
+        await asyncio.sleep(3)
+        cm = await kube.get("v1", "ConfigMap", "settings", namespace)
+        assert cm is not None and cm["data"]["v"] == "2"
+        glass = sample_lines(scrape(proc), "tether_break_glass_active")
+        assert any(line.endswith(" 1.0") for line in glass), glass

@@ -36,6 +36,7 @@ from tether.core.autosync import (
 from tether.core.diff import Verdict
 from tether.core.metrics import ControllerCounters, MetricsSnapshot, snapshot
 from tether.core.sharding import shard_of
+from tether.core.status import CONDITION_COMPARISON_ERROR
 from tether.core.webhook import PushEvent, push_matches
 from tether.engine.apps import crd_installed, ensure_namespace, install_crd
 from tether.engine.compare import Comparison, Engine, compare, now_rfc3339, write_status
@@ -46,6 +47,8 @@ from tether.kube.cache import owner_app
 from tether.model.application import (
     API_GROUP,
     API_VERSION,
+    CONDITION_BREAK_GLASS,
+    CONDITION_HISTORY_REWRITTEN,
     CONDITION_SELF_HEAL_FAILING,
     CONDITION_SYNC_ERROR,
     CONDITION_WAITING_FOR_DEPENDENCIES,
@@ -73,6 +76,13 @@ AppKey = tuple[str, str]  # (namespace, name)
 RUNNING_RECHECK = 2.0  # seconds between looks at a sync someone else is running
 ABANDONED_GRACE = 60.0  # a Running sync older than its timeout plus this was abandoned
 POLL_JITTER = 0.1  # ±10 % of the interval
+EVENTFUL_CONDITIONS = (
+    CONDITION_HISTORY_REWRITTEN,
+    CONDITION_BREAK_GLASS,
+    CONDITION_SELF_HEAL_FAILING,
+    CONDITION_COMPARISON_ERROR,
+    CONDITION_SYNC_ERROR,
+)
 
 
 @dataclass
@@ -313,6 +323,7 @@ class Controller:
         if requested:
             status = dataclasses.replace(status, last_handled_reconcile_at=token)
         await write_status(self.engine.kube, app, status)
+        await self._condition_events(app, app.status, status)
         if decision.action is Action.WAIT and decision.reason == "a sync is running":
             self.queue.add_after(key, RUNNING_RECHECK)
         if comparison.error is not None:
@@ -374,6 +385,20 @@ class Controller:
         if decision.reason == "in sync":
             memory.heal.attempts = 0 if memory.heal.last_at is None else memory.heal.attempts
         return dataclasses.replace(status, conditions=tuple(conditions))
+
+    async def _condition_events(
+        self, app: Application, before: ApplicationStatus | None, after: ApplicationStatus
+    ) -> None:
+        """An event when a warning condition appears or clears (not on every reconcile)."""
+        old = {c.type: c for c in (before.conditions if before else ())}
+        new = {c.type: c for c in after.conditions}
+        for ctype in EVENTFUL_CONDITIONS:
+            if ctype in new and ctype not in old:
+                await record_event(self.engine.kube, app, WARNING, ctype, new[ctype].message)
+            elif ctype in old and ctype not in new:
+                await record_event(
+                    self.engine.kube, app, NORMAL, f"{ctype}Cleared", f"{ctype} no longer applies"
+                )
 
     async def _recover_operation(self, app: Application) -> Application:
         """A Running operation nobody runs any more is marked failed (and resumed by the
