@@ -118,8 +118,11 @@ async def test_drift_is_seen_at_once_and_self_heal_restores_it(
         seen_after = time.monotonic() - started
         assert seen_after < 5.0, seen_after  # generous; bench/drift_latency.py has the number
         assert status.out_of_sync_since
-        drifted = {r.name: r.drift for r in status.resources if r.drift}
-        assert drifted == {"web": ("/spec/replicas",)}
+        drifted = {r.name: r for r in status.resources if r.drift}
+        assert list(drifted) == ["web"]
+        assert drifted["web"].drift == ("/spec/replicas",)
+        assert drifted["web"].drift_cause == "manual-edit"
+        assert drifted["web"].drift_writer
         await asyncio.sleep(2)
         still = await status_of(kube, namespace, "web")
         assert still.sync.status.value == "OutOfSync"

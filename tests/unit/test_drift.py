@@ -17,6 +17,7 @@ from tether.core.drift import (
     explain_app,
     explain_object,
     is_human_manager,
+    object_causes,
     suggestion_yaml,
 )
 from tether.model.keys import ResourceKey
@@ -692,3 +693,25 @@ def test_suggestion_yaml_empty_without_intentional_drift() -> None:
 
 def test_root_pointer_has_no_owner() -> None:
     assert attribute_path(live_deployment(), "") is None
+
+
+def test_object_causes_pick_the_known_majority_cause_and_its_latest_writer() -> None:
+    key = ResourceKey("apps", "Deployment", "ns", "web")
+    other = ResourceKey("", "ConfigMap", "ns", "cm")
+
+    def finding(k: ResourceKey, path: str, cause: DriftCause, who: str, when: str) -> DriftFinding:
+        writer = FieldWriter(who, "Update", when, None)
+        return DriftFinding(k, path, cause, writer, when, (), None)
+
+    causes = object_causes(
+        [
+            finding(key, "/spec/replicas", DriftCause.MANUAL_EDIT, "kubectl-edit", "t1"),
+            finding(key, "/spec/x", DriftCause.MANUAL_EDIT, "kubectl-patch", "t2"),
+            finding(key, "/spec/y", DriftCause.UNKNOWN, "x", "t3"),
+            finding(other, "/data/a", DriftCause.UNKNOWN, "someone", "t1"),
+        ]
+    )
+    assert causes == {
+        key: ("manual-edit", "kubectl-patch"),
+        other: ("unknown", "someone"),
+    }

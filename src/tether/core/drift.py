@@ -723,3 +723,21 @@ def suggestion_yaml(findings: Iterable[DriftFinding]) -> str:
     return yaml.safe_dump(
         {"ignoreDifferences": list(merged.values())}, sort_keys=False, default_flow_style=False
     )
+
+
+def object_causes(findings: Iterable[DriftFinding]) -> dict[ResourceKey, tuple[str, str | None]]:
+    """One (cause, writer) per drifted object for `status.resources[]`: the cause most of
+    its paths share (a known cause beats `unknown`), with that cause's latest writer."""
+    by_key: dict[ResourceKey, list[DriftFinding]] = {}
+    for finding in findings:
+        by_key.setdefault(finding.key, []).append(finding)
+    out: dict[ResourceKey, tuple[str, str | None]] = {}
+    for key, found in by_key.items():
+        counts: dict[DriftCause, int] = {}
+        for finding in found:
+            counts[finding.cause] = counts.get(finding.cause, 0) + 1
+        cause = max(counts, key=lambda c: (c is not DriftCause.UNKNOWN, counts[c], str(c)))
+        writers = [f.writer for f in found if f.cause is cause and f.writer is not None]
+        latest = max(writers, key=lambda w: w.time or "", default=None)
+        out[key] = (str(cause), latest.manager if latest is not None else None)
+    return out

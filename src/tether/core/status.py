@@ -37,6 +37,7 @@ def resource_statuses(
     diff: AppDiff,
     health: Mapping[ResourceKey, ResourceHealth | None],
     versions: Mapping[ResourceKey, str],
+    causes: Mapping[ResourceKey, tuple[str, str | None]] | None = None,
 ) -> tuple[ResourceStatus, ...]:
     out = []
     for obj in diff.objects:
@@ -59,6 +60,8 @@ def resource_statuses(
                 status=sync,
                 health=_health(health.get(key)),
                 drift=drift,
+                drift_cause=(causes or {}).get(key, (None, None))[0],
+                drift_writer=(causes or {}).get(key, (None, None))[1],
             )
         )
     return tuple(out)
@@ -74,6 +77,7 @@ def compared_status(
     versions: Mapping[ResourceKey, str],
     now: str,
     warnings: Mapping[str, str] | None = None,
+    causes: Mapping[ResourceKey, tuple[str, str | None]] | None = None,
 ) -> ApplicationStatus:
     """Status after a successful comparison; `comparedAt` moves only when something changed."""
     base = previous or ApplicationStatus()
@@ -102,7 +106,7 @@ def compared_status(
         sync=SyncStatus(sync_code, revision, base.sync.compared_at),
         health=_health(app_health) or HealthStatus(HealthStatusCode.HEALTHY),
         out_of_sync_since=out_of_sync_since,
-        resources=resource_statuses(diff, health, versions),
+        resources=resource_statuses(diff, health, versions, causes),
         conditions=tuple(conditions),
         break_glass=break_glass,
     )

@@ -20,7 +20,8 @@ from typing import Any
 import orjson
 
 from tether.core.desired import prepare_desired
-from tether.core.diff import AppDiff, compare_app
+from tether.core.diff import AppDiff, Verdict, compare_app
+from tether.core.drift import explain_app, object_causes
 from tether.core.health import (
     CustomHealthRule,
     ResourceHealth,
@@ -284,7 +285,8 @@ async def _compare_into(
             hint="simplify spec.ignoreDifferences jqPathExpressions",
         ) from None
     result.diff = diff
-    desired_keys = {ResourceKey.of(o) for o in desired}
+    desired_by_key = {ResourceKey.of(o): o for o in desired}
+    desired_keys = set(desired_by_key)
     health_rules = await engine.health_rules(app.namespace)
     health: dict[ResourceKey, ResourceHealth | None] = {}
     for key in sorted(desired_keys | live.keys()):
@@ -305,6 +307,13 @@ async def _compare_into(
             f"{first} is managed by {shared[first]}; tether will not touch it"
             + (f" (and {len(shared) - 1} more)" if len(shared) > 1 else "")
         )
+    # Who caused each drift, for status.resources[] (the evidence is `tether drift`'s job).
+    rows = [
+        (d, desired_by_key.get(d.key), live.get(d.key), predicted.get(d.key))
+        for d in diff.out_of_sync
+        if d.verdict is Verdict.OUT_OF_SYNC
+    ]
+    causes = object_causes(explain_app(rows)) if rows else {}
     result.status = compared_status(
         app.status,
         revision=tree.revision,
@@ -314,6 +323,7 @@ async def _compare_into(
         versions=versions,
         now=now_rfc3339(),
         warnings=warnings,
+        causes=causes,
     )
 
 

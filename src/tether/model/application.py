@@ -1147,7 +1147,9 @@ def _parse_health_status(fields: _Fields) -> HealthStatus:
 
 @dataclass(frozen=True)
 class ResourceStatus:
-    """One managed object as last compared; `drift` lists the paths that differ."""
+    """One managed object as last compared; `drift` lists the paths that differ, and
+    `driftCause`/`driftWriter` say why (DESIGN "drift forensics"; `tether drift` has
+    the evidence per path)."""
 
     kind: str
     name: str
@@ -1157,6 +1159,8 @@ class ResourceStatus:
     status: SyncStatusCode = SyncStatusCode.UNKNOWN
     health: HealthStatus | None = None
     drift: tuple[str, ...] = ()
+    drift_cause: str | None = None
+    drift_writer: str | None = None
 
     @property
     def key(self) -> ResourceKey:
@@ -1173,6 +1177,8 @@ class ResourceStatus:
                 "status": self.status.value,
                 "health": self.health.to_dict() if self.health is not None else None,
                 "drift": _list_or_none(self.drift),
+                "driftCause": self.drift_cause,
+                "driftWriter": self.drift_writer,
             }
         )
 
@@ -1192,6 +1198,8 @@ def _parse_resource_status(fields: _Fields) -> ResourceStatus:
         status=fields.choice("status", SyncStatusCode, SyncStatusCode.UNKNOWN),
         health=_parse_health_status(health) if health is not None else None,
         drift=fields.strings("drift"),
+        drift_cause=fields.optional_string("driftCause"),
+        drift_writer=fields.optional_string("driftWriter"),
     )
 
 
