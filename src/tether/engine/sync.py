@@ -211,53 +211,63 @@ async def _claim(
     started: str,
     initiated_by: str,
     retry_count: int = 0,
+    attempts: int = 5,
 ) -> Application:
-    """Mark the operation Running, guarded by resourceVersion: one sync per app at a time."""
-    raw = await kube.get(API_VERSION, KIND, app.name, app.namespace)
-    if raw is None:
-        raise InputError(f"Application {app.namespace}/{app.name} not found")
-    current = Application.from_dict(raw)
-    state = current.status.operation_state if current.status else None
-    if state is not None and state.phase is OperationPhase.RUNNING:
-        raise ConditionNotMet(
-            f"Application {app.name}: a sync started at {state.started_at} by"
-            f" {state.initiated_by or 'someone'} is still running",
-            hint="wait for it (tether app wait) and try again",
-        )
-    status = dataclasses.replace(
-        current.status or ApplicationStatus(),
-        operation_state=OperationState(
-            OperationPhase.RUNNING,
-            revision,
-            started,
-            None,
-            "sync started",
-            initiated_by,
-            retry_count,
-        ),
-    )
-    # Server-side apply of the whole status (the same manager and operation as every other
-    # status write), with resourceVersion as a precondition: a racing claim gets a 409.
-    body = {
-        "apiVersion": API_VERSION,
-        "kind": KIND,
-        "metadata": {
-            "name": app.name,
-            "namespace": app.namespace,
-            "resourceVersion": raw["metadata"]["resourceVersion"],
-        },
-        "status": status.to_dict(),
-    }
-    try:
-        stored = await kube.apply(body, field_manager=FIELD_MANAGER, subresource="status")
-    except ClusterError as exc:
-        if exc.status == 409:
+    """Mark the operation Running, guarded by resourceVersion: one sync per app at a time.
+
+    A conflict caused by another kind of status write (a controller refreshing the
+    comparison) is retried on a fresh read; only a Running operation refuses the claim.
+    """
+    for attempt in range(attempts):
+        raw = await kube.get(API_VERSION, KIND, app.name, app.namespace)
+        if raw is None:
+            raise InputError(f"Application {app.namespace}/{app.name} not found")
+        current = Application.from_dict(raw)
+        state = current.status.operation_state if current.status else None
+        if state is not None and state.phase is OperationPhase.RUNNING:
             raise ConditionNotMet(
-                f"Application {app.name}: another sync claimed it at the same time",
+                f"Application {app.name}: a sync started at {state.started_at} by"
+                f" {state.initiated_by or 'someone'} is still running",
                 hint="wait for it (tether app wait) and try again",
-            ) from exc
-        raise
-    return Application.from_dict(stored)
+            )
+        status = dataclasses.replace(
+            current.status or ApplicationStatus(),
+            operation_state=OperationState(
+                OperationPhase.RUNNING,
+                revision,
+                started,
+                None,
+                "sync started",
+                initiated_by,
+                retry_count,
+            ),
+        )
+        # Server-side apply of the whole status (the same manager and operation as every
+        # other status write), with resourceVersion as a precondition: a racing claim
+        # gets a 409.
+        body = {
+            "apiVersion": API_VERSION,
+            "kind": KIND,
+            "metadata": {
+                "name": app.name,
+                "namespace": app.namespace,
+                "resourceVersion": raw["metadata"]["resourceVersion"],
+            },
+            "status": status.to_dict(),
+        }
+        try:
+            stored = await kube.apply(body, field_manager=FIELD_MANAGER, subresource="status")
+        except ClusterError as exc:
+            if exc.status == 409 and attempt < attempts - 1:
+                continue  # the next read tells whether it was a competing claim
+            if exc.status == 409:
+                raise ConditionNotMet(
+                    f"Application {app.name}: another sync claimed it at the same time",
+                    hint="wait for it (tether app wait) and try again",
+                ) from exc
+            raise
+        return Application.from_dict(stored)
+    raise AssertionError("unreachable")
 
 
 def _namespace_to_create(app: Application) -> str | None:
