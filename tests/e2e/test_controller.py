@@ -559,6 +559,21 @@ async def test_two_shards_split_the_apps_and_take_over_a_dead_one(
 
         await eventually(healed, timeout=30, what="the survivor heals the dead shard's app")
         assert first  # shard 0 kept its own apps throughout
+
+        # Shard 1's replica comes back: the stand-in hands its Lease over.
+        back = controller(
+            kubeconfig, namespace, tmp_path, "--shards", "2", "--shard", "1", name="s1-again"
+        )
+        try:
+            back.start()
+
+            async def split_again() -> bool:
+                a, b = owned(zero), owned(back)
+                return a == first and b == second
+
+            await eventually(split_again, timeout=30, interval=0.3, what="shard 1 handed back")
+        finally:
+            back.stop()
     finally:
         zero.stop()
         one.kill()

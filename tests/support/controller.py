@@ -29,6 +29,7 @@ class ControllerProcess:
         *args: str,
         webhook_secret: str = "",
         name: str = "controller",
+        verbose: bool = True,
     ) -> None:
         self.kubeconfig = kubeconfig
         self.namespace = namespace
@@ -38,6 +39,7 @@ class ControllerProcess:
         self.cache = work_dir / f"{name}-cache"
         self.args = args
         self.webhook_secret = webhook_secret
+        self.verbose = verbose
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -70,7 +72,7 @@ class ControllerProcess:
                 f"127.0.0.1:{self.webhook_port}",
                 "--lease-duration",
                 "4",
-                "--verbose",
+                *(["--verbose"] if self.verbose else []),
                 *self.args,
             ],
             stdout=log,
