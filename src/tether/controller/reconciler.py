@@ -110,6 +110,7 @@ class Controller:
         self.counters = ControllerCounters()
         self.held_shards: set[int] = set() if options.shards > 1 else {0}
         self._memory: dict[AppKey, _AppMemory] = {}
+        self._parsed: dict[AppKey, tuple[str, Application | None]] = {}
         self._desired_index: dict[ResourceKey, set[AppKey]] = {}
         self._syncing: set[AppKey] = set()
         self._sync_slots = asyncio.Semaphore(options.max_syncs)
@@ -234,22 +235,37 @@ class Controller:
         apps = []
         for raw in self.engine.cache.objects(API_GROUP, KIND):
             meta = raw.get("metadata") or {}
-            if not self._in_scope((meta.get("namespace", ""), meta.get("name", ""))):
+            key = (str(meta.get("namespace", "")), str(meta.get("name", "")))
+            if not self._in_scope(key):
                 continue
-            try:
-                apps.append(Application.from_dict(raw))
-            except InputError as exc:
-                log.warning("skipping invalid Application: %s", exc)
+            app = self._parse(key, raw)
+            if app is not None:
+                apps.append(app)
         return apps
 
     def _app(self, key: AppKey) -> Application | None:
         raw = self.engine.cache.get(ResourceKey(API_GROUP, KIND, key[0], key[1]))
         if raw is None:
             return None
-        return Application.from_dict(raw)
+        return self._parse(key, raw)
+
+    def _parse(self, key: AppKey, raw: dict[str, Any]) -> Application | None:
+        """Applications parsed once per resourceVersion (parsing validates every field)."""
+        version = str((raw.get("metadata") or {}).get("resourceVersion", ""))
+        cached = self._parsed.get(key)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        try:
+            app: Application | None = Application.from_dict(raw)
+        except InputError as exc:
+            log.warning("skipping invalid Application %s/%s: %s", *key, exc)
+            app = None
+        self._parsed[key] = (version, app)
+        return app
 
     def _forget(self, key: AppKey) -> None:
         self._memory.pop(key, None)
+        self._parsed.pop(key, None)
         self.queue.forget(key)
         self.counters.forget_app(*key)
         for owners in self._desired_index.values():
@@ -489,6 +505,9 @@ class Controller:
             initiated_by=f"{CONTROLLER_INITIATOR}/{decision.action.value}",
             fetch=False,
             retry_count=retry_count,
+            # Argo CD's operation semantics: done once the last wave is applied; a
+            # rollout of minutes must not hold a sync slot (health is in the status).
+            final_health_gate=False,
         )
         try:
             async with self._sync_slots:

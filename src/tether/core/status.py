@@ -15,6 +15,7 @@ from tether.model.application import (
     ConditionStatus,
     HealthStatus,
     HealthStatusCode,
+    HistoryEntry,
     ResourceStatus,
     SyncStatus,
     SyncStatusCode,
@@ -101,8 +102,21 @@ def compared_status(
     if sync_code is SyncStatusCode.OUT_OF_SYNC:
         was_out = base.sync.status is SyncStatusCode.OUT_OF_SYNC and base.out_of_sync_since
         out_of_sync_since = base.out_of_sync_since if was_out else now
+    history = base.history
+    app_code = (_health(app_health) or HealthStatus(HealthStatusCode.HEALTHY)).status
+    if (
+        history
+        and sync_code is SyncStatusCode.SYNCED
+        and history[-1].revision == revision
+        and history[-1].health != app_code
+        and app_code in (HealthStatusCode.HEALTHY, HealthStatusCode.DEGRADED)
+    ):
+        # The running deployment's health as it is now: a sync that ended before its
+        # rollout finished (no final health gate) shows Healthy once it is.
+        history = (*history[:-1], dataclasses.replace(history[-1], health=app_code))
     candidate = dataclasses.replace(
         base,
+        history=history,
         sync=SyncStatus(sync_code, revision, base.sync.compared_at),
         health=_health(app_health) or HealthStatus(HealthStatusCode.HEALTHY),
         out_of_sync_since=out_of_sync_since,
@@ -151,4 +165,22 @@ def merge_status(
         for f in dataclasses.fields(ApplicationStatus)
         if getattr(computed, f.name) != getattr(base, f.name)
     }
+    if "history" in changes:
+        changes["history"] = _merge_history(base.history, computed.history, now.history)
     return dataclasses.replace(now, **changes)
+
+
+def _merge_history(
+    base: tuple[HistoryEntry, ...],
+    computed: tuple[HistoryEntry, ...],
+    current: tuple[HistoryEntry, ...],
+) -> tuple[HistoryEntry, ...]:
+    """History merged entry by entry (by id): an entry appended or trimmed by someone
+    else since the read survives a computation that only updated another entry."""
+    before = {e.id: e for e in base}
+    after = {e.id: e for e in computed}
+    merged = {e.id: e for e in current if not (e.id in before and e.id not in after)}
+    for entry_id, entry in after.items():
+        if before.get(entry_id) != entry and (entry_id in merged or entry_id not in before):
+            merged[entry_id] = entry
+    return tuple(merged[i] for i in sorted(merged))

@@ -56,6 +56,11 @@ class SyncRequest:
     initiated_by: str = "tether-cli"
     timeout: float | None = None  # default: spec.timeout
     fetch: bool = True  # the controller fetches on its own schedule and passes False
+    # Wait for the last wave to be healthy before the operation ends (the CLI does, as
+    # `argocd app sync` waits for health). Without it the sync ends once the last wave is
+    # applied, as an Argo CD sync operation does; health is then tracked by the status.
+    # Waves before the last, and hooks, are always health-gated.
+    final_health_gate: bool = True
     retry_count: int = 0  # failed attempts before this one (syncPolicy.retry)
 
 
@@ -332,12 +337,20 @@ async def _preflight(
 async def _execute(
     engine: Engine, plan: SyncPlan, request: SyncRequest, result: SyncResult, progress: Progress
 ) -> None:
-    for wave in plan.waves:
-        await _run_wave(engine, wave, request, result, progress)
+    last = len(plan.waves) - 1
+    for index, wave in enumerate(plan.waves):
+        gate = request.final_health_gate or index < last
+        await _run_wave(engine, wave, request, result, progress, gate=gate)
 
 
 async def _run_wave(
-    engine: Engine, wave: Wave, request: SyncRequest, result: SyncResult, progress: Progress
+    engine: Engine,
+    wave: Wave,
+    request: SyncRequest,
+    result: SyncResult,
+    progress: Progress,
+    *,
+    gate: bool = True,
 ) -> None:
     label = f"{wave.phase.value} wave {wave.wave}" + (" (prune last)" if wave.prune_last else "")
     applies = [t for t in wave.tasks if t.action == "apply"]
@@ -348,8 +361,10 @@ async def _run_wave(
     if applies:
         progress(f"{label}: applied {len(applies)}: " + ", ".join(str(t.key) for t in applies))
         rules = await engine.health_rules(result.app.namespace)
-        await _wait_healthy(engine, applies, label, rules, result.stored_versions)
-        progress(f"{label}: healthy")
+        # Hooks always run to completion; other objects of the last wave only when gated.
+        awaited = applies if gate else [t for t in applies if t.hook is not None]
+        await _wait_healthy(engine, awaited, label, rules, result.stored_versions)
+        progress(f"{label}: healthy" if gate else f"{label}: applied (health tracked in status)")
     for task in (t for t in wave.tasks if t.action == "prune"):
         api_version = str(task.obj.get("apiVersion", ""))
         await engine.kube.delete(

@@ -181,6 +181,7 @@ class LiveCache:
         self.watch_timeout = watch_timeout
         self._informers: dict[tuple[str, str], _Informer] = {}
         self._objects: dict[ResourceKey, dict[str, Any]] = {}
+        self._by_kind: dict[tuple[str, str], dict[ResourceKey, dict[str, Any]]] = {}
         self._by_app: dict[str, dict[ResourceKey, dict[str, Any]]] = {}
         self._listeners: list[Listener] = []
 
@@ -204,7 +205,7 @@ class LiveCache:
         return self._objects.get(key)
 
     def objects(self, group: str, kind: str) -> list[dict[str, Any]]:
-        return [o for k, o in self._objects.items() if k.group == group and k.kind == kind]
+        return list(self._by_kind.get((group, kind), {}).values())
 
     def tracked_by(self, app_id: str) -> dict[ResourceKey, dict[str, Any]]:
         """Objects whose tracking annotation names the app `<namespace>/<name>`."""
@@ -228,6 +229,7 @@ class LiveCache:
         key = ResourceKey.of(obj)
         self._unindex(key)
         self._objects[key] = obj
+        self._by_kind.setdefault((key.group, key.kind), {})[key] = obj
         app = owner_app(obj)
         if app:
             self._by_app.setdefault(app, {})[key] = obj
@@ -236,6 +238,7 @@ class LiveCache:
         key = ResourceKey.of(obj)
         self._unindex(key)
         self._objects.pop(key, None)
+        self._by_kind.get((key.group, key.kind), {}).pop(key, None)
 
     def _unindex(self, key: ResourceKey) -> None:
         old = self._objects.get(key)
@@ -246,7 +249,7 @@ class LiveCache:
                 del self._by_app[app]
 
     def _replace(self, info: ResourceInfo, fresh: dict[ResourceKey, dict[str, Any]]) -> None:
-        stale = [k for k in self._objects if k.group == info.group and k.kind == info.kind]
+        stale = list(self._by_kind.get((info.group, info.kind), {}))
         for key in stale:
             if key not in fresh:
                 self._remove(self._objects[key])
