@@ -412,6 +412,13 @@ async def test_metrics_families_and_deleted_apps_disappear(
             return s is not None and s.sync.status.value == "OutOfSync"
 
         await eventually(beta_compared, timeout=30, what="beta compared")
+        # Idle apps cause no status writes (no resourceVersion churn).
+        await asyncio.sleep(1)
+        before = await kube.get("tether.dev/v1alpha1", "Application", "alpha", namespace)
+        await asyncio.sleep(3)
+        after = await kube.get("tether.dev/v1alpha1", "Application", "alpha", namespace)
+        assert before is not None and after is not None
+        assert before["metadata"]["resourceVersion"] == after["metadata"]["resourceVersion"]
         body = scrape(proc)
         info = sample_lines(body, "tether_app_info")
         alpha = [line for line in info if 'name="alpha"' in line]

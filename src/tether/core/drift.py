@@ -21,13 +21,13 @@ Secret values never appear in evidence: only key names. No clock: nothing here r
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
 
-import jsonpointer
 import yaml
 
 from tether.core.diff import ObjectDiff, Verdict
@@ -149,28 +149,47 @@ def attribute_path(live: Obj, pointer: str) -> FieldWriter | None:
     return owner.writer if owner is not None else None
 
 
-def _find_owner(live: Obj, target: tuple[str, ...]) -> _Owner | None:
-    if not target:
-        return None  # every field descends from the root: "owner of the object" means nothing
-    best: tuple[tuple[int, int, str], _Owner] | None = None
+# Owned fields of the live objects attributed recently, resolved once per object: an
+# object with many drifted paths would otherwise decode its managedFields per path. The
+# cache holds the object itself, so its id cannot be reused while the entry lives.
+_OWNED_CACHE: OrderedDict[int, tuple[Obj, list[tuple[Mapping[str, Any], Path, tuple[str, ...]]]]]
+_OWNED_CACHE = OrderedDict()
+_OWNED_CACHE_SIZE: Final = 1024
+
+
+def _owned_fields(live: Obj) -> list[tuple[Mapping[str, Any], Path, tuple[str, ...]]]:
+    cached = _OWNED_CACHE.get(id(live))
+    if cached is not None and cached[0] is live:
+        return cached[1]
+    owned_fields: list[tuple[Mapping[str, Any], Path, tuple[str, ...]]] = []
     for entry in _managed_fields(live):
         fields = entry.get("fieldsV1")
         if entry.get("fieldsType", "FieldsV1") != "FieldsV1" or not isinstance(fields, Mapping):
             continue
         for field_path in decode_fields_v1(fields):
             owned = resolve_field_path(live, field_path)
-            if owned is None:
-                continue
-            relation = _relation(tuple(str(part) for part in owned), target)
-            if relation is None:
-                continue
-            # Exact beats ancestor beats descendant; then the closest; then the latest write
-            # (time sorts as text: the API server always writes RFC 3339 in UTC).
-            rank = (_RELATION_RANK[relation], abs(len(owned) - len(target)))
-            candidate = _Owner(entry, owned, relation)
-            time = str(entry.get("time") or "")
-            if best is None or _better(rank, time, best[0]):
-                best = ((*rank, time), candidate)
+            if owned is not None:
+                owned_fields.append((entry, owned, tuple(str(part) for part in owned)))
+    _OWNED_CACHE[id(live)] = (live, owned_fields)
+    while len(_OWNED_CACHE) > _OWNED_CACHE_SIZE:
+        _OWNED_CACHE.popitem(last=False)
+    return owned_fields
+
+
+def _find_owner(live: Obj, target: tuple[str, ...]) -> _Owner | None:
+    if not target:
+        return None  # every field descends from the root: "owner of the object" means nothing
+    best: tuple[tuple[int, int, str], _Owner] | None = None
+    for entry, owned, parts in _owned_fields(live):
+        relation = _relation(parts, target)
+        if relation is None:
+            continue
+        # Exact beats ancestor beats descendant; then the closest; then the latest write
+        # (time sorts as text: the API server always writes RFC 3339 in UTC).
+        rank = (_RELATION_RANK[relation], abs(len(owned) - len(target)))
+        time = str(entry.get("time") or "")
+        if best is None or _better(rank, time, best[0]):
+            best = ((*rank, time), _Owner(entry, owned, relation))
     return best[1] if best is not None else None
 
 
@@ -212,7 +231,12 @@ def _managed_fields(obj: Obj | None) -> list[Mapping[str, Any]]:
 
 
 def _pointer_parts(pointer: str) -> tuple[str, ...]:
-    return tuple(jsonpointer.JsonPointer(pointer).parts) if pointer else ()
+    if not pointer:
+        return ()
+    return tuple(
+        raw.replace("~1", "/").replace("~0", "~") if "~" in raw else raw
+        for raw in pointer[1:].split("/")
+    )
 
 
 def _live_parts(pointer: str, desired: Obj | None, live: Obj) -> tuple[str, ...]:
@@ -295,14 +319,32 @@ def api_version_skew(desired: Obj | None, live: Obj | None) -> list[str]:
     return reasons
 
 
+_ABSENT: Final = object()
+
+
+def _at(obj: Any, pointer: str) -> Any:
+    """The value at an RFC 6901 pointer, or `_ABSENT` (a plain walk: attribution resolves
+    tens of thousands of pointers, and jsonpointer's general machinery dominated it)."""
+    if not pointer:
+        return obj
+    node = obj
+    for raw in pointer[1:].split("/"):
+        part = raw.replace("~1", "/").replace("~0", "~") if "~" in raw else raw
+        if isinstance(node, dict):
+            if part not in node:
+                return _ABSENT
+            node = node[part]
+        elif isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node) or (part != "0" and part[0] == "0"):
+                return _ABSENT
+            node = node[int(part)]
+        else:
+            return _ABSENT
+    return node
+
+
 def _resolves(obj: Obj | None, pointer: str) -> bool:
-    if obj is None:
-        return False
-    try:
-        jsonpointer.resolve_pointer(obj, pointer)
-    except jsonpointer.JsonPointerException:
-        return False
-    return True
+    return obj is not None and _at(obj, pointer) is not _ABSENT
 
 
 @dataclass(frozen=True)
@@ -587,9 +629,8 @@ def _raw_evidence(ctx: _Context, live: Obj, pointer: str, owner: _Owner | None) 
 
 
 def _describe_value(ctx: _Context, obj: Obj, pointer: str) -> str:
-    try:
-        value = jsonpointer.resolve_pointer(obj, pointer)
-    except jsonpointer.JsonPointerException:
+    value = _at(obj, pointer)
+    if value is _ABSENT:
         return "absent"
     if ctx.is_secret:
         return "present (value hidden)"

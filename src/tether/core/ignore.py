@@ -203,7 +203,7 @@ def remove_paths(obj: Obj, paths: Iterable[Path]) -> Obj:
 
 def path_to_pointer(path: Path) -> str:
     """`("metadata", "labels", "a/b")` -> `/metadata/labels/a~1b` (RFC 6901)."""
-    return str(jsonpointer.JsonPointer.from_parts(list(path)).path)
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in path)
 
 
 def _removal_order(path: Path) -> tuple[tuple[int, int | str], ...]:
