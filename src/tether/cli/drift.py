@@ -54,6 +54,7 @@ def drift_command(cli: CliContext, app: str | None, explain: bool, fmt: str | No
         )
         return
     rows = []
+    evidence: list[str] = []
     for report in reports:
         for f in report.findings:
             writer = f.writer.manager if f.writer else "-"
@@ -61,8 +62,12 @@ def drift_command(cli: CliContext, app: str | None, explain: bool, fmt: str | No
                 writer += f" ({f.writer.subresource})"
             rows.append([str(f.key), f.path or "(object)", f.cause.value, writer, f.when or "-"])
             if explain:
-                rows += [["", "", "", f"  {line}", ""] for line in f.evidence]
+                # Below the table, not in it: one long evidence line would widen every row.
+                evidence.append(f"\n{f.key} {f.path or '(object)'}: {f.cause.value}")
+                evidence += [f"  {line}" for line in f.evidence]
     emit_table(["OBJECT", "PATH", "CAUSE", "WRITER", "WHEN"], rows)
+    if evidence:
+        click.echo("\n".join(evidence))
     suggestions = suggestion_yaml([f for r in reports for f in r.findings])
     if suggestions:
         message("\nto accept the intentional drift, add to the Application spec:\n" + suggestions)
