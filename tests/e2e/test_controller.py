@@ -653,3 +653,51 @@ async def test_force_push_freezes_auto_sync_and_break_glass_is_not_undone(
         assert cm is not None and cm["data"]["v"] == "2"
         glass = sample_lines(scrape(proc), "tether_break_glass_active")
         assert any(line.endswith(" 1.0") for line in glass), glass
+
+
+async def test_a_self_heal_that_keeps_being_undone_backs_off_and_says_so(
+    kubeconfig: str, kube: KubeClient, namespace: str, repo: GitopsRepo, tmp_path: Path
+) -> None:
+    repo.write({"app/cm.yaml": configmap("settings", "1")})
+    head = repo.commit("v1")
+    await create_app(kube, application("fought", namespace, repo.url, "app", syncPolicy=auto()))
+    stop = asyncio.Event()
+
+    async def rogue_controller() -> None:
+        # Another writer that puts its value back as soon as tether heals it.
+        while not stop.is_set():
+            cm = await kube.get("v1", "ConfigMap", "settings", namespace)
+            if cm is not None and cm.get("data", {}).get("v") != "rogue":
+                await kube.patch(
+                    "v1",
+                    "ConfigMap",
+                    "settings",
+                    {"data": {"v": "rogue"}},
+                    namespace=namespace,
+                    field_manager="rogue-controller",
+                )
+            await asyncio.sleep(0.2)
+
+    with controller(kubeconfig, namespace, tmp_path):
+        await wait_synced_healthy(kube, namespace, "fought", head)
+        fight = asyncio.create_task(rogue_controller())
+        started = time.monotonic()
+        try:
+
+            async def failing() -> Any:
+                s = await status_of(kube, namespace, "fought")
+                found = [c for c in s.conditions if c.type == "SelfHealFailing"]
+                return found[0] if found else None
+
+            condition = await eventually(failing, timeout=40, what="SelfHealFailing")
+            assert "self-heal ran 3 times" in condition.message
+            elapsed = time.monotonic() - started
+            assert elapsed > 2 + 6 - 1  # heal, then 2 s, then 6 s: backed off, not a hot loop
+            await asyncio.sleep(2)
+            events = await kube.list("v1", "Event", namespace)
+            heals = [e for e in events if e.get("reason") == "SelfHeal"]
+            assert 3 <= len(heals) <= 4, [e.get("message") for e in heals]
+            assert any(e.get("reason") == "SelfHealFailing" for e in events)
+        finally:
+            stop.set()
+            await fight
