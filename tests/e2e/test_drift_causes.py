@@ -22,6 +22,7 @@ from tests.support.apps import application
 from tests.support.cli import create_app, tether
 from tests.support.foreign_controller import ForeignController
 from tests.support.repos import GitopsRepo
+from tests.support.schemas import assert_drift_output
 from tests.support.waiting import eventually
 from tests.support.webhook import MutatingWebhook, Mutation
 from tether.core.drift import DriftCause
@@ -80,6 +81,7 @@ class App:
         result = self.run("drift", self.name, "-o", "json")
         assert result.returncode == 0, result.stderr
         findings: list[dict[str, Any]] = json.loads(result.stdout)
+        assert_drift_output(findings)
         return findings
 
     def accept(self, *rules: dict[str, Any]) -> None:

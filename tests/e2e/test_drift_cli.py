@@ -11,6 +11,7 @@ import yaml
 
 from tests.support.cli import create_app, tether
 from tests.support.repos import GitopsRepo
+from tests.support.schemas import assert_drift_output
 from tether.kube import KubeClient
 
 WEB = """\
@@ -60,6 +61,7 @@ async def test_drift_names_writer_cause_and_a_working_ignore_rule(
 
     result = tether(kubeconfig, *ns, "drift", "web", "-o", "json", cache=tmp_path)
     assert result.returncode == 0, result.stderr
+    assert_drift_output(json.loads(result.stdout))
     findings = {f["path"]: f for f in json.loads(result.stdout)}
     image = findings["/spec/template/spec/containers/0/image"]
     assert (image["cause"], image["writer"], image["operation"]) == (
