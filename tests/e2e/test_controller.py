@@ -123,6 +123,8 @@ async def test_drift_is_seen_at_once_and_self_heal_restores_it(
         assert drifted["web"].drift == ("/spec/replicas",)
         assert drifted["web"].drift_cause == "manual-edit"
         assert drifted["web"].drift_writer
+        shown = tether(kubeconfig, "-n", namespace, "app", "get", "web")
+        assert "/spec/replicas (manual-edit, " in shown.stdout, shown.stdout
         await asyncio.sleep(2)
         still = await status_of(kube, namespace, "web")
         assert still.sync.status.value == "OutOfSync"

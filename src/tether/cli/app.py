@@ -286,7 +286,12 @@ def _print_app(app: Application) -> None:
                     r.name,
                     r.status.value,
                     r.health.status.value if r.health else "",
-                    ", ".join(r.drift),
+                    ", ".join(r.drift)
+                    + (
+                        f" ({r.drift_cause}" + (f", {r.drift_writer})" if r.drift_writer else ")")
+                        if r.drift_cause
+                        else ""
+                    ),
                 )
                 for r in status.resources
             ],
