@@ -703,3 +703,51 @@ async def test_a_self_heal_that_keeps_being_undone_backs_off_and_says_so(
         finally:
             stop.set()
             await fight
+
+
+async def test_an_unreachable_git_remote_is_a_condition_and_drift_is_still_seen(
+    kubeconfig: str, kube: KubeClient, namespace: str, repo: GitopsRepo, tmp_path: Path
+) -> None:
+    repo.write({"app/cm.yaml": configmap("settings", "1")})
+    head = repo.commit("v1")
+    await create_app(
+        kube,
+        application(
+            "offline", namespace, repo.url, "app", syncPolicy=auto(self_heal=False), interval="1s"
+        ),
+    )
+    moved = repo.bare.with_name("moved-away.git")
+    with controller(kubeconfig, namespace, tmp_path):
+        await wait_synced_healthy(kube, namespace, "offline", head)
+        repo.bare.rename(moved)
+        try:
+
+            async def source_error() -> Any:
+                s = await status_of(kube, namespace, "offline")
+                found = [c for c in s.conditions if c.type == "SourceError"]
+                return found[0] if found else None
+
+            condition = await eventually(source_error, timeout=20, what="SourceError")
+            assert "gitops.git" in condition.message
+            await kube.patch(
+                "v1",
+                "ConfigMap",
+                "settings",
+                {"data": {"v": "changed"}},
+                namespace=namespace,
+                field_manager="kubectl-edit",
+            )
+
+            async def drift_seen() -> bool:
+                s = await status_of(kube, namespace, "offline")
+                return bool(s.sync.status.value == "OutOfSync" and s.sync.revision == head)
+
+            await eventually(drift_seen, timeout=10, what="drift seen with Git down")
+        finally:
+            moved.rename(repo.bare)
+
+        async def cleared() -> bool:
+            s = await status_of(kube, namespace, "offline")
+            return not [c for c in s.conditions if c.type == "SourceError"]
+
+        await eventually(cleared, timeout=20, what="SourceError cleared")

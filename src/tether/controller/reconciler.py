@@ -76,7 +76,9 @@ AppKey = tuple[str, str]  # (namespace, name)
 RUNNING_RECHECK = 2.0  # seconds between looks at a sync someone else is running
 ABANDONED_GRACE = 60.0  # a Running sync older than its timeout plus this was abandoned
 POLL_JITTER = 0.1  # ±10 % of the interval
+CONDITION_SOURCE_ERROR = "SourceError"
 EVENTFUL_CONDITIONS = (
+    CONDITION_SOURCE_ERROR,
     CONDITION_HISTORY_REWRITTEN,
     CONDITION_BREAK_GLASS,
     CONDITION_SELF_HEAL_FAILING,
@@ -115,6 +117,8 @@ class Controller:
         self._syncing: set[AppKey] = set()
         self._sync_slots = asyncio.Semaphore(options.max_syncs)
         self._next_poll: dict[str, float] = {}
+        self._refs: dict[str, str] = {}  # repository -> digest of its refs at the last poll
+        self._fetch_errors: dict[str, str] = {}  # repository -> why its last fetch failed
         self._poll_wakeup = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self.started = asyncio.Event()  # watching: ready for Leases and probes
@@ -312,8 +316,12 @@ class Controller:
         handled = app.status.last_handled_reconcile_at if app.status else None
         requested = bool(token) and token != handled
         with_source = requested and app.annotations.get(RECONCILE_WITH_SOURCE_ANNOTATION) == token
-        if with_source or app.spec.source.repo_url not in self._next_poll:
-            await self._fetch(app)
+        url = app.spec.source.repo_url
+        if with_source or url not in self._next_poll:
+            try:
+                await self._fetch(app)
+            except TetherError as exc:
+                log.warning("fetch %s: %s", url, exc)  # recorded; the compare goes on
         comparison = await compare(self.engine, app, fetch=False)
         for obj in comparison.desired:
             self._desired_index.setdefault(ResourceKey.of(obj), set()).add(key)
@@ -336,6 +344,7 @@ class Controller:
             f" ({decision.reason})" if decision.reason else "",
         )
         status = self._controller_conditions(status, decision, memory)
+        status = self._source_condition(status, url)
         if requested:
             status = dataclasses.replace(status, last_handled_reconcile_at=token)
         await write_status(self.engine.kube, app, status)
@@ -400,6 +409,20 @@ class Controller:
             conditions = remove_condition(conditions, CONDITION_SYNC_ERROR)
         if decision.reason == "in sync":
             memory.heal.attempts = 0 if memory.heal.last_at is None else memory.heal.attempts
+        return dataclasses.replace(status, conditions=tuple(conditions))
+
+    def _source_condition(self, status: ApplicationStatus, url: str) -> ApplicationStatus:
+        """A failed fetch leaves the app compared against the last fetched commit, and
+        says so: drift is still seen while Git is unreachable."""
+        error = self._fetch_errors.get(url)
+        if error is None:
+            conditions = remove_condition(status.conditions, CONDITION_SOURCE_ERROR)
+        else:
+            conditions = set_condition(
+                status.conditions,
+                Condition(CONDITION_SOURCE_ERROR, ConditionStatus.TRUE, "FetchFailed", error),
+                now_rfc3339(),
+            )
         return dataclasses.replace(status, conditions=tuple(conditions))
 
     async def _condition_events(
@@ -561,12 +584,32 @@ class Controller:
     # -- git ---------------------------------------------------------------------------
 
     async def _fetch(self, app: Application) -> None:
+        """Fetch the app's repository; when a ref moved, every app of it is reconciled."""
         url = app.spec.source.repo_url
         credentials = await self.engine.repo_credentials(app, url)
         try:
             await self.engine.repos.fetch(url, credentials)
+            digest = await self.engine.repos.refs_digest(url, credentials=credentials)
+        except TetherError as exc:
+            first = url not in self._fetch_errors
+            self._fetch_errors[url] = exc.message.splitlines()[0] if exc.message else str(exc)
+            if first:  # the apps of this repository show the condition now
+                for other in self._apps():
+                    if other.spec.source.repo_url == url:
+                        self._enqueue((other.namespace, other.name))
+            raise
         finally:
             self._next_poll[url] = time.monotonic() + _jittered(self._interval_of(url))
+        if self._fetch_errors.pop(url, None) is not None:
+            for other in self._apps():
+                if other.spec.source.repo_url == url:
+                    self._enqueue((other.namespace, other.name))
+        previous = self._refs.get(url)
+        self._refs[url] = digest
+        if previous is not None and previous != digest:
+            for other in self._apps():
+                if other.spec.source.repo_url == url:
+                    self._enqueue((other.namespace, other.name))
 
     def _interval_of(self, url: str) -> float:
         intervals = [a.spec.interval_seconds for a in self._apps() if a.spec.source.repo_url == url]
@@ -579,7 +622,8 @@ class Controller:
             for app in self._apps():
                 if self._owns((app.namespace, app.name)):
                     by_repo.setdefault(app.spec.source.repo_url, []).append(app)
-            due = [url for url in by_repo if self._next_poll.get(url, 0.0) <= now]
+            # A repository never fetched is fetched by its first reconcile, not here.
+            due = [url for url in by_repo if url in self._next_poll and self._next_poll[url] <= now]
             if due:
                 await asyncio.gather(*(self._poll(url, by_repo[url]) for url in due))
             upcoming = [self._next_poll.get(url, now) for url in by_repo]
@@ -589,13 +633,13 @@ class Controller:
                 await asyncio.wait_for(self._poll_wakeup.wait(), max(min(wait, 5.0), 0.05))
 
     async def _poll(self, url: str, apps: Iterable[Application]) -> None:
+        # Apps are re-compared only when a ref moved, or when a fetch starts or stops
+        # failing (their SourceError condition); see _fetch.
         apps = list(apps)
         try:
             await self._fetch(apps[0])
         except TetherError as exc:
             log.warning("fetch %s: %s", url, exc)
-        for app in apps:
-            self.queue.add((app.namespace, app.name))
 
 
 def _jittered(interval: float) -> float:

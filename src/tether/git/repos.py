@@ -738,6 +738,18 @@ class GitRepos:
             self._checked(remote, result)  # exit 1 means "no"; anything else but 0 is a failure
         return result.ok
 
+    async def refs_digest(self, repo_url: str, *, credentials: GitCredentials | None = None) -> str:
+        """A digest of every ref of the mirror (name and commit): equal digests mean a
+        fetch brought nothing new, so nothing that tracks this repository needs a look."""
+        remote = _parse_remote(repo_url, credentials)
+        mirror = await self._ensure_mirror(remote)
+        result = await self._read(
+            remote, mirror, ["for-each-ref", "--format=%(objectname) %(refname)"]
+        )
+        refs = self._checked(remote, result).stdout
+        head = await self._rev_parse(remote, mirror, "HEAD")
+        return hashlib.sha256(refs + (head or "").encode()).hexdigest()
+
     # -- fetching --
 
     def _mirror_of(self, remote: _Remote) -> Path:
