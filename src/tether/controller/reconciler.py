@@ -187,11 +187,7 @@ class Controller:
         if event == "DELETED":
             self._forget(key)
             return
-        fingerprint = (
-            meta.get("generation"),
-            tuple(sorted((meta.get("labels") or {}).items())),
-            tuple(sorted((meta.get("annotations") or {}).items())),
-        )
+        fingerprint = _fingerprint(meta)
         memory = self._memory.setdefault(key, _AppMemory())
         # Status-only updates (our own writes among them) need no reconcile of the app
         # itself, but its dependents wait for exactly such a change (Synced + Healthy).
@@ -311,6 +307,10 @@ class Controller:
             self._forget(key)
             return False
         memory = self._memory.setdefault(key, _AppMemory())
+        raw = self.engine.cache.get(ResourceKey(API_GROUP, KIND, key[0], key[1]))
+        # What this reconcile has seen: the status write it is about to make comes back
+        # as an event with the same fingerprint and must not queue the app once more.
+        memory.seen = _fingerprint((raw or {}).get("metadata") or {})
         app = await self._recover_operation(app)
         token = app.annotations.get(RECONCILE_REQUESTED_ANNOTATION)
         handled = app.status.last_handled_reconcile_at if app.status else None
@@ -640,6 +640,15 @@ class Controller:
             await self._fetch(apps[0])
         except TetherError as exc:
             log.warning("fetch %s: %s", url, exc)
+
+
+def _fingerprint(meta: dict[str, Any]) -> tuple[Any, ...]:
+    """What of an Application's metadata asks for a reconcile when it changes."""
+    return (
+        meta.get("generation"),
+        tuple(sorted((meta.get("labels") or {}).items())),
+        tuple(sorted((meta.get("annotations") or {}).items())),
+    )
 
 
 def _jittered(interval: float) -> float:
