@@ -30,6 +30,7 @@ from tether.model.keys import ResourceKey
 
 from .context import CliContext, initiator, open_engine, output_option, pass_cli
 from .output import emit_data, emit_table, message
+from .progress import SyncProgress
 
 
 @click.group("app")
@@ -469,12 +470,13 @@ def app_sync(
         timeout=timeout,
     )
 
-    async def run() -> SyncResult:
+    async def run(progress: SyncProgress) -> SyncResult:
         async with open_engine(cli) as engine:
             app = await get_app(engine.kube, cli.app_namespace, name)
-            return await sync_app(engine, app, request, message)
+            return await sync_app(engine, app, request, progress)
 
-    result = asyncio.run(run())
+    with SyncProgress() as progress:
+        result = asyncio.run(run(progress))
     if fmt in ("json", "yaml"):
         emit_data(
             {
