@@ -102,6 +102,7 @@ class _AppMemory:
     drift: DriftTracker = field(default_factory=DriftTracker)
     seen: tuple[Any, ...] | None = None  # generation, labels, annotations of the last event
     was_live: set[ResourceKey] = field(default_factory=set)  # live objects at the last compare
+    written_rv: int = 0  # resourceVersion of our last status write
 
 
 class Controller:
@@ -308,6 +309,14 @@ class Controller:
             return False
         memory = self._memory.setdefault(key, _AppMemory())
         raw = self.engine.cache.get(ResourceKey(API_GROUP, KIND, key[0], key[1]))
+        if raw is not None and _rv(raw) < memory.written_rv:
+            # The watch has not delivered our own last status write yet: a status computed
+            # from this older copy could look unchanged and never be written.
+            raw = await self.engine.kube.get(API_VERSION, KIND, key[1], key[0])
+            if raw is None:
+                self._forget(key)
+                return False
+            app = Application.from_dict(raw)
         # What this reconcile has seen: the status write it is about to make comes back
         # as an event with the same fingerprint and must not queue the app once more.
         memory.seen = _fingerprint((raw or {}).get("metadata") or {})
@@ -347,7 +356,9 @@ class Controller:
         status = self._source_condition(status, url)
         if requested:
             status = dataclasses.replace(status, last_handled_reconcile_at=token)
-        await write_status(self.engine.kube, app, status)
+        written = await write_status(self.engine.kube, app, status)
+        if written:
+            memory.written_rv = max(memory.written_rv, int(written))
         await self._condition_events(app, app.status, status)
         if decision.action is Action.WAIT and decision.reason == "a sync is running":
             self.queue.add_after(key, RUNNING_RECHECK)
@@ -640,6 +651,11 @@ class Controller:
             await self._fetch(apps[0])
         except TetherError as exc:
             log.warning("fetch %s: %s", url, exc)
+
+
+def _rv(raw: dict[str, Any]) -> int:
+    value = str((raw.get("metadata") or {}).get("resourceVersion", "0"))
+    return int(value) if value.isdigit() else 0
 
 
 def _fingerprint(meta: dict[str, Any]) -> tuple[Any, ...]:

@@ -555,23 +555,24 @@ def is_immutable_field_error(exc: ClusterError) -> bool:
 
 async def write_status(
     kube: KubeClient, app: Application, status: ApplicationStatus, attempts: int = 5
-) -> None:
+) -> str | None:
     """Write a status computed from `app` (an earlier read) without losing newer writes.
 
     The fields this computation changed are merged into the current status (history or
     an operation recorded meanwhile survive), and the write carries the resourceVersion
     it merged into, so a write in between makes it merge again instead of clobbering.
+    Returns the resourceVersion written, None when there was nothing to write.
     """
     if app.status == status:
-        return
+        return None
     for _ in range(attempts):
         raw = await kube.get(API_VERSION, "Application", app.name, app.namespace)
         if raw is None:
-            return  # deleted meanwhile: nothing to write to
+            return None  # deleted meanwhile: nothing to write to
         current = Application.from_dict(raw)
         merged = merge_status(app.status, status, current.status)
         if merged == current.status:
-            return
+            return None
         body = {
             "apiVersion": API_VERSION,
             "kind": "Application",
@@ -583,8 +584,8 @@ async def write_status(
             "status": merged.to_dict(),
         }
         try:
-            await kube.apply(body, field_manager=FIELD_MANAGER, subresource="status")
-            return
+            stored = await kube.apply(body, field_manager=FIELD_MANAGER, subresource="status")
+            return str((stored.get("metadata") or {}).get("resourceVersion", ""))
         except ClusterError as exc:
             if exc.status != 409:
                 raise
