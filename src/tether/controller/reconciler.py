@@ -309,7 +309,7 @@ class Controller:
         over 10,000 cached objects pauses the loop for most of a second, and these
         objects are long-lived anyway. Later garbage is collected as usual."""
         self._settled = True
-        gc.collect()
+        gc.collect(1)  # the young generations only: a full collection is the pause avoided
         gc.freeze()
         log.info("first pass done: %d objects frozen for the GC", gc.get_freeze_count())
 
