@@ -19,6 +19,7 @@ from tests.support.controller import ControllerProcess
 from tests.support.githttp import git
 from tests.support.repos import GitopsRepo
 from tests.support.waiting import eventually
+from tether.core.sharding import shard_of
 from tether.engine.apps import create_app, get_app
 from tether.kube import KubeClient
 from tether.model.application import Application
@@ -522,7 +523,14 @@ async def test_two_shards_split_the_apps_and_take_over_a_dead_one(
     kubectl: Callable[..., Any],
     tmp_path: Path,
 ) -> None:
-    names = [f"app{i}" for i in range(6)]
+    # Three apps per shard (the hash depends on the random namespace name).
+    by_shard: dict[int, list[str]] = {0: [], 1: []}
+    for i in range(100):
+        shard = shard_of(namespace, f"app{i}", 2)
+        if len(by_shard[shard]) < 3:
+            by_shard[shard].append(f"app{i}")
+    names = by_shard[0] + by_shard[1]
+    assert len(names) == 6
     repo.write({f"{n}/cm.yaml": configmap(f"cm-{n}", "1") for n in names})
     head = repo.commit("six apps")
     for name in names:
@@ -544,6 +552,7 @@ async def test_two_shards_split_the_apps_and_take_over_a_dead_one(
             return (a, b) if a | b == set(names) and not a & b and a and b else None
 
         first, second = await eventually(split, timeout=30, what="apps split between shards")
+        assert (sorted(first), sorted(second)) == (sorted(by_shard[0]), sorted(by_shard[1]))
         leases = {
             lease["metadata"]["name"]
             for lease in await kube.list("coordination.k8s.io/v1", "Lease", namespace)

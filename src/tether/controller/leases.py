@@ -52,6 +52,7 @@ class _ShardState:
     name: str
     held: bool = False
     last_renewed: float | None = None  # monotonic time of our last successful write
+    missing_since: float | None = None  # loop time the Lease was first seen not to exist
 
 
 class ShardLeases:
@@ -113,7 +114,15 @@ class ShardLeases:
         lease = await self.kube.get(LEASE_API, "Lease", state.name, self.namespace)
         own = state.shard == self.own_shard
         if lease is None:
+            # A shard nobody ever held: its own replica may be starting right now, so a
+            # stand-in waits one Lease duration before taking it.
+            loop_now = asyncio.get_running_loop().time()
+            if state.missing_since is None:
+                state.missing_since = loop_now
+            if not own and loop_now - state.missing_since < self.duration:
+                return False
             return await self._write(state, None, now, transitions=0)
+        state.missing_since = None
         spec = lease.get("spec") or {}
         holder = spec.get("holderIdentity") or ""
         annotations = (lease.get("metadata") or {}).get("annotations") or {}

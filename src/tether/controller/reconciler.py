@@ -125,6 +125,7 @@ class Controller:
         self._tasks: set[asyncio.Task[None]] = set()
         self.started = asyncio.Event()  # watching: ready for Leases and probes
         self._settled = False
+        self._reconciled = 0  # apps compared so far (the first pass settles the heap)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -288,6 +289,7 @@ class Controller:
             try:
                 handed_off = await self.reconcile(key)
                 self.queue.forget(key)
+                self._reconciled += 1 if self._owns(key) else 0
             except asyncio.CancelledError:
                 raise
             except TetherError as exc:
@@ -300,7 +302,7 @@ class Controller:
                 self.counters.reconcile.observe(time.monotonic() - started)
                 if not handed_off:
                     self.queue.done(key)
-            if not self._settled and self.queue.pending() == 0 and self.ready:
+            if not self._settled and self.queue.pending() == 0 and self._reconciled:
                 self._settle()
 
     def _settle(self) -> None:
