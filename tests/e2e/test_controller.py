@@ -55,6 +55,13 @@ async def status_of(kube: KubeClient, namespace: str, name: str) -> Any:
     return app.status
 
 
+async def condition_of(kube: KubeClient, namespace: str, name: str, ctype: str) -> Any:
+    """The app's condition of type `ctype`, or None."""
+    s = await status_of(kube, namespace, name)
+    found = [c for c in (s.conditions if s is not None else ()) if c.type == ctype]
+    return found[0] if found else None
+
+
 async def wait_synced_healthy(
     kube: KubeClient, namespace: str, name: str, revision: str | None = None, timeout: float = 90
 ) -> Application:
@@ -369,14 +376,11 @@ async def test_depends_on_waits_for_the_crd_app(
     await create_app(kube, application("crds", namespace, repo.url, "crds"))  # manual for now
     try:
         with controller(kubeconfig, namespace, tmp_path):
-
-            async def waiting() -> Any:
-                s = await status_of(kube, namespace, "widgets")
-                conditions = s.conditions if s is not None else ()
-                found = [c for c in conditions if c.type == "WaitingForDependencies"]
-                return found[0] if found else None
-
-            condition = await eventually(waiting, timeout=30, what="WaitingForDependencies")
+            condition = await eventually(
+                lambda: condition_of(kube, namespace, "widgets", "WaitingForDependencies"),
+                timeout=30,
+                what="WaitingForDependencies",
+            )
             assert "crds" in condition.message
             await asyncio.sleep(1)
             s = await status_of(kube, namespace, "widgets")
@@ -620,12 +624,11 @@ async def test_force_push_freezes_auto_sync_and_break_glass_is_not_undone(
         git("push", "-q", "--force", "origin", "main", cwd=repo.work)
         v3 = git("rev-parse", "HEAD", cwd=repo.work).strip()
 
-        async def frozen() -> Any:
-            s = await status_of(kube, namespace, "web")
-            found = [c for c in s.conditions if c.type == "HistoryRewritten"]
-            return found[0] if found else None
-
-        condition = await eventually(frozen, timeout=10, what="HistoryRewritten")
+        condition = await eventually(
+            lambda: condition_of(kube, namespace, "web", "HistoryRewritten"),
+            timeout=10,
+            what="HistoryRewritten",
+        )
         assert v3[:8] in condition.message
         await asyncio.sleep(3)  # more than one poll interval: still nothing auto-synced
         app = await get_app(kube, namespace, "web")
@@ -694,13 +697,11 @@ async def test_a_self_heal_that_keeps_being_undone_backs_off_and_says_so(
         fight = asyncio.create_task(rogue_controller())
         started = time.monotonic()
         try:
-
-            async def failing() -> Any:
-                s = await status_of(kube, namespace, "fought")
-                found = [c for c in s.conditions if c.type == "SelfHealFailing"]
-                return found[0] if found else None
-
-            condition = await eventually(failing, timeout=40, what="SelfHealFailing")
+            condition = await eventually(
+                lambda: condition_of(kube, namespace, "fought", "SelfHealFailing"),
+                timeout=40,
+                what="SelfHealFailing",
+            )
             assert "self-heal ran 3 times" in condition.message
             elapsed = time.monotonic() - started
             assert elapsed > 2 + 6 - 1  # heal, then 2 s, then 6 s: backed off, not a hot loop
@@ -730,13 +731,11 @@ async def test_an_unreachable_git_remote_is_a_condition_and_drift_is_still_seen(
         await wait_synced_healthy(kube, namespace, "offline", head)
         repo.bare.rename(moved)
         try:
-
-            async def source_error() -> Any:
-                s = await status_of(kube, namespace, "offline")
-                found = [c for c in s.conditions if c.type == "SourceError"]
-                return found[0] if found else None
-
-            condition = await eventually(source_error, timeout=20, what="SourceError")
+            condition = await eventually(
+                lambda: condition_of(kube, namespace, "offline", "SourceError"),
+                timeout=20,
+                what="SourceError",
+            )
             assert "gitops.git" in condition.message
             await kube.patch(
                 "v1",
@@ -756,7 +755,6 @@ async def test_an_unreachable_git_remote_is_a_condition_and_drift_is_still_seen(
             moved.rename(repo.bare)
 
         async def cleared() -> bool:
-            s = await status_of(kube, namespace, "offline")
-            return not [c for c in s.conditions if c.type == "SourceError"]
+            return await condition_of(kube, namespace, "offline", "SourceError") is None
 
         await eventually(cleared, timeout=20, what="SourceError cleared")
