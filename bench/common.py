@@ -7,12 +7,13 @@ import contextlib
 import os
 import platform
 import shutil
+import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from tether.localcluster import LocalCluster
+from tether.localcluster import LocalCluster, binaries
 
 
 @contextlib.contextmanager
@@ -41,3 +42,25 @@ def machine() -> str:
     mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     python = platform.python_version()
     return f"{platform.machine()}, {os.cpu_count()} cores, {mem_gib:.0f} GiB, Python {python}"
+
+
+def wait_deployments_available(
+    kubeconfig: str, namespaces: Iterable[str], timeout: int = 600
+) -> None:
+    """`kubectl wait --for=condition=Available` every Deployment of each namespace."""
+    kubectl = [str(binaries.binary("kubectl")), f"--kubeconfig={kubeconfig}"]
+    for namespace in namespaces:
+        subprocess.run(
+            [
+                *kubectl,
+                "wait",
+                "--for=condition=Available",
+                "deployment",
+                "--all",
+                "-n",
+                namespace,
+                f"--timeout={timeout}s",
+            ],
+            capture_output=True,
+            check=True,
+        )

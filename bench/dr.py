@@ -21,7 +21,7 @@ import yaml
 from tests.support.age import generate_age_key_pair, sops_encrypt
 from tests.support.repos import GitopsRepo
 
-from bench.common import bench_cluster, machine
+from bench.common import bench_cluster, machine, wait_deployments_available
 from tether.engine.compare import Engine
 from tether.engine.dr import bootstrap
 from tether.git import GitRepos
@@ -193,21 +193,7 @@ def kubectl_naive(kubeconfig: str, tree: Path, scratch: Path) -> tuple[float, in
             break
         time.sleep(1)
     applied = time.perf_counter() - start
-    for i in range(APPS):
-        subprocess.run(
-            [
-                *kubectl,
-                "wait",
-                "--for=condition=Available",
-                "deployment",
-                "--all",
-                "-n",
-                f"team-{i:02d}",
-                "--timeout=300s",
-            ],
-            capture_output=True,
-            check=True,
-        )
+    wait_deployments_available(kubeconfig, (f"team-{i:02d}" for i in range(APPS)), timeout=300)
     return applied, attempts, time.perf_counter() - start
 
 

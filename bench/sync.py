@@ -22,7 +22,7 @@ from pathlib import Path
 import yaml
 from tests.support.repos import GitopsRepo
 
-from bench.common import bench_cluster, machine
+from bench.common import bench_cluster, machine, wait_deployments_available
 from bench.compare import app_manifests
 from tether.engine.apps import create_app, install_crd
 from tether.engine.compare import Engine
@@ -51,22 +51,7 @@ def with_namespace(manifests: str, namespace: str) -> str:
 
 
 def wait_available(kubeconfig: str, prefix: str) -> None:
-    kubectl = [str(binaries.binary("kubectl")), f"--kubeconfig={kubeconfig}"]
-    for n in range(NAMESPACES):
-        subprocess.run(
-            [
-                *kubectl,
-                "wait",
-                "--for=condition=Available",
-                "deployment",
-                "--all",
-                "-n",
-                f"{prefix}-{n}",
-                "--timeout=600s",
-            ],
-            check=True,
-            capture_output=True,
-        )
+    wait_deployments_available(kubeconfig, (f"{prefix}-{n}" for n in range(NAMESPACES)))
 
 
 async def tether_side(kubeconfig: str, work: Path) -> tuple[float, float]:

@@ -22,6 +22,7 @@ from typing import Any
 from tether.core.sharding import lease_name
 from tether.errors import ClusterError, TetherError
 from tether.kube import KubeClient
+from tether.model.keys import parse_rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +36,6 @@ def new_identity() -> str:
 
 def _micro_time(moment: dt.datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _parse_time(text: str | None) -> dt.datetime | None:
-    if not text:
-        return None
-    try:
-        return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 @dataclass
@@ -132,7 +124,7 @@ class ShardLeases:
                 await self._release(lease)
                 return False
             return await self._write(state, lease, now, transitions=None)
-        renewed = _parse_time(spec.get("renewTime")) or _parse_time(spec.get("acquireTime"))
+        renewed = parse_rfc3339(spec.get("renewTime")) or parse_rfc3339(spec.get("acquireTime"))
         duration = float(spec.get("leaseDurationSeconds") or self.duration)
         expired = renewed is None or (now - renewed).total_seconds() > duration
         if own and (not holder or expired):

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import datetime as dt
 import gc
 import logging
 import random
@@ -25,6 +24,10 @@ from typing import Any
 from tether.core.autosync import (
     CONTROLLER_INITIATOR,
     INTERRUPTED_MESSAGE,
+    REASON_AUTO_SYNC_OFF,
+    REASON_IN_SYNC,
+    REASON_SUSPENDED,
+    REASON_SYNC_RUNNING,
     SELF_HEAL_FAILING_AFTER,
     Action,
     Decision,
@@ -41,8 +44,8 @@ from tether.core.status import CONDITION_COMPARISON_ERROR
 from tether.core.webhook import PushEvent, push_matches
 from tether.engine.apps import crd_installed, ensure_namespace, install_crd
 from tether.engine.compare import Comparison, Engine, compare, now_rfc3339, write_status
-from tether.engine.events import NORMAL, WARNING, drift_findings, record_event
-from tether.engine.sync import SyncRequest, sync_app
+from tether.engine.events import NORMAL, WARNING, record_event
+from tether.engine.sync import SyncInProgress, SyncRefused, SyncRequest, sync_app
 from tether.errors import ConditionNotMet, InputError, TetherError
 from tether.kube.cache import owner_app
 from tether.model.application import (
@@ -67,7 +70,7 @@ from tether.model.application import (
     remove_condition,
     set_condition,
 )
-from tether.model.keys import ResourceKey
+from tether.model.keys import ResourceKey, parse_rfc3339, resource_version_of
 
 from .queue import WorkQueue
 
@@ -325,7 +328,7 @@ class Controller:
             return False
         memory = self._memory.setdefault(key, _AppMemory())
         raw = self.engine.cache.get(ResourceKey(API_GROUP, KIND, key[0], key[1]))
-        if raw is not None and _rv(raw) < memory.written_rv:
+        if raw is not None and resource_version_of(raw) < memory.written_rv:
             # The watch has not delivered our own last status write yet: a status computed
             # from this older copy could look unchanged and never be written.
             raw = await self.engine.kube.get(API_VERSION, KIND, key[1], key[0])
@@ -376,7 +379,7 @@ class Controller:
         if written:
             memory.written_rv = max(memory.written_rv, int(written))
         await self._condition_events(app, app.status, status)
-        if decision.action is Action.WAIT and decision.reason == "a sync is running":
+        if decision.action is Action.WAIT and decision.reason == REASON_SYNC_RUNNING:
             self.queue.add_after(key, RUNNING_RECHECK)
         if comparison.error is not None:
             raise comparison.error  # retried with backoff; the status already says why
@@ -402,7 +405,7 @@ class Controller:
     ) -> ApplicationStatus:
         now = now_rfc3339()
         conditions = list(status.conditions)
-        if decision.reason.startswith("waiting for dependency"):
+        if decision.waits_for_dependencies:
             conditions = set_condition(
                 conditions,
                 Condition(
@@ -430,12 +433,10 @@ class Controller:
                 ),
                 now,
             )
-        elif decision.reason in ("in sync", "auto-sync is off", "suspended"):
+        elif decision.reason in (REASON_IN_SYNC, REASON_AUTO_SYNC_OFF, REASON_SUSPENDED):
             conditions = remove_condition(conditions, CONDITION_SELF_HEAL_FAILING)
-        if decision.reason == "in sync" or decision.action in (Action.AUTO_SYNC,):
+        if decision.reason == REASON_IN_SYNC or decision.action is Action.AUTO_SYNC:
             conditions = remove_condition(conditions, CONDITION_SYNC_ERROR)
-        if decision.reason == "in sync":
-            memory.heal.attempts = 0 if memory.heal.last_at is None else memory.heal.attempts
         return dataclasses.replace(status, conditions=tuple(conditions))
 
     def _source_condition(self, status: ApplicationStatus, url: str) -> ApplicationStatus:
@@ -476,9 +477,9 @@ class Controller:
         if is_controller_operation(state.initiated_by):
             message = INTERRUPTED_MESSAGE
         else:
-            started = _unix(state.started_at)
+            started = parse_rfc3339(state.started_at)
             limit = parse_duration(app.spec.timeout) + ABANDONED_GRACE
-            if started is None or time.time() - started < limit:
+            if started is None or time.time() - started.timestamp() < limit:
                 return app
             message = f"abandoned: {state.initiated_by or 'a client'} stopped during the sync"
         assert app.status is not None
@@ -499,39 +500,34 @@ class Controller:
     async def _drift_events(
         self, app: Application, comparison: Comparison, memory: _AppMemory
     ) -> None:
-        diff = comparison.diff
+        """An event and a count per newly drifted object (not on every reconcile)."""
+        diff, status = comparison.diff, comparison.status
         if diff is None:
             return
         # Drift is a change to a live object, or the deletion of one we saw; an object
         # that was never created yet (Missing before the first sync) is not drift.
         drifted = {
-            str(d.key): frozenset(d.paths) or frozenset({"*"})
+            str(d.key): frozenset(d.paths) or frozenset({"(deleted)"})
             for d in diff.out_of_sync
             if d.verdict is Verdict.OUT_OF_SYNC
             or (d.verdict is Verdict.MISSING and d.key in memory.was_live)
         }
         memory.was_live = set(comparison.live)
         fresh = memory.drift.new_drift(drifted)
-        if not fresh:
-            return
-        findings = [f for f in drift_findings(comparison) if str(f.key) in fresh]
-        by_object: dict[str, list[Any]] = {}
-        for finding in findings:
-            by_object.setdefault(str(finding.key), []).append(finding)
+        # The compare already attributed each drifted object (status.resources[]).
+        resources = {str(r.key): r for r in (status.resources if status else ())}
         for obj in sorted(fresh):
-            found = by_object.get(obj, [])
-            causes = sorted({str(f.cause) for f in found}) or ["unknown"]
-            for cause in causes:
-                self.counters.drift_events[(app.namespace, app.name, cause)] += 1
-            writers = sorted({f.writer.manager for f in found if f.writer is not None})
-            paths = ", ".join(sorted({f.path for f in found})[:5]) or ", ".join(sorted(fresh[obj]))
+            found = resources.get(obj)
+            cause = (found.drift_cause if found else None) or "unknown"
+            writer = found.drift_writer if found else None
+            self.counters.drift_events[(app.namespace, app.name, cause)] += 1
             await record_event(
                 self.engine.kube,
                 app,
                 WARNING,
                 "DriftDetected",
-                f"{obj}: {paths} changed (cause {'/'.join(causes)}"
-                + (f", writer {', '.join(writers)}" if writers else "")
+                f"{obj}: {', '.join(sorted(fresh[obj])[:5])} changed (cause {cause}"
+                + (f", writer {writer}" if writer else "")
                 + ")",
             )
 
@@ -565,17 +561,16 @@ class Controller:
                 result = await sync_app(self.engine, app, request)
             self.counters.syncs[(*key, OperationPhase.SUCCEEDED.value)] += 1
             await record_event(self.engine.kube, app, NORMAL, "SyncSucceeded", result.message)
+        except SyncInProgress:
+            self.queue.add_after(key, RUNNING_RECHECK)
+        except SyncRefused as exc:
+            # A guard said no: remember it as this revision's outcome (no retry loop).
+            await self._record_refusal(key, exc.message)
+            self.counters.syncs[(*key, OperationPhase.ERROR.value)] += 1
+            await record_event(self.engine.kube, app, WARNING, "SyncRefused", exc.message)
         except ConditionNotMet as exc:
-            if "still running" in exc.message or "claimed it at the same time" in exc.message:
-                self.queue.add_after(key, RUNNING_RECHECK)
-            elif "refused" in exc.message:
-                # A guard said no: remember it as this revision's outcome (no retry loop).
-                await self._record_refusal(key, exc.message)
-                self.counters.syncs[(*key, OperationPhase.ERROR.value)] += 1
-                await record_event(self.engine.kube, app, WARNING, "SyncRefused", exc.message)
-            else:
-                self.counters.syncs[(*key, OperationPhase.FAILED.value)] += 1
-                await record_event(self.engine.kube, app, WARNING, "SyncFailed", exc.message)
+            self.counters.syncs[(*key, OperationPhase.FAILED.value)] += 1
+            await record_event(self.engine.kube, app, WARNING, "SyncFailed", exc.message)
         except TetherError as exc:
             self.counters.syncs[(*key, OperationPhase.ERROR.value)] += 1
             await record_event(self.engine.kube, app, WARNING, "SyncFailed", exc.message)
@@ -611,32 +606,30 @@ class Controller:
     # -- git ---------------------------------------------------------------------------
 
     async def _fetch(self, app: Application) -> None:
-        """Fetch the app's repository; when a ref moved, every app of it is reconciled."""
+        """Fetch the app's repository. Its apps are reconciled when a ref moved, or when
+        fetching starts or stops failing (their SourceError condition)."""
         url = app.spec.source.repo_url
         credentials = await self.engine.repo_credentials(app, url)
         try:
             await self.engine.repos.fetch(url, credentials)
             digest = await self.engine.repos.refs_digest(url, credentials=credentials)
         except TetherError as exc:
-            first = url not in self._fetch_errors
+            if url not in self._fetch_errors:
+                self._enqueue_repository(url)
             self._fetch_errors[url] = exc.message.splitlines()[0] if exc.message else str(exc)
-            if first:  # the apps of this repository show the condition now
-                for other in self._apps():
-                    if other.spec.source.repo_url == url:
-                        self._enqueue((other.namespace, other.name))
             raise
         finally:
             self._next_poll[url] = time.monotonic() + _jittered(self._interval_of(url))
-        if self._fetch_errors.pop(url, None) is not None:
-            for other in self._apps():
-                if other.spec.source.repo_url == url:
-                    self._enqueue((other.namespace, other.name))
+        recovered = self._fetch_errors.pop(url, None) is not None
         previous = self._refs.get(url)
         self._refs[url] = digest
-        if previous is not None and previous != digest:
-            for other in self._apps():
-                if other.spec.source.repo_url == url:
-                    self._enqueue((other.namespace, other.name))
+        if recovered or (previous is not None and previous != digest):
+            self._enqueue_repository(url)
+
+    def _enqueue_repository(self, url: str) -> None:
+        for other in self._apps():
+            if other.spec.source.repo_url == url:
+                self._enqueue((other.namespace, other.name))
 
     def _interval_of(self, url: str) -> float:
         intervals = [a.spec.interval_seconds for a in self._apps() if a.spec.source.repo_url == url]
@@ -669,11 +662,6 @@ class Controller:
             log.warning("fetch %s: %s", url, exc)
 
 
-def _rv(raw: dict[str, Any]) -> int:
-    value = str((raw.get("metadata") or {}).get("resourceVersion", "0"))
-    return int(value) if value.isdigit() else 0
-
-
 def _fingerprint(meta: dict[str, Any]) -> tuple[Any, ...]:
     """What of an Application's metadata asks for a reconcile when it changes."""
     return (
@@ -685,12 +673,3 @@ def _fingerprint(meta: dict[str, Any]) -> tuple[Any, ...]:
 
 def _jittered(interval: float) -> float:
     return interval * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
-
-
-def _unix(timestamp: str | None) -> float | None:
-    if not timestamp:
-        return None
-    try:
-        return dt.datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None

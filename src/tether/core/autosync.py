@@ -29,6 +29,12 @@ SELF_HEAL_FACTOR = 3.0
 SELF_HEAL_MAX = 300.0  # ... up to 5 minutes
 SELF_HEAL_FAILING_AFTER = 3  # repeated self-heals undone this often raise a condition
 INTERRUPTED_MESSAGE = "interrupted: the controller stopped during the sync"
+# Reasons the controller acts on (conditions, re-checks); the others are for people.
+REASON_SUSPENDED = "suspended"
+REASON_AUTO_SYNC_OFF = "auto-sync is off"
+REASON_IN_SYNC = "in sync"
+REASON_SYNC_RUNNING = "a sync is running"
+DEPENDENCY_REASON_PREFIX = "waiting for dependency"
 
 
 class Action(StrEnum):
@@ -48,6 +54,10 @@ class Decision:
     @property
     def syncs(self) -> bool:
         return self.action in (Action.AUTO_SYNC, Action.SELF_HEAL, Action.RETRY)
+
+    @property
+    def waits_for_dependencies(self) -> bool:
+        return self.reason.startswith(DEPENDENCY_REASON_PREFIX)
 
 
 @dataclass
@@ -103,19 +113,19 @@ def decide(
 ) -> Decision:
     """The controller's next step for `app`, whose fresh comparison is `compared`."""
     if app.spec.suspend:
-        return Decision(Action.NONE, "suspended")
+        return Decision(Action.NONE, REASON_SUSPENDED)
     if not app.auto_sync_enabled:
-        return Decision(Action.NONE, "auto-sync is off")
+        return Decision(Action.NONE, REASON_AUTO_SYNC_OFF)
     if compared.break_glass is not None and compared.break_glass.active:
         return Decision(Action.WAIT, "break-glass rollback active")
     rewritten = find_condition(compared.conditions, CONDITION_HISTORY_REWRITTEN)
     if rewritten is not None:
         return Decision(Action.WAIT, "history rewritten: auto-sync frozen")
     if compared.sync.status is not SyncStatusCode.OUT_OF_SYNC:
-        return Decision(Action.NONE, "in sync")
+        return Decision(Action.NONE, REASON_IN_SYNC)
     state = compared.operation_state
     if state is not None and state.phase is OperationPhase.RUNNING:
-        return Decision(Action.WAIT, "a sync is running")
+        return Decision(Action.WAIT, REASON_SYNC_RUNNING)
     waiting = dependencies_not_ready(app, dependencies)
     if waiting:
         return Decision(Action.WAIT, waiting)
@@ -152,7 +162,7 @@ def dependencies_not_ready(
     for ns, name in app.dependencies():
         status = dependencies.get((ns, name))
         if status is None:
-            return f"waiting for dependency {ns}/{name}: not found"
+            return f"{DEPENDENCY_REASON_PREFIX} {ns}/{name}: not found"
         running = (
             status.operation_state is not None
             and status.operation_state.phase is OperationPhase.RUNNING
@@ -163,7 +173,7 @@ def dependencies_not_ready(
             or running
         ):
             return (
-                f"waiting for dependency {ns}/{name}:"
+                f"{DEPENDENCY_REASON_PREFIX} {ns}/{name}:"
                 f" {status.sync.status.value}/{status.health.status.value}"
                 + (", sync running" if running else "")
             )

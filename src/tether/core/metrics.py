@@ -8,7 +8,6 @@ next scrape.
 from __future__ import annotations
 
 import bisect
-import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from tether.model.application import (
     ApplicationStatus,
     find_condition,
 )
+from tether.model.keys import parse_rfc3339
 
 RECONCILE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -42,16 +42,6 @@ class AppSample:
     history_rewritten: bool
 
 
-def _unix(timestamp: str | None) -> float | None:
-    if not timestamp:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed.timestamp()
-
-
 def app_sample(app: Application) -> AppSample:
     status = app.status or ApplicationStatus()
     resources: Counter[tuple[str, str]] = Counter()
@@ -59,6 +49,7 @@ def app_sample(app: Application) -> AppSample:
         health = res.health.status.value if res.health is not None else ""
         resources[(res.status.value, health)] += 1
     operation = status.operation_state.phase.value if status.operation_state else ""
+    since = parse_rfc3339(status.out_of_sync_since)
     return AppSample(
         namespace=app.namespace,
         name=app.name,
@@ -69,7 +60,7 @@ def app_sample(app: Application) -> AppSample:
         autosync_enabled=app.auto_sync_enabled,
         suspended=app.spec.suspend,
         operation=operation,
-        out_of_sync_since=_unix(status.out_of_sync_since),
+        out_of_sync_since=since.timestamp() if since else None,
         resources=dict(resources),
         break_glass_active=bool(status.break_glass and status.break_glass.active),
         history_rewritten=find_condition(status.conditions, CONDITION_HISTORY_REWRITTEN)

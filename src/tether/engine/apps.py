@@ -7,7 +7,13 @@ from typing import Any
 
 from tether.errors import ClusterError, ConditionNotMet, InputError
 from tether.kube import KubeClient
-from tether.model.application import API_VERSION, FIELD_MANAGER, KIND, Application
+from tether.model.application import (
+    API_VERSION,
+    FIELD_MANAGER,
+    KIND,
+    Application,
+    ApplicationStatus,
+)
 from tether.model.crd import application_crd
 
 CRD_API = "apiextensions.k8s.io/v1"
@@ -114,3 +120,20 @@ async def list_apps(
 async def delete_app(kube: KubeClient, namespace: str, name: str) -> None:
     await get_app(kube, namespace, name)
     await kube.delete(API_VERSION, KIND, name, namespace)
+
+
+async def apply_status(
+    kube: KubeClient, app: Application, status: ApplicationStatus, resource_version: str | None
+) -> dict[str, Any]:
+    """Server-side apply of an Application's whole status by tether, with the
+    resourceVersion (when given) as a precondition: a write in between gets a 409."""
+    metadata: dict[str, Any] = {"name": app.name, "namespace": app.namespace}
+    if resource_version is not None:
+        metadata["resourceVersion"] = resource_version
+    body = {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": metadata,
+        "status": status.to_dict(),
+    }
+    return await kube.apply(body, field_manager=FIELD_MANAGER, subresource="status")

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from tether.core.desired import prepare_desired
-from tether.core.diff import AppDiff, Verdict, compare_app
+from tether.core.diff import AppDiff, ObjectDiff, Verdict, compare_app
 from tether.core.drift import explain_app, object_causes
 from tether.core.health import (
     CustomHealthRule,
@@ -53,6 +53,7 @@ from tether.model.application import (
 from tether.model.keys import ResourceKey, split_api_version
 from tether.render import RenderRequest, RenderTools, render
 
+from .apps import apply_status
 from .source import load_source
 
 DIFF_TIME_LIMIT = 10.0  # seconds for normalization + ignore rules (jq) of one app
@@ -285,8 +286,8 @@ async def _compare_into(
             hint="simplify spec.ignoreDifferences jqPathExpressions",
         ) from None
     result.diff = diff
-    desired_by_key = {ResourceKey.of(o): o for o in desired}
-    desired_keys = set(desired_by_key)
+
+    desired_keys = {ResourceKey.of(o) for o in desired}
     health_rules = await engine.health_rules(app.namespace)
     health: dict[ResourceKey, ResourceHealth | None] = {}
     for key in sorted(desired_keys | live.keys()):
@@ -308,11 +309,7 @@ async def _compare_into(
             + (f" (and {len(shared) - 1} more)" if len(shared) > 1 else "")
         )
     # Who caused each drift, for status.resources[] (the evidence is `tether drift`'s job).
-    rows = [
-        (d, desired_by_key.get(d.key), live.get(d.key), predicted.get(d.key))
-        for d in diff.out_of_sync
-        if d.verdict is Verdict.OUT_OF_SYNC
-    ]
+    rows = drift_rows(result, modified_only=True)
     causes = object_causes(explain_app(rows)) if rows else {}
     result.status = compared_status(
         app.status,
@@ -325,6 +322,21 @@ async def _compare_into(
         warnings=warnings,
         causes=causes,
     )
+
+
+def drift_rows(
+    comparison: Comparison, *, modified_only: bool = False
+) -> list[tuple[ObjectDiff, dict[str, Any] | None, dict[str, Any] | None, dict[str, Any] | None]]:
+    """(diff, desired, live, predicted) of every object that differs, as drift
+    attribution takes them; `modified_only` leaves out objects to create or prune."""
+    if comparison.diff is None:
+        return []
+    desired = {ResourceKey.of(o): o for o in comparison.desired}
+    return [
+        (d, desired.get(d.key), comparison.live.get(d.key), comparison.predicted.get(d.key))
+        for d in comparison.diff.out_of_sync
+        if not modified_only or d.verdict is Verdict.OUT_OF_SYNC
+    ]
 
 
 def last_synced_revision(app: Application) -> str | None:
@@ -573,18 +585,8 @@ async def write_status(
         merged = merge_status(app.status, status, current.status)
         if merged == current.status:
             return None
-        body = {
-            "apiVersion": API_VERSION,
-            "kind": "Application",
-            "metadata": {
-                "name": app.name,
-                "namespace": app.namespace,
-                "resourceVersion": raw["metadata"]["resourceVersion"],
-            },
-            "status": merged.to_dict(),
-        }
         try:
-            stored = await kube.apply(body, field_manager=FIELD_MANAGER, subresource="status")
+            stored = await apply_status(kube, app, merged, raw["metadata"]["resourceVersion"])
             return str((stored.get("metadata") or {}).get("resourceVersion", ""))
         except ClusterError as exc:
             if exc.status != 409:

@@ -10,7 +10,7 @@ from tether.errors import ClusterError
 from tether.model.application import Application
 from tether.model.keys import ResourceKey
 
-from .compare import Comparison, Engine, compare
+from .compare import Comparison, Engine, compare, drift_rows
 
 
 @dataclass
@@ -25,14 +25,9 @@ async def explain_drift(engine: Engine, app: Application) -> DriftReport:
     result = await compare(engine, app)
     if result.error is not None:
         raise result.error
-    assert result.diff is not None
-    desired = {ResourceKey.of(o): o for o in result.desired}
-    events = await _events(engine, {k.namespace for k in (*desired, *result.live) if k.namespace})
-    rows = [
-        (d, desired.get(d.key), result.live.get(d.key), result.predicted.get(d.key))
-        for d in result.diff.out_of_sync
-    ]
-    return DriftReport(app, result, explain_app(rows, events))
+    keys = [ResourceKey.of(o) for o in result.desired] + list(result.live)
+    events = await _events(engine, {k.namespace for k in keys if k.namespace})
+    return DriftReport(app, result, explain_app(drift_rows(result), events))
 
 
 async def _events(engine: Engine, namespaces: set[str]) -> list[dict[str, Any]]:

@@ -7,13 +7,11 @@ import logging
 import secrets
 from typing import Any
 
-from tether.core.drift import DriftFinding, explain_app
 from tether.errors import TetherError
 from tether.kube import KubeClient
 from tether.model.application import API_VERSION, KIND, Application
-from tether.model.keys import ResourceKey
 
-from .compare import Comparison, now_rfc3339
+from .compare import now_rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -53,15 +51,3 @@ async def record_event(
         await kube.create(body)
     except TetherError as exc:
         log.warning("event %s on %s/%s not recorded: %s", reason, app.namespace, app.name, exc)
-
-
-def drift_findings(comparison: Comparison) -> list[DriftFinding]:
-    """Attribution of every drifted path of a comparison, from live managedFields alone."""
-    if comparison.diff is None:
-        return []
-    desired = {ResourceKey.of(o): o for o in comparison.desired}
-    rows = [
-        (d, desired.get(d.key), comparison.live.get(d.key), comparison.predicted.get(d.key))
-        for d in comparison.diff.out_of_sync
-    ]
-    return explain_app(rows, [])

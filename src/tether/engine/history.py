@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from tether.engine.apps import get_app
+from tether.engine.apps import apply_status, get_app
 from tether.errors import ClusterError, InputError, TetherError
 from tether.kube import KubeClient
 from tether.model.application import (
@@ -315,17 +315,13 @@ async def _append_to_status(
             [*(e for e in status.history if e.id != entry.id), entry],
             current.spec.revision_history_limit,
         )
-        metadata: dict[str, Any] = {"name": current.name, "namespace": current.namespace}
-        if current.resource_version is not None:
-            metadata["resourceVersion"] = current.resource_version
-        body = {
-            "apiVersion": API_VERSION,
-            "kind": KIND,
-            "metadata": metadata,
-            "status": dataclasses.replace(status, history=tuple(kept)).to_dict(),
-        }
         try:
-            await kube.apply(body, field_manager=FIELD_MANAGER, subresource="status")
+            await apply_status(
+                kube,
+                current,
+                dataclasses.replace(status, history=tuple(kept)),
+                current.resource_version,
+            )
         except ClusterError as exc:
             if exc.status != 409:
                 raise

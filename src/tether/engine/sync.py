@@ -13,7 +13,6 @@ import contextlib
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from tether.core.health import CustomHealthRule, HealthStatus, assess_health
 from tether.core.plan import SyncPhase, SyncPlan, SyncTask, Wave, check_prune_guards, plan_sync
@@ -28,9 +27,9 @@ from tether.model.application import (
     OperationPhase,
     OperationState,
 )
-from tether.model.keys import ResourceKey, split_api_version
+from tether.model.keys import ResourceKey, resource_version_of, split_api_version
 
-from .apps import get_app
+from .apps import apply_status, get_app
 from .compare import (
     Comparison,
     Engine,
@@ -85,6 +84,14 @@ class SyncResult:
 
 class SyncFailed(ConditionNotMet):
     """A wave, hook or apply failed after the sync started; the status says which."""
+
+
+class SyncRefused(ConditionNotMet):
+    """A guard refused the sync before anything was written (prune guards)."""
+
+
+class SyncInProgress(ConditionNotMet):
+    """Another sync of the app is running (or claimed it at the same moment)."""
 
 
 def _noop(_: str) -> None:
@@ -197,12 +204,10 @@ def _plan(app: Application, comparison: Comparison, request: SyncRequest) -> Syn
         confirmed=request.confirm_prune,
     )
     if not guard.allowed:
-        raise ConditionNotMet(
-            f"sync of {app.name} refused: {guard.reason}", hint="nothing was changed"
-        )
+        raise SyncRefused(f"sync of {app.name} refused: {guard.reason}", hint="nothing was changed")
     if plan.needs_confirm and not request.confirm_prune:
         names = ", ".join(str(k) for k in plan.needs_confirm)
-        raise ConditionNotMet(
+        raise SyncRefused(
             f"sync of {app.name} refused: {names} marked Prune=confirm",
             hint="pass --confirm-prune to delete them",
         )
@@ -230,7 +235,7 @@ async def _claim(
         current = Application.from_dict(raw)
         state = current.status.operation_state if current.status else None
         if state is not None and state.phase is OperationPhase.RUNNING:
-            raise ConditionNotMet(
+            raise SyncInProgress(
                 f"Application {app.name}: a sync started at {state.started_at} by"
                 f" {state.initiated_by or 'someone'} is still running",
                 hint="wait for it (tether app wait) and try again",
@@ -250,23 +255,13 @@ async def _claim(
         # Server-side apply of the whole status (the same manager and operation as every
         # other status write), with resourceVersion as a precondition: a racing claim
         # gets a 409.
-        body = {
-            "apiVersion": API_VERSION,
-            "kind": KIND,
-            "metadata": {
-                "name": app.name,
-                "namespace": app.namespace,
-                "resourceVersion": raw["metadata"]["resourceVersion"],
-            },
-            "status": status.to_dict(),
-        }
         try:
-            stored = await kube.apply(body, field_manager=FIELD_MANAGER, subresource="status")
+            stored = await apply_status(kube, app, status, raw["metadata"]["resourceVersion"])
         except ClusterError as exc:
             if exc.status == 409 and attempt < attempts - 1:
                 continue  # the next read tells whether it was a competing claim
             if exc.status == 409:
-                raise ConditionNotMet(
+                raise SyncInProgress(
                     f"Application {app.name}: another sync claimed it at the same time",
                     hint="wait for it (tether app wait) and try again",
                 ) from exc
@@ -413,7 +408,7 @@ async def _apply(engine: Engine, task: SyncTask, request: SyncRequest, result: S
     # the compare after the sync reuses it instead of asking again.
     engine.predictions.put(PredictionCache.cache_key(task.obj, stored), stored)
     result.applied.append(task.key)
-    result.stored_versions[task.key] = _resource_version(stored)
+    result.stored_versions[task.key] = resource_version_of(stored)
     group, _ = split_api_version(str(task.obj.get("apiVersion", "")))
     if not engine.cache.watched(group, task.key.kind):
         with contextlib.suppress(ClusterError):
@@ -470,7 +465,7 @@ async def _wait_healthy(
             live = None
             if engine.cache.watched(task.key.group, task.key.kind):
                 live = engine.cache.get(task.key)
-            if live is None or _resource_version(live) < versions.get(task.key, 0):
+            if live is None or resource_version_of(live) < versions.get(task.key, 0):
                 live = await engine.kube.get(
                     str(task.obj["apiVersion"]),
                     task.key.kind,
@@ -583,9 +578,3 @@ async def delete_cascade(engine: Engine, app: Application, progress: Progress = 
                 count += 1
                 progress(f"deleted {task.key}")
     return count
-
-
-def _resource_version(obj: Mapping[str, Any]) -> int:
-    """etcd's revision as an int (0 when absent or not numeric, as for aggregated APIs)."""
-    raw = str((obj.get("metadata") or {}).get("resourceVersion") or "0")
-    return int(raw) if raw.isdigit() else 0

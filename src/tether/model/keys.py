@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 
@@ -35,3 +37,19 @@ class ResourceKey:
     def __str__(self) -> str:
         gk = f"{self.kind}.{self.group}" if self.group else self.kind
         return f"{gk} {self.namespace}/{self.name}" if self.namespace else f"{gk} {self.name}"
+
+
+def resource_version_of(obj: Mapping[str, Any]) -> int:
+    """etcd's revision as an int (0 when absent or not numeric, as for aggregated APIs)."""
+    raw = str((obj.get("metadata") or {}).get("resourceVersion") or "0")
+    return int(raw) if raw.isdigit() else 0
+
+
+def parse_rfc3339(text: str | None) -> datetime | None:
+    """An API timestamp (`2026-11-26T19:00:00Z`, also with fractions) or None."""
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
