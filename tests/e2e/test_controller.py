@@ -20,9 +20,14 @@ from tests.support.githttp import git
 from tests.support.repos import GitopsRepo
 from tests.support.waiting import eventually
 from tether.core.sharding import shard_of
-from tether.engine.apps import create_app, get_app
+from tether.engine.apps import apply_status, create_app, get_app
 from tether.kube import KubeClient
-from tether.model.application import Application
+from tether.model.application import (
+    Application,
+    ApplicationStatus,
+    OperationPhase,
+    OperationState,
+)
 
 SECRET = "s3cret-for-tests"
 
@@ -505,7 +510,16 @@ async def test_crash_in_the_middle_of_a_sync_is_resumed_without_duplicate_histor
         for node in nodes:
             kubectl("label", "node", node, f"{label}=yes", "--overwrite")
         second.start()
-        app = await wait_synced_healthy(kube, namespace, "slow", head, timeout=120)
+        await wait_synced_healthy(kube, namespace, "slow", head, timeout=120)
+
+        async def recorded() -> Any:
+            # History is written right after the operation's final status.
+            found = await get_app(kube, namespace, "slow")
+            return found if found.status and found.status.history else None
+
+        app = await eventually(recorded, timeout=30, what="the history entry")
+        await asyncio.sleep(1)
+        app = await get_app(kube, namespace, "slow")
         assert app.status is not None and app.status.operation_state is not None
         assert app.status.operation_state.phase.value == "Succeeded"
         assert [h.revision for h in app.status.history] == [head]  # recorded once
@@ -758,3 +772,57 @@ async def test_an_unreachable_git_remote_is_a_condition_and_drift_is_still_seen(
             return await condition_of(kube, namespace, "offline", "SourceError") is None
 
         await eventually(cleared, timeout=20, what="SourceError cleared")
+
+
+async def test_a_sync_left_running_by_a_dead_cli_is_marked_abandoned(
+    kubeconfig: str, kube: KubeClient, namespace: str, repo: GitopsRepo, tmp_path: Path
+) -> None:
+    repo.write({"app/cm.yaml": configmap("settings", "1")})
+    repo.commit("v1")
+    app = await create_app(kube, application("orphan", namespace, repo.url, "app"))
+    stale = ApplicationStatus(
+        operation_state=OperationState(
+            OperationPhase.RUNNING, None, "2026-01-01T00:00:00Z", None, "sync started", "cli:dana"
+        )
+    )
+    await apply_status(kube, app, stale, None)  # a CLI killed in the middle of its sync
+    with controller(kubeconfig, namespace, tmp_path):
+
+        async def abandoned() -> Any:
+            s = await status_of(kube, namespace, "orphan")
+            state = s.operation_state
+            return state if state is not None and state.phase.value == "Failed" else None
+
+        state = await eventually(abandoned, timeout=20, what="the Running sync marked failed")
+        assert state.message.startswith("abandoned: cli:dana stopped during the sync")
+        events = await kube.list("v1", "Event", namespace)
+        assert any(e.get("reason") == "SyncInterrupted" for e in events)
+
+
+async def test_a_refused_auto_sync_is_recorded_once_not_retried_in_a_loop(
+    kubeconfig: str, kube: KubeClient, namespace: str, repo: GitopsRepo, tmp_path: Path
+) -> None:
+    repo.write({f"app/cm{i}.yaml": configmap(f"cm{i}", "1") for i in range(4)})
+    head = repo.commit("four")
+    await create_app(
+        kube, application("guarded", namespace, repo.url, "app", syncPolicy=auto(), interval="1s")
+    )
+    with controller(kubeconfig, namespace, tmp_path):
+        await wait_synced_healthy(kube, namespace, "guarded", head)
+        repo.remove("app/cm1.yaml", "app/cm2.yaml", "app/cm3.yaml")
+        smaller = repo.commit("drop three of four")
+
+        async def refused() -> Any:
+            s = await status_of(kube, namespace, "guarded")
+            state = s.operation_state
+            ok = state is not None and state.revision == smaller and state.phase.value == "Error"
+            return state if ok else None
+
+        state = await eventually(refused, timeout=30, what="the prune guard's refusal")
+        assert "refused" in (state.message or "")
+        assert await condition_of(kube, namespace, "guarded", "SyncError") is not None
+        await asyncio.sleep(4)  # several poll intervals and reconciles
+        events = await kube.list("v1", "Event", namespace)
+        assert [e.get("reason") for e in events].count("SyncRefused") == 1
+        for i in range(4):  # nothing was pruned
+            assert await kube.get("v1", "ConfigMap", f"cm{i}", namespace) is not None
