@@ -82,11 +82,13 @@ async def namespace(kube: KubeClient, request: pytest.FixtureRequest) -> AsyncIt
 async def engine(kube: KubeClient, tmp_path: Path) -> AsyncIterator[Engine]:
     """An engine as the CLI builds one: git cache in tmp, real render tools, a watch cache."""
     cache = LiveCache(kube)
+    built = Engine(
+        kube, GitRepos(tmp_path / "git-cache"), RenderTools.from_dir(binaries.bin_dir()), cache
+    )
     try:
-        yield Engine(
-            kube, GitRepos(tmp_path / "git-cache"), RenderTools.from_dir(binaries.bin_dir()), cache
-        )
+        yield built
     finally:
+        await built.evaluator.close()
         await cache.close()
 
 

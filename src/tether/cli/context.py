@@ -73,6 +73,7 @@ async def open_engine(cli: CliContext) -> AsyncIterator[Engine]:
     try:
         yield engine
     finally:
+        await engine.evaluator.close()
         await engine.cache.close()
         kube.close()
 

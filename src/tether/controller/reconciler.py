@@ -66,10 +66,10 @@ from tether.model.application import (
     ConditionStatus,
     OperationPhase,
     OperationState,
-    parse_duration,
     remove_condition,
     set_condition,
 )
+from tether.model.fields import parse_duration
 from tether.model.keys import ResourceKey, parse_rfc3339, resource_version_of
 
 from .queue import WorkQueue
@@ -285,10 +285,15 @@ class Controller:
     # -- workers -----------------------------------------------------------------------
 
     async def _worker(self) -> None:
+        # When this worker's current reconcile started (None while idle), for /healthz.
+        busy: dict[int, float | None] = vars(self).setdefault("_reconcile_started", {})
+        slot = len(busy)
+        busy[slot] = None
         while True:
             key = await self.queue.get()
             handed_off = False
             started = time.monotonic()
+            busy[slot] = started
             try:
                 handed_off = await self.reconcile(key)
                 self.queue.forget(key)
@@ -302,11 +307,16 @@ class Controller:
                 delay = self.queue.add_rate_limited(key)
                 log.exception("reconcile %s/%s failed (retry in %.1fs)", *key, delay)
             finally:
+                busy[slot] = None
                 self.counters.reconcile.observe(time.monotonic() - started)
                 if not handed_off:
                     self.queue.done(key)
             if not self._settled and self.queue.pending() == 0 and self._reconciled:
                 self._settle()
+
+    def reconcile_started(self) -> list[float | None]:
+        """Per worker, the monotonic time its current reconcile started (None: idle)."""
+        return list(vars(self).get("_reconcile_started", {}).values())
 
     def _settle(self) -> None:
         """After the first pass over every app, move what is loaded by now (the live

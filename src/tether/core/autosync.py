@@ -20,8 +20,8 @@ from tether.model.application import (
     OperationPhase,
     SyncStatusCode,
     find_condition,
-    parse_duration,
 )
+from tether.model.fields import parse_duration
 
 CONTROLLER_INITIATOR = "controller"  # operationState.initiatedBy prefix of our own syncs
 SELF_HEAL_BASE = 2.0  # seconds; the n-th repeated self-heal waits 2 s * 3^(n-1) ...

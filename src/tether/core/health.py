@@ -686,6 +686,15 @@ class CustomHealthRule:
     def describe(self) -> str:
         return f"{self.kind}.{self.group}" if self.group else self.kind
 
+    def to_spec(self) -> dict[str, str]:
+        """The rule as `parse_health_rules` reads it (to rebuild it in another process)."""
+        spec = {"kind": self.kind, "group": self.group}
+        if self.jq is not None:
+            spec["jq"] = self.jq
+        if self.cel is not None:
+            spec["cel"] = self.cel
+        return spec
+
 
 def _first_line(err: Exception) -> str:
     text = str(err).strip()
@@ -764,7 +773,8 @@ def parse_health_rules_yaml(text: str, *, where: str = "healthChecks") -> list[C
 # Entry points
 
 
-def _matching_rule(obj: Obj, rules: Sequence[CustomHealthRule]) -> CustomHealthRule | None:
+def matching_rule(obj: Obj, rules: Sequence[CustomHealthRule]) -> CustomHealthRule | None:
+    """The first custom rule for the object's group/kind, if any."""
     group, _ = split_api_version(str(obj.get("apiVersion", "")))
     kind = str(obj.get("kind", ""))
     return next((rule for rule in rules if rule.matches(group, kind)), None)
@@ -781,7 +791,7 @@ def assess_health(obj: Obj, rules: Sequence[CustomHealthRule] = ()) -> ResourceH
 
     The first custom rule matching the object's group/kind replaces the built-in rule.
     """
-    rule = _matching_rule(obj, rules)
+    rule = matching_rule(obj, rules)
     if rule is not None:
         return rule.evaluate(obj)
     health = _builtin_health(obj)

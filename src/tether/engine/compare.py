@@ -20,17 +20,15 @@ from typing import Any
 import orjson
 
 from tether.core.desired import prepare_desired
-from tether.core.diff import AppDiff, ObjectDiff, Verdict, compare_app
+from tether.core.diff import AppDiff, ObjectDiff, Verdict
 from tether.core.drift import explain_app, object_causes
 from tether.core.health import (
     CustomHealthRule,
     ResourceHealth,
     aggregate_health,
-    assess_health,
     health_of_missing,
     parse_health_rules_yaml,
 )
-from tether.core.ignore import parse_ignore_rules
 from tether.core.status import (
     CONDITION_SHARED_RESOURCE,
     compared_status,
@@ -52,11 +50,11 @@ from tether.model.application import (
 )
 from tether.model.keys import ResourceKey, split_api_version
 from tether.render import RenderRequest, RenderTools, render
+from tether.sandbox import Evaluator
 
 from .apps import apply_status
 from .source import load_source
 
-DIFF_TIME_LIMIT = 10.0  # seconds for normalization + ignore rules (jq) of one app
 REPOSITORY_SECRET_SELECTOR = "tether.dev/secret-type=repository"
 # Custom health rules (jq) live in this ConfigMap of the app's namespace: every data key
 # holds a YAML list of {group, kind, jq} rules.
@@ -143,6 +141,8 @@ class Engine:
     cache: LiveCache
     credentials: GitCredentials | None = None  # from the environment (CLI)
     predictions: PredictionCache = field(default_factory=PredictionCache)
+    # Comparisons and health checks involving user-supplied jq run in killable workers.
+    evaluator: Evaluator = field(default_factory=Evaluator)
     _repo_secrets: dict[str, list[RepositorySecret]] = field(default_factory=dict)
     _health_rules: dict[str, tuple[str, list[CustomHealthRule]]] = field(default_factory=dict)
     # Renders of git trees (immutable per commit) keyed by the whole request: a controller
@@ -275,24 +275,26 @@ async def _compare_into(
     result.shared = shared
     predicted = await _predict(engine, desired, live, use_cache=not hard_refresh)
     result.predicted = predicted
-    rules = parse_ignore_rules(d.to_dict() for d in app.spec.ignore_differences)
-    try:
-        diff = await asyncio.wait_for(
-            asyncio.to_thread(compare_app, desired, live, predicted, rules), DIFF_TIME_LIMIT
-        )
-    except TimeoutError:
-        raise InputError(
-            f"Application {app.name}: comparing took longer than {DIFF_TIME_LIMIT:.0f}s",
-            hint="simplify spec.ignoreDifferences jqPathExpressions",
-        ) from None
+    diff = await engine.evaluator.compare_app(
+        desired,
+        live,
+        predicted,
+        [d.to_dict() for d in app.spec.ignore_differences],
+        what=f"Application {app.name}",
+    )
     result.diff = diff
 
     desired_keys = {ResourceKey.of(o) for o in desired}
     health_rules = await engine.health_rules(app.namespace)
-    health: dict[ResourceKey, ResourceHealth | None] = {}
-    for key in sorted(desired_keys | live.keys()):
-        obj = live.get(key)
-        health[key] = assess_health(obj, health_rules) if obj is not None else health_of_missing()
+    keys = sorted(desired_keys | live.keys())
+    present = [key for key in keys if key in live]
+    assessed = await engine.evaluator.assess_health(
+        [live[key] for key in present], health_rules, what=f"Application {app.name}"
+    )
+    health: dict[ResourceKey, ResourceHealth | None] = dict(zip(present, assessed, strict=True))
+    for key in keys:
+        health.setdefault(key, health_of_missing())
+    health = {key: health[key] for key in keys}
     result.health = health
     result.app_health = aggregate_health((k, h) for k, h in health.items() if k in desired_keys)
     versions = {

@@ -13,8 +13,9 @@ import contextlib
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from tether.core.health import CustomHealthRule, HealthStatus, assess_health
+from tether.core.health import CustomHealthRule, HealthStatus
 from tether.core.plan import SyncPhase, SyncPlan, SyncTask, Wave, check_prune_guards, plan_sync
 from tether.errors import ClusterError, ConditionNotMet, InputError, TetherError
 from tether.kube import KubeClient
@@ -461,6 +462,7 @@ async def _wait_healthy(
     pending = list(tasks)
     while pending:
         still: list[SyncTask] = []
+        lives: list[dict[str, Any] | None] = []
         for task in pending:
             live = None
             if engine.cache.watched(task.key.group, task.key.kind):
@@ -472,7 +474,11 @@ async def _wait_healthy(
                     task.key.name,
                     task.key.namespace or None,
                 )
-            health = assess_health(live, rules) if live is not None else None
+            lives.append(live)
+        present = [live for live in lives if live is not None]
+        assessed = iter(await engine.evaluator.assess_health(present, rules, what=label))
+        for task, live in zip(pending, lives, strict=True):
+            health = next(assessed) if live is not None else None
             if live is None or (
                 health is not None
                 and health.status

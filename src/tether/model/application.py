@@ -10,18 +10,32 @@ Times in status are RFC 3339 strings supplied by the caller: this layer has no c
 from __future__ import annotations
 
 import copy
-import difflib
-import json
-import math
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any
 
 from tether.errors import InputError
+from tether.model.fields import (
+    Fields,
+    Problems,
+    check_name,
+    check_namespace,
+    dict_or_none,
+    drop_none,
+    is_dns1123_subdomain,
+    list_or_none,
+    parse_alone,
+    parse_duration,
+    show,
+)
 from tether.model.keys import ResourceKey
+
+_HELM_RELEASE_NAME_MAX = 53  # Helm stores releases in Secrets whose names add a suffix
+_GIT_URL_SCHEMES = ("file://", "https://", "http://", "ssh://", "git://", "git+ssh://")
+_SCP_LIKE_GIT_URL = re.compile(r"^[\w.-]+@[\w.-]+:.+$")  # git@host:org/repo.git
+_BAD_POINTER_ESCAPE = re.compile(r"~(?![01])")
 
 API_GROUP = "tether.dev"
 API_VERSION = "tether.dev/v1alpha1"
@@ -42,332 +56,6 @@ DEFAULT_BACKOFF_MAX_DURATION = "3m"
 DECRYPTION_PROVIDERS = ("sops",)
 RENDERERS = ("directory", "kustomize", "helm")  # `spec.source` sets at most one of them
 
-T = TypeVar("T")
-E = TypeVar("E", bound=StrEnum)
-
-
-# --------------------------------------------------------------------------- durations
-
-# One `<number><unit>` term of a Go duration; "ms" is listed before "m" and "s" so that
-# the alternation does not stop at the shorter unit.
-_DURATION_TERM = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-_SECONDS_PER_UNIT = {
-    "ns": 1e-9,
-    "us": 1e-6,
-    "µs": 1e-6,
-    "μs": 1e-6,  # Go accepts both the micro sign and the Greek mu
-    "ms": 1e-3,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
-}
-
-
-def parse_duration(text: str) -> float:
-    """A Go-style duration (`90s`, `5m`, `1h30m`, `500ms`) in seconds.
-
-    Like Go's `time.ParseDuration`, a bare `0` is allowed and every other number needs
-    a unit. Negative durations are rejected: no tether setting can use one.
-    """
-    if text == "0":
-        return 0.0
-    total = 0.0
-    position = 0
-    while position < len(text):
-        term = _DURATION_TERM.match(text, position)
-        if term is None:
-            break
-        total += float(term.group(1)) * _SECONDS_PER_UNIT[term.group(2)]
-        position = term.end()
-    if not text or position != len(text):
-        raise InputError(
-            f"invalid duration {json.dumps(text)}: "
-            "use numbers with units ns, us, ms, s, m or h, e.g. 90s, 5m or 1h30m"
-        )
-    return total
-
-
-# ---------------------------------------------------------------- validation plumbing
-
-_DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_DNS1123_LABEL = re.compile(rf"^{_DNS_LABEL}$")
-_DNS1123_SUBDOMAIN = re.compile(rf"^{_DNS_LABEL}(\.{_DNS_LABEL})*$")
-_HELM_RELEASE_NAME_MAX = 53  # Helm stores releases in Secrets whose names add a suffix
-_GIT_URL_SCHEMES = ("file://", "https://", "http://", "ssh://", "git://", "git+ssh://")
-_SCP_LIKE_GIT_URL = re.compile(r"^[\w.-]+@[\w.-]+:.+$")  # git@host:org/repo.git
-_BAD_POINTER_ESCAPE = re.compile(r"~(?![01])")
-_MAX_SHOWN = 60
-
-
-def is_dns1123_subdomain(value: str) -> bool:
-    """The rule for most object names (`metadata.name` of an Application among them)."""
-    return len(value) <= 253 and _DNS1123_SUBDOMAIN.match(value) is not None
-
-
-def is_dns1123_label(value: str) -> bool:
-    """The rule for namespace names."""
-    return len(value) <= 63 and _DNS1123_LABEL.match(value) is not None
-
-
-def _show(value: object) -> str:
-    """A value as it appears in an error: JSON-quoted, one line, not too long."""
-    try:
-        shown = json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
-        shown = repr(value)
-    return shown if len(shown) <= _MAX_SHOWN else shown[: _MAX_SHOWN - 3] + "..."
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
-class _Problems:
-    """Validation problems, collected so that one error can report all of them."""
-
-    def __init__(self) -> None:
-        self.messages: list[str] = []
-
-    def add(self, path: str, message: str) -> None:
-        self.messages.append(f"{path} {message}" if path else message)
-
-    def raise_if_any(self, subject: str) -> None:
-        if self.messages:
-            raise InputError(f"{subject}: " + "; ".join(self.messages))
-
-
-class _Fields:
-    """Typed, path-aware reads from one JSON object.
-
-    A missing or mistyped value is recorded as a problem and replaced by the default, so
-    parsing always runs to the end and finds every problem in one pass. `None` counts as
-    absent, as it does for the API server.
-    """
-
-    def __init__(self, data: object, path: str, problems: _Problems) -> None:
-        self.path = path
-        self.problems = problems
-        if isinstance(data, Mapping):
-            self.data: Mapping[str, Any] = data
-        else:
-            self.data = {}
-            if data is not None:
-                problems.add(path, f"must be an object, got {_show(data)}")
-
-    def path_of(self, key: str) -> str:
-        return _join(self.path, key)
-
-    def has(self, key: str) -> bool:
-        return self.data.get(key) is not None
-
-    def problem(self, key: str, message: str) -> None:
-        self.problems.add(self.path_of(key), message)
-
-    def _wrong_type(self, key: str, expected: str, value: object) -> None:
-        # YAML turns `1.0`, `yes` and `0755` into non-strings; say how to keep them text.
-        quote_hint = " (quote it in YAML)" if expected == "a string" else ""
-        self.problem(key, f"must be {expected}{quote_hint}, got {_show(value)}")
-
-    def only(self, known: Iterable[str]) -> None:
-        """Unknown fields are typos more often than not: name them, suggest the field."""
-        known_fields = list(known)
-        for key in self.data:
-            if key in known_fields:
-                continue
-            close = difflib.get_close_matches(str(key), known_fields, n=1)
-            suggestion = f" (did you mean {close[0]}?)" if close else ""
-            self.problem(str(key), f"is not a known field{suggestion}")
-
-    def optional_string(self, key: str) -> str | None:
-        value = self.data.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            self._wrong_type(key, "a string", value)
-            return None
-        return value
-
-    def string(self, key: str, default: str = "") -> str:
-        value = self.optional_string(key)
-        return default if value is None else value
-
-    def required_string(self, key: str) -> str:
-        value = self.data.get(key)
-        if value is None or value == "":
-            self.problem(key, "is required")
-            return ""
-        return self.string(key)
-
-    def boolean(self, key: str, default: bool = False) -> bool:
-        value = self.data.get(key)
-        if value is None:
-            return default
-        if not isinstance(value, bool):
-            self._wrong_type(key, "true or false", value)
-            return default
-        return value
-
-    def optional_integer(self, key: str, minimum: int = 0) -> int | None:
-        value = self.data.get(key)
-        if value is None:
-            return None
-        # bool is an int in Python but `true` is never a count.
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            self._wrong_type(key, f"an integer >= {minimum}", value)
-            return None
-        return value
-
-    def integer(self, key: str, default: int, minimum: int = 0) -> int:
-        value = self.optional_integer(key, minimum)
-        return default if value is None else value
-
-    def number(self, key: str, default: float, minimum: float) -> float:
-        value = self.data.get(key)
-        if value is None:
-            return default
-        is_number = isinstance(value, int | float) and not isinstance(value, bool)
-        if not is_number or not math.isfinite(value) or value < minimum:
-            self._wrong_type(key, f"a number >= {minimum:g}", value)
-            return default
-        return float(value)
-
-    def strings(self, key: str) -> tuple[str, ...]:
-        value = self.data.get(key)
-        if value is None:
-            return ()
-        if not isinstance(value, list):
-            self._wrong_type(key, "a list of strings", value)
-            return ()
-        items: list[str] = []
-        for index, item in enumerate(value):
-            if isinstance(item, str):
-                items.append(item)
-            else:
-                self.problems.add(
-                    f"{self.path_of(key)}[{index}]",
-                    f"must be a string (quote it in YAML), got {_show(item)}",
-                )
-        return tuple(items)
-
-    def string_map(self, key: str) -> dict[str, str]:
-        value = self.data.get(key)
-        if value is None:
-            return {}
-        if not isinstance(value, Mapping):
-            self._wrong_type(key, "a map of strings", value)
-            return {}
-        result: dict[str, str] = {}
-        for name, item in value.items():
-            if isinstance(item, str):
-                result[str(name)] = item
-            else:
-                self.problem(
-                    f"{key}.{name}", f"must be a string (quote it in YAML), got {_show(item)}"
-                )
-        return result
-
-    def duration(self, key: str, default: str) -> str:
-        """A positive duration, kept in its wire form (`to_dict` gives back what was
-        written); a zero interval or timeout would spin or never wait."""
-        value = self.data.get(key)
-        if value is None:
-            return default
-        try:
-            seconds = parse_duration(value) if isinstance(value, str) else None
-        except InputError:
-            seconds = None
-        if seconds is None:
-            self._wrong_type(key, 'a duration like "90s", "5m" or "1h30m"', value)
-            return default
-        if seconds <= 0:
-            self.problem(key, f"must be longer than zero, got {_show(value)}")
-            return default
-        return str(value)
-
-    def timestamp(self, key: str) -> str | None:
-        value = self.optional_string(key)
-        if value is not None and not _is_rfc3339(value):
-            self._wrong_type(key, "an RFC 3339 time like 2024-05-01T12:00:00Z", value)
-            return None
-        return value
-
-    def choice(self, key: str, allowed: type[E], default: E) -> E:
-        value = self.data.get(key)
-        if value is None:
-            return default
-        if not isinstance(value, str) or value not in {member.value for member in allowed}:
-            names = ", ".join(member.value for member in allowed)
-            self.problem(key, f"must be one of {names}, got {_show(value)}")
-            return default
-        return allowed(value)
-
-    def child(self, key: str) -> _Fields | None:
-        """The nested object at `key`, or None when it is absent."""
-        if not self.has(key):
-            return None
-        return _Fields(self.data[key], self.path_of(key), self.problems)
-
-    def children(self, key: str) -> list[_Fields]:
-        """The objects of the list at `key`, each with its indexed path."""
-        value = self.data.get(key)
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            self._wrong_type(key, "a list", value)
-            return []
-        return [
-            _Fields(item, f"{self.path_of(key)}[{index}]", self.problems)
-            for index, item in enumerate(value)
-        ]
-
-
-def _is_rfc3339(value: str) -> bool:
-    """A date, a time and a zone: what metav1.Time writes, e.g. 2024-05-01T12:00:00Z."""
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return False
-    return parsed.tzinfo is not None and len(value) > len("2024-05-01")
-
-
-def _parse_alone(parser: Callable[[_Fields], T], data: object, subject: str) -> T:
-    """Run one parser on its own: the public `from_dict` of every nested type."""
-    problems = _Problems()
-    result = parser(_Fields(data, "", problems))
-    problems.raise_if_any(subject)
-    return result
-
-
-def _drop_none(wire: dict[str, Any]) -> dict[str, Any]:
-    """Unset optionals are omitted from the wire form rather than sent as null."""
-    return {key: value for key, value in wire.items() if value is not None}
-
-
-def _list_or_none(items: Sequence[Any]) -> list[Any] | None:
-    return list(items) if items else None
-
-
-def _dict_or_none(items: Mapping[str, str]) -> dict[str, str] | None:
-    return dict(items) if items else None
-
-
-def _check_name(fields: _Fields, key: str, value: str) -> None:
-    if value and not is_dns1123_subdomain(value):
-        fields.problem(
-            key,
-            "must be a DNS-1123 subdomain (lowercase letters, digits, '-' and '.', "
-            f"starting and ending with a letter or digit, at most 253), got {_show(value)}",
-        )
-
-
-def _check_namespace(fields: _Fields, key: str, value: str | None) -> None:
-    if value and not is_dns1123_label(value):
-        fields.problem(
-            key,
-            "must be a DNS-1123 label (lowercase letters, digits and '-', "
-            f"starting and ending with a letter or digit, at most 63), got {_show(value)}",
-        )
-
 
 # ------------------------------------------------------------------------ sync options
 
@@ -383,12 +71,12 @@ def parse_sync_options(options: Iterable[str]) -> dict[str, str]:
     for option in options:
         name, equals, value = option.partition("=")
         if not equals or not name.strip():
-            raise InputError(f"sync option {_show(option)} must look like Name=value")
+            raise InputError(f"sync option {show(option)} must look like Name=value")
         parsed[name.strip()] = value.strip()
     return parsed
 
 
-def _parse_sync_option_list(fields: _Fields, key: str) -> dict[str, str]:
+def _parse_sync_option_list(fields: Fields, key: str) -> dict[str, str]:
     parsed: dict[str, str] = {}
     for index, option in enumerate(fields.strings(key)):
         try:
@@ -396,7 +84,7 @@ def _parse_sync_option_list(fields: _Fields, key: str) -> dict[str, str]:
         except InputError:
             fields.problems.add(
                 f"{fields.path_of(key)}[{index}]",
-                f"must look like Name=value (e.g. CreateNamespace=true), got {_show(option)}",
+                f"must look like Name=value (e.g. CreateNamespace=true), got {show(option)}",
             )
     return parsed
 
@@ -413,16 +101,16 @@ class DirectorySource:
     exclude: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return _drop_none(
+        return drop_none(
             {"recurse": self.recurse, "include": self.include, "exclude": self.exclude}
         )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DirectorySource:
-        return _parse_alone(_parse_directory, data, "directory")
+        return parse_alone(_parse_directory, data, "directory")
 
 
-def _parse_directory(fields: _Fields) -> DirectorySource:
+def _parse_directory(fields: Fields) -> DirectorySource:
     fields.only(("recurse", "include", "exclude"))
     return DirectorySource(
         recurse=fields.boolean("recurse"),
@@ -442,22 +130,22 @@ class KustomizeSource:
     common_annotations: Mapping[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return _drop_none(
+        return drop_none(
             {
                 "namePrefix": self.name_prefix,
                 "nameSuffix": self.name_suffix,
-                "images": _list_or_none(self.images),
-                "commonLabels": _dict_or_none(self.common_labels),
-                "commonAnnotations": _dict_or_none(self.common_annotations),
+                "images": list_or_none(self.images),
+                "commonLabels": dict_or_none(self.common_labels),
+                "commonAnnotations": dict_or_none(self.common_annotations),
             }
         )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> KustomizeSource:
-        return _parse_alone(_parse_kustomize, data, "kustomize")
+        return parse_alone(_parse_kustomize, data, "kustomize")
 
 
-def _parse_kustomize(fields: _Fields) -> KustomizeSource:
+def _parse_kustomize(fields: Fields) -> KustomizeSource:
     fields.only(("namePrefix", "nameSuffix", "images", "commonLabels", "commonAnnotations"))
     return KustomizeSource(
         name_prefix=fields.optional_string("namePrefix"),
@@ -479,7 +167,7 @@ class HelmParameter:
         return {"name": self.name, "value": self.value}
 
 
-def _parse_helm_parameter(fields: _Fields) -> HelmParameter:
+def _parse_helm_parameter(fields: Fields) -> HelmParameter:
     fields.only(("name", "value"))
     if not fields.has("value"):
         fields.problem("value", "is required")
@@ -496,21 +184,21 @@ class HelmSource:
     parameters: tuple[HelmParameter, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return _drop_none(
+        return drop_none(
             {
                 "releaseName": self.release_name,
-                "valueFiles": _list_or_none(self.value_files),
+                "valueFiles": list_or_none(self.value_files),
                 "values": self.values,
-                "parameters": _list_or_none([p.to_dict() for p in self.parameters]),
+                "parameters": list_or_none([p.to_dict() for p in self.parameters]),
             }
         )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> HelmSource:
-        return _parse_alone(_parse_helm, data, "helm")
+        return parse_alone(_parse_helm, data, "helm")
 
 
-def _parse_helm(fields: _Fields) -> HelmSource:
+def _parse_helm(fields: Fields) -> HelmSource:
     fields.only(("releaseName", "valueFiles", "values", "parameters"))
     release_name = fields.optional_string("releaseName")
     if release_name is not None and not (
@@ -519,13 +207,13 @@ def _parse_helm(fields: _Fields) -> HelmSource:
         fields.problem(
             "releaseName",
             "must be a valid Helm release name (lowercase letters, digits, '-' and '.', "
-            f"at most {_HELM_RELEASE_NAME_MAX}), got {_show(release_name)}",
+            f"at most {_HELM_RELEASE_NAME_MAX}), got {show(release_name)}",
         )
     if fields.has("values") and not isinstance(fields.data["values"], str):
         fields.problem(
             "values",
             "must be a string of YAML (write `values: |` and indent the values below it), "
-            f"got {_show(fields.data['values'])}",
+            f"got {show(fields.data['values'])}",
         )
         values = None
     else:
@@ -557,26 +245,26 @@ class Decryption:
 
     def to_dict(self) -> dict[str, Any]:
         secret_ref = self.secret_ref.to_dict() if self.secret_ref is not None else None
-        return _drop_none({"provider": self.provider, "secretRef": secret_ref})
+        return drop_none({"provider": self.provider, "secretRef": secret_ref})
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Decryption:
-        return _parse_alone(_parse_decryption, data, "decryption")
+        return parse_alone(_parse_decryption, data, "decryption")
 
 
-def _parse_decryption(fields: _Fields) -> Decryption:
+def _parse_decryption(fields: Fields) -> Decryption:
     fields.only(("provider", "secretRef"))
     provider = fields.string("provider", "sops")
     if provider not in DECRYPTION_PROVIDERS:
         fields.problem(
-            "provider", f"must be one of {', '.join(DECRYPTION_PROVIDERS)}, got {_show(provider)}"
+            "provider", f"must be one of {', '.join(DECRYPTION_PROVIDERS)}, got {show(provider)}"
         )
     secret_ref = None
     ref_fields = fields.child("secretRef")
     if ref_fields is not None:
         ref_fields.only(("name",))
         name = ref_fields.required_string("name")
-        _check_name(ref_fields, "name", name)
+        check_name(ref_fields, "name", name)
         secret_ref = SecretRef(name)
     return Decryption(provider=provider, secret_ref=secret_ref)
 
@@ -599,7 +287,7 @@ class Source:
         return next((name for name in RENDERERS if getattr(self, name) is not None), None)
 
     def to_dict(self) -> dict[str, Any]:
-        return _drop_none(
+        return drop_none(
             {
                 "repoURL": self.repo_url,
                 "targetRevision": self.target_revision,
@@ -614,10 +302,10 @@ class Source:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Source:
-        return _parse_alone(_parse_source, data, "source")
+        return parse_alone(_parse_source, data, "source")
 
 
-def _parse_source(fields: _Fields) -> Source:
+def _parse_source(fields: Fields) -> Source:
     fields.only(
         (
             "repoURL",
@@ -658,7 +346,7 @@ def _parse_source(fields: _Fields) -> Source:
     )
 
 
-def _check_repo_url(fields: _Fields, url: str) -> None:
+def _check_repo_url(fields: Fields, url: str) -> None:
     if not url:
         return
     has_scheme = any(url.startswith(s) and len(url) > len(s) for s in _GIT_URL_SCHEMES)
@@ -666,14 +354,14 @@ def _check_repo_url(fields: _Fields, url: str) -> None:
         fields.problem(
             "repoURL",
             "must be a git URL (file://, https://, http://, ssh://, git:// or "
-            f"user@host:path), got {_show(url)}",
+            f"user@host:path), got {show(url)}",
         )
 
 
-def _check_repo_path(fields: _Fields, path: str) -> None:
+def _check_repo_path(fields: Fields, path: str) -> None:
     # The path is read inside a checked-out tree: it must not escape it.
     if path.startswith("/") or ".." in path.split("/") or not path:
-        fields.problem("path", f"must be a relative path inside the repository, got {_show(path)}")
+        fields.problem("path", f"must be a relative path inside the repository, got {show(path)}")
 
 
 # ------------------------------------------------------------------------- destination
@@ -689,17 +377,17 @@ class Destination:
     name: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return _drop_none({"namespace": self.namespace, "server": self.server, "name": self.name})
+        return drop_none({"namespace": self.namespace, "server": self.server, "name": self.name})
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Destination:
-        return _parse_alone(_parse_destination, data, "destination")
+        return parse_alone(_parse_destination, data, "destination")
 
 
-def _parse_destination(fields: _Fields) -> Destination:
+def _parse_destination(fields: Fields) -> Destination:
     fields.only(("namespace", "server", "name"))
     namespace = fields.optional_string("namespace")
-    _check_namespace(fields, "namespace", namespace)
+    check_namespace(fields, "namespace", namespace)
     server, name = fields.optional_string("server"), fields.optional_string("name")
     if server and name:
         fields.problems.add(fields.path, "may set server or name, not both")
@@ -721,7 +409,7 @@ class AutomatedSync:
         return {"prune": self.prune, "selfHeal": self.self_heal, "allowEmpty": self.allow_empty}
 
 
-def _parse_automated(fields: _Fields) -> AutomatedSync:
+def _parse_automated(fields: Fields) -> AutomatedSync:
     fields.only(("prune", "selfHeal", "allowEmpty"))
     return AutomatedSync(
         prune=fields.boolean("prune"),
@@ -758,7 +446,7 @@ class Backoff:
         return {"duration": self.duration, "factor": wire_factor, "maxDuration": self.max_duration}
 
 
-def _parse_backoff(fields: _Fields) -> Backoff:
+def _parse_backoff(fields: Fields) -> Backoff:
     fields.only(("duration", "factor", "maxDuration"))
     backoff = Backoff(
         duration=fields.duration("duration", DEFAULT_BACKOFF_DURATION),
@@ -769,7 +457,7 @@ def _parse_backoff(fields: _Fields) -> Backoff:
         fields.problem(
             "maxDuration",
             f"must not be shorter than duration ({backoff.duration}), "
-            f"got {_show(backoff.max_duration)}",
+            f"got {show(backoff.max_duration)}",
         )
     return backoff
 
@@ -785,7 +473,7 @@ class RetryPolicy:
         return {"limit": self.limit, "backoff": self.backoff.to_dict()}
 
 
-def _parse_retry(fields: _Fields) -> RetryPolicy:
+def _parse_retry(fields: Fields) -> RetryPolicy:
     fields.only(("limit", "backoff"))
     backoff = fields.child("backoff")
     return RetryPolicy(
@@ -811,20 +499,20 @@ class SyncPolicy:
 
     def to_dict(self) -> dict[str, Any]:
         options = [f"{name}={value}" for name, value in self.sync_options.items()]
-        return _drop_none(
+        return drop_none(
             {
                 "automated": self.automated.to_dict() if self.automated is not None else None,
-                "syncOptions": _list_or_none(options),
+                "syncOptions": list_or_none(options),
                 "retry": self.retry.to_dict() if self.retry is not None else None,
             }
         )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SyncPolicy:
-        return _parse_alone(_parse_sync_policy, data, "syncPolicy")
+        return parse_alone(_parse_sync_policy, data, "syncPolicy")
 
 
-def _parse_sync_policy(fields: _Fields) -> SyncPolicy:
+def _parse_sync_policy(fields: Fields) -> SyncPolicy:
     fields.only(("automated", "syncOptions", "retry"))
     # `automated: {}` turns auto-sync on with every option off; `automated: null` is
     # absent, as the API server would store it.
@@ -853,24 +541,24 @@ class IgnoreDifference:
     managed_fields_managers: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return _drop_none(
+        return drop_none(
             {
                 "group": self.group or None,
                 "kind": self.kind,
                 "name": self.name,
                 "namespace": self.namespace,
-                "jsonPointers": _list_or_none(self.json_pointers),
-                "jqPathExpressions": _list_or_none(self.jq_path_expressions),
-                "managedFieldsManagers": _list_or_none(self.managed_fields_managers),
+                "jsonPointers": list_or_none(self.json_pointers),
+                "jqPathExpressions": list_or_none(self.jq_path_expressions),
+                "managedFieldsManagers": list_or_none(self.managed_fields_managers),
             }
         )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> IgnoreDifference:
-        return _parse_alone(_parse_ignore_difference, data, "ignoreDifferences item")
+        return parse_alone(_parse_ignore_difference, data, "ignoreDifferences item")
 
 
-def _parse_ignore_difference(fields: _Fields) -> IgnoreDifference:
+def _parse_ignore_difference(fields: Fields) -> IgnoreDifference:
     fields.only(
         (
             "group",
@@ -895,7 +583,7 @@ def _parse_ignore_difference(fields: _Fields) -> IgnoreDifference:
         if not pointer.startswith("/") or _BAD_POINTER_ESCAPE.search(pointer):
             fields.problems.add(
                 f"{fields.path_of('jsonPointers')}[{index}]",
-                f"must be an RFC 6901 JSON pointer like /spec/replicas, got {_show(pointer)}",
+                f"must be an RFC 6901 JSON pointer like /spec/replicas, got {show(pointer)}",
             )
     for index, expression in enumerate(rule.jq_path_expressions):
         if not expression.strip():
@@ -921,15 +609,15 @@ class Dependency:
     namespace: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return _drop_none({"name": self.name, "namespace": self.namespace})
+        return drop_none({"name": self.name, "namespace": self.namespace})
 
 
-def _parse_dependency(fields: _Fields) -> Dependency:
+def _parse_dependency(fields: Fields) -> Dependency:
     fields.only(("name", "namespace"))
     name = fields.required_string("name")
-    _check_name(fields, "name", name)
+    check_name(fields, "name", name)
     namespace = fields.optional_string("namespace")
-    _check_namespace(fields, "namespace", namespace)
+    check_namespace(fields, "namespace", namespace)
     return Dependency(name=name, namespace=namespace or None)
 
 
@@ -978,15 +666,15 @@ class ApplicationSpec:
 
     def to_dict(self) -> dict[str, Any]:
         sync_policy = self.sync_policy.to_dict()
-        return _drop_none(
+        return drop_none(
             {
                 "source": self.source.to_dict(),
                 "destination": self.destination.to_dict() or None,
                 "syncPolicy": sync_policy or None,
-                "ignoreDifferences": _list_or_none(
+                "ignoreDifferences": list_or_none(
                     [rule.to_dict() for rule in self.ignore_differences]
                 ),
-                "dependsOn": _list_or_none([dep.to_dict() for dep in self.depends_on]),
+                "dependsOn": list_or_none([dep.to_dict() for dep in self.depends_on]),
                 "suspend": self.suspend,
                 "interval": self.interval,
                 "timeout": self.timeout,
@@ -996,7 +684,7 @@ class ApplicationSpec:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ApplicationSpec:
-        return _parse_alone(
+        return parse_alone(
             lambda f: _parse_spec(f, app_namespace=None, app_name=None), data, "spec"
         )
 
@@ -1014,9 +702,7 @@ _SPEC_FIELDS = (
 )
 
 
-def _parse_spec(
-    fields: _Fields, app_namespace: str | None, app_name: str | None
-) -> ApplicationSpec:
+def _parse_spec(fields: Fields, app_namespace: str | None, app_name: str | None) -> ApplicationSpec:
     fields.only(_SPEC_FIELDS)
     source = fields.child("source")
     if source is None:
@@ -1042,7 +728,7 @@ def _parse_spec(
 
 
 def _check_not_self_dependent(
-    fields: _Fields,
+    fields: Fields,
     depends_on: Sequence[Dependency],
     app_namespace: str | None,
     app_name: str | None,
@@ -1108,16 +794,16 @@ class SyncStatus:
     compared_at: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return _drop_none(
+        return drop_none(
             {"status": self.status.value, "revision": self.revision, "comparedAt": self.compared_at}
         )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SyncStatus:
-        return _parse_alone(_parse_sync_status, data, "sync status")
+        return parse_alone(_parse_sync_status, data, "sync status")
 
 
-def _parse_sync_status(fields: _Fields) -> SyncStatus:
+def _parse_sync_status(fields: Fields) -> SyncStatus:
     return SyncStatus(
         status=fields.choice("status", SyncStatusCode, SyncStatusCode.UNKNOWN),
         revision=fields.optional_string("revision"),
@@ -1131,14 +817,14 @@ class HealthStatus:
     message: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return _drop_none({"status": self.status.value, "message": self.message})
+        return drop_none({"status": self.status.value, "message": self.message})
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> HealthStatus:
-        return _parse_alone(_parse_health_status, data, "health status")
+        return parse_alone(_parse_health_status, data, "health status")
 
 
-def _parse_health_status(fields: _Fields) -> HealthStatus:
+def _parse_health_status(fields: Fields) -> HealthStatus:
     return HealthStatus(
         status=fields.choice("status", HealthStatusCode, HealthStatusCode.UNKNOWN),
         message=fields.optional_string("message"),
@@ -1167,7 +853,7 @@ class ResourceStatus:
         return ResourceKey(self.group, self.kind, self.namespace, self.name)
 
     def to_dict(self) -> dict[str, Any]:
-        return _drop_none(
+        return drop_none(
             {
                 "group": self.group or None,
                 "version": self.version or None,
@@ -1176,7 +862,7 @@ class ResourceStatus:
                 "name": self.name,
                 "status": self.status.value,
                 "health": self.health.to_dict() if self.health is not None else None,
-                "drift": _list_or_none(self.drift),
+                "drift": list_or_none(self.drift),
                 "driftCause": self.drift_cause,
                 "driftWriter": self.drift_writer,
             }
@@ -1184,10 +870,10 @@ class ResourceStatus:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResourceStatus:
-        return _parse_alone(_parse_resource_status, data, "resource status")
+        return parse_alone(_parse_resource_status, data, "resource status")
 
 
-def _parse_resource_status(fields: _Fields) -> ResourceStatus:
+def _parse_resource_status(fields: Fields) -> ResourceStatus:
     health = fields.child("health")
     return ResourceStatus(
         kind=fields.required_string("kind"),
@@ -1215,7 +901,7 @@ class Condition:
     last_transition_time: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return _drop_none(
+        return drop_none(
             {
                 "type": self.type,
                 "status": self.status.value,
@@ -1227,10 +913,10 @@ class Condition:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Condition:
-        return _parse_alone(_parse_condition, data, "condition")
+        return parse_alone(_parse_condition, data, "condition")
 
 
-def _parse_condition(fields: _Fields) -> Condition:
+def _parse_condition(fields: Fields) -> Condition:
     return Condition(
         type=fields.required_string("type"),
         status=fields.choice("status", ConditionStatus, ConditionStatus.UNKNOWN),
@@ -1285,7 +971,7 @@ class OperationState:
     retry_count: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return _drop_none(
+        return drop_none(
             {
                 "phase": self.phase.value,
                 "revision": self.revision,
@@ -1299,10 +985,10 @@ class OperationState:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> OperationState:
-        return _parse_alone(_parse_operation_state, data, "operation state")
+        return parse_alone(_parse_operation_state, data, "operation state")
 
 
-def _parse_operation_state(fields: _Fields) -> OperationState:
+def _parse_operation_state(fields: Fields) -> OperationState:
     if not fields.has("phase"):
         fields.problem("phase", "is required")
     return OperationState(
@@ -1331,7 +1017,7 @@ class HistoryEntry:
     health: HealthStatusCode | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return _drop_none(
+        return drop_none(
             {
                 "id": self.id,
                 "revision": self.revision,
@@ -1345,10 +1031,10 @@ class HistoryEntry:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> HistoryEntry:
-        return _parse_alone(_parse_history_entry, data, "history entry")
+        return parse_alone(_parse_history_entry, data, "history entry")
 
 
-def _parse_history_entry(fields: _Fields) -> HistoryEntry:
+def _parse_history_entry(fields: Fields) -> HistoryEntry:
     history_id = fields.optional_integer("id")
     if history_id is None and not fields.has("id"):
         fields.problem("id", "is required")
@@ -1377,7 +1063,7 @@ class BreakGlass:
     message: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return _drop_none(
+        return drop_none(
             {
                 "active": self.active,
                 "historyId": self.history_id,
@@ -1388,10 +1074,10 @@ class BreakGlass:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BreakGlass:
-        return _parse_alone(_parse_break_glass, data, "break-glass state")
+        return parse_alone(_parse_break_glass, data, "break-glass state")
 
 
-def _parse_break_glass(fields: _Fields) -> BreakGlass:
+def _parse_break_glass(fields: Fields) -> BreakGlass:
     return BreakGlass(
         active=fields.boolean("active"),
         history_id=fields.optional_integer("historyId"),
@@ -1417,7 +1103,7 @@ class ApplicationStatus:
     last_handled_reconcile_at: str | None = None  # the last reconcile-request token handled
 
     def to_dict(self) -> dict[str, Any]:
-        return _drop_none(
+        return drop_none(
             {
                 "sync": self.sync.to_dict(),
                 "health": self.health.to_dict(),
@@ -1435,10 +1121,10 @@ class ApplicationStatus:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ApplicationStatus:
-        return _parse_alone(_parse_status, data, "Application status")
+        return parse_alone(_parse_status, data, "Application status")
 
 
-def _parse_status(fields: _Fields) -> ApplicationStatus:
+def _parse_status(fields: Fields) -> ApplicationStatus:
     sync, health = fields.child("sync"), fields.child("health")
     operation, break_glass = fields.child("operationState"), fields.child("breakGlass")
     return ApplicationStatus(
@@ -1521,19 +1207,19 @@ class Application:
     @classmethod
     def from_dict(cls, obj: Mapping[str, Any]) -> Application:
         """Parse and validate a whole resource; raise one InputError listing every problem."""
-        problems = _Problems()
-        fields = _Fields(obj, "", problems)
+        problems = Problems()
+        fields = Fields(obj, "", problems)
         _check_type_meta(fields)
-        metadata = _Fields(fields.data.get("metadata"), "metadata", problems)
+        metadata = Fields(fields.data.get("metadata"), "metadata", problems)
         name = metadata.required_string("name")
-        _check_name(metadata, "name", name)
+        check_name(metadata, "name", name)
         namespace = metadata.string("namespace") or DEFAULT_APP_NAMESPACE
-        _check_namespace(metadata, "namespace", namespace)
+        check_namespace(metadata, "namespace", namespace)
         spec = fields.child("spec")
         if spec is None:
             fields.problem("spec", "is required")
             # Parse an empty spec quietly: its "is required" messages would repeat this one.
-            spec = _Fields({}, "spec", _Problems())
+            spec = Fields({}, "spec", Problems())
         status = fields.child("status")
         application = cls(
             name=name,
@@ -1550,16 +1236,16 @@ class Application:
         return application
 
 
-def _check_type_meta(fields: _Fields) -> None:
+def _check_type_meta(fields: Fields) -> None:
     api_version, kind = fields.data.get("apiVersion"), fields.data.get("kind")
     if api_version is None:
         fields.problem("apiVersion", f"is required (use {API_VERSION})")
     elif api_version != API_VERSION:
-        fields.problem("apiVersion", f"must be {API_VERSION}, got {_show(api_version)}")
+        fields.problem("apiVersion", f"must be {API_VERSION}, got {show(api_version)}")
     if kind is None:
         fields.problem("kind", f"is required (use {KIND})")
     elif kind != KIND:
-        fields.problem("kind", f"must be {KIND}, got {_show(kind)}")
+        fields.problem("kind", f"must be {KIND}, got {show(kind)}")
 
 
 # ----------------------------------------------------------------------- tracking ids
@@ -1620,7 +1306,7 @@ def parse_tracking_id(value: str) -> TrackingId:
             if app_namespace and app_name and kind and name:
                 return TrackingId(app_namespace, app_name, group, kind, namespace, name)
     raise InputError(
-        f"invalid tracking id {_show(value)}: "
+        f"invalid tracking id {show(value)}: "
         "expected <app-ns>/<app-name>:<group>/<kind>:<ns>/<name>"
     )
 
