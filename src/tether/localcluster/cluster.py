@@ -333,6 +333,55 @@ class LocalCluster:
                 self._save(data)
         return stopped
 
+    async def stop_component(self, name: str, *, grace: float = 10.0) -> int:
+        """Stop one running component by its recorded PID, leaving the others running and
+        every port reserved (chaos tests: an API server outage). `grace` 0 kills it at
+        once. Returns the PID stopped."""
+        data = self._load()
+        rec = self._records(data).get(name)
+        if rec is None or not processes.is_alive(rec):
+            raise LocalClusterError(f"{name}: not running", hint=f"state dir {self.state_dir}")
+        await processes.stop(rec, grace=grace)
+        del data["processes"][name]
+        self._save(data)
+        # The main thread of a Go program is reaped before its other threads have let go
+        # of the listening socket: a start right after this must find the port free.
+        ports = self._component_ports(name, data["ports"])
+        deadline = asyncio.get_running_loop().time() + 5.0
+        while any(processes.port_in_use(p) for p in ports):
+            if asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.05)
+        return rec.pid
+
+    async def start_component(self, name: str, timeout: float = 120.0) -> int:
+        """Start one stopped component again on its recorded ports and wait until it
+        answers (the API server: /readyz ok). Returns its PID."""
+        if name not in COMPONENTS:
+            raise LocalClusterError(f"unknown component {name!r}", hint=", ".join(COMPONENTS))
+        data = self._load()
+        ports = data["ports"]
+        if not ports:
+            raise LocalClusterError(
+                f"{name}: the cluster in {self.state_dir} was never started",
+                hint="start it with `tether cluster up`",
+            )
+        rec = self._records(data).get(name)
+        if rec is not None and processes.is_alive(rec):
+            return rec.pid
+        for port in self._component_ports(name, ports):
+            if processes.port_in_use(port):
+                raise LocalClusterError(
+                    f"{name}: port {port} on 127.0.0.1 is already in use by another process",
+                    hint="wait until the old process has gone, or free the port",
+                )
+        rec = processes.spawn(self._argv(name, ports), self.logs / f"{name}.log", self.state_dir)
+        data["processes"][name] = rec.to_json()
+        self._save(data)
+        deadline = asyncio.get_running_loop().time() + timeout
+        await self._wait_component(name, rec, ports, deadline)
+        return rec.pid
+
     async def status(self) -> ClusterStatus:
         data = self._load()
         records = self._records(data)

@@ -72,10 +72,12 @@ def spawn(argv: list[str], log_path: Path, cwd: Path) -> ProcessRecord:
 
 
 async def stop(record: ProcessRecord, grace: float = 10.0) -> None:
-    """SIGTERM the component's process group, then SIGKILL after `grace` seconds."""
+    """SIGTERM the component's process group, then SIGKILL after `grace` seconds
+    (grace 0: SIGKILL at once, a crash)."""
     if not is_alive(record):
         return
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+    steps = ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)) if grace > 0 else ()
+    for sig, wait in steps or ((signal.SIGKILL, 5.0),):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(record.pid, sig)
         deadline = time.monotonic() + wait
