@@ -4,6 +4,11 @@ Each watched kind runs a list (paginated) followed by a watch with bookmarks; a 
 that expires (410 Gone) relists. The blocking HTTP stream of each watch lives in its own
 daemon thread and hands events to the event loop, so the loop never blocks and the
 default thread pool is not tied up by long-lived watches.
+
+A relist (after a 410, or after the API server came back) tells the listeners what
+changed while the watch was down: an ADDED, MODIFIED or DELETED event for every object
+that appeared, got a new resourceVersion, or disappeared. Without them a change made
+during (or right after) an outage would sit in the cache unnoticed.
 """
 
 from __future__ import annotations
@@ -11,13 +16,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 
-from tether.errors import TetherError
+from tether.errors import ClusterError, TetherError
 from tether.kube.client import KubeClient, ResourceInfo
 from tether.model.application import TRACKING_ANNOTATION
 from tether.model.keys import ResourceKey
@@ -25,6 +32,19 @@ from tether.model.keys import ResourceKey
 log = logging.getLogger(__name__)
 
 Listener = Callable[[str, dict[str, Any]], None]
+
+# Retry delays of a failed list or watch: doubling from the first, capped low so that a
+# restarted API server is noticed within about a second of answering again (each retry
+# against a server that is down costs one refused connection).
+RETRY_FIRST = 0.25
+RETRY_MAX = 1.0
+RETRY_MAX_REFUSED = 30.0  # a server that answers "no" (403, 404) is asked less often
+# Between two watch streams (the server ends each after watch_timeout) an informer
+# still counts as connected for this long after its last contact.
+RECONNECT_GRACE = 10.0
+# An open stream with no event or bookmark for watch_timeout plus this is not trusted
+# (a server that stopped answering but keeps the connection open).
+SILENT_STREAM_SLACK = 60.0
 
 
 def owner_app(obj: dict[str, Any]) -> str | None:
@@ -45,28 +65,59 @@ class _Informer:
         self.synced = asyncio.Event()
         self.error: TetherError | None = None
         self.resource_version = ""
+        self.listed = False  # a list filled the store before: the next one is a relist
+        self.streaming = False  # a watch stream is open right now
+        self.last_contact: float | None = None  # monotonic time the API last answered
         self._stream: Any = None
         self._stopping = False
         self.task = asyncio.create_task(self._run(), name=f"watch {info.api_version} {info.kind}")
 
+    def connected(self, now: float) -> bool:
+        """Whether this informer is in contact with the API server. A refusal (403, 404)
+        is an answer: that watch is degraded, but the server is there."""
+        if self.error is not None:
+            return not _unreachable(self.error)
+        if self.last_contact is None:
+            return False
+        quiet = now - self.last_contact
+        if self.streaming:
+            return quiet < self.cache.watch_timeout + SILENT_STREAM_SLACK
+        return quiet < RECONNECT_GRACE
+
     async def _run(self) -> None:
-        backoff = 0.5
+        backoff = RETRY_FIRST
         while not self._stopping:
             try:
                 if not self.resource_version:
                     await self._relist()
                     self.synced.set()
                 await self._watch_once()
-                backoff = 0.5
+                backoff = RETRY_FIRST
             except asyncio.CancelledError:
                 raise
             except TetherError as exc:
-                # Unreachable API or a refused request: keep what we have, retry later.
+                # Unreachable API or a refused request: keep what we have, retry soon.
+                # One warning per outage; the retries of the same outage are debug lines.
+                report = log.warning if self.error is None else log.debug
+                report("watch %s %s: %s", self.info.api_version, self.info.kind, exc)
                 self.error = exc
                 self.synced.set()
-                log.warning("watch %s %s: %s", self.info.api_version, self.info.kind, exc)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 30.0)
+                await asyncio.sleep(backoff * random.uniform(0.8, 1.0))
+                backoff = min(backoff * 2, RETRY_MAX if _unreachable(exc) else RETRY_MAX_REFUSED)
+
+    def _contact(self) -> None:
+        """The API server answered (a list page, a watch opened, an event or bookmark)."""
+        self.last_contact = time.monotonic()
+        if self.error is not None:
+            log.info("watch %s %s: connected again", self.info.api_version, self.info.kind)
+            self.error = None
+
+    def _stream_opened(self) -> None:
+        self.streaming = True
+        self._contact()
+
+    def _stream_closed(self) -> None:
+        self.streaming = False
 
     async def _relist(self) -> None:
         client = self.cache.client
@@ -75,6 +126,7 @@ class _Informer:
         rv = ""
         while True:
             page = await client.request("GET", self.info.path(), query=query)
+            self._contact()
             for item in page.get("items", []):
                 item.setdefault("apiVersion", self.info.api_version)
                 item.setdefault("kind", self.info.kind)
@@ -84,9 +136,9 @@ class _Informer:
             if not meta.get("continue"):
                 break
             query["continue"] = meta["continue"]
-        self.cache._replace(self.info, fresh)
+        self.cache._replace(self.info, fresh, notify=self.listed)
+        self.listed = True
         self.resource_version = rv
-        self.error = None
 
     async def _watch_once(self) -> None:
         loop = asyncio.get_running_loop()
@@ -104,6 +156,7 @@ class _Informer:
                 self._stream = self.cache.client.open_watch_sync(
                     self.info.path(), query, timeout=self.cache.watch_timeout + 30
                 )
+                _post(loop, self._stream_opened)
                 for line in self._stream:
                     if self._stopping:
                         break
@@ -115,6 +168,7 @@ class _Informer:
                 if self._stream is not None:
                     with contextlib.suppress(Exception):
                         self._stream.release_conn()
+                _post(loop, self._stream_closed)
                 _post(loop, _settle, done, error)
 
         threading.Thread(target=stream, daemon=True, name=f"watch-{self.info.plural}").start()
@@ -129,6 +183,7 @@ class _Informer:
             log.debug("watch %s ended: %s", self.info.plural, exc)
 
     def _on_event(self, event: dict[str, Any]) -> None:
+        self.last_contact = time.monotonic()
         kind = event.get("type")
         obj = event.get("object") or {}
         if kind == "ERROR":
@@ -162,6 +217,14 @@ def _post(loop: asyncio.AbstractEventLoop, fn: Callable[..., None], *args: Any) 
     left to tell (the stream is ending because its cache was closed)."""
     with contextlib.suppress(RuntimeError):
         loop.call_soon_threadsafe(fn, *args)
+
+
+def _unreachable(error: TetherError) -> bool:
+    """An error that means the API server did not answer (or cannot serve right now);
+    a refusal such as 403 or 404 is an answer: the watch is degraded, not cut off."""
+    if isinstance(error, ClusterError):
+        return error.status in {0, 429} or error.status >= 500
+    return True
 
 
 def _settle(fut: asyncio.Future[None], error: BaseException | None) -> None:
@@ -200,6 +263,15 @@ class LiveCache:
 
     def watched(self, group: str, kind: str) -> bool:
         return (group, kind) in self._informers
+
+    @property
+    def connected(self) -> bool:
+        """Every watch is in contact with the API server: its stream is open (or it
+        answered within the last few seconds) and its last list or watch did not fail
+        for want of an answer. False from the moment a watch loses the server until it
+        has reconnected, so a readiness probe can tell."""
+        now = time.monotonic()
+        return all(informer.connected(now) for informer in self._informers.values())
 
     def get(self, key: ResourceKey) -> dict[str, Any] | None:
         return self._objects.get(key)
@@ -248,13 +320,29 @@ class LiveCache:
             if not self._by_app[app]:
                 del self._by_app[app]
 
-    def _replace(self, info: ResourceInfo, fresh: dict[ResourceKey, dict[str, Any]]) -> None:
-        stale = list(self._by_kind.get((info.group, info.kind), {}))
-        for key in stale:
+    def _replace(
+        self, info: ResourceInfo, fresh: dict[ResourceKey, dict[str, Any]], *, notify: bool
+    ) -> None:
+        """Make the store hold exactly `fresh` for this kind. With `notify` (a relist),
+        listeners then hear of every difference, as if the watch had delivered it."""
+        old = dict(self._by_kind.get((info.group, info.kind), {}))
+        for key, obj in old.items():
             if key not in fresh:
-                self._remove(self._objects[key])
+                self._remove(obj)
         for obj in fresh.values():
             self._put(obj)
+        if not notify:
+            return
+        events = relist_events(old, fresh)
+        counts = {name: sum(1 for e, _ in events if e == name) for name in _EVENT_NAMES}
+        log.info(
+            "watch %s %s: relisted; %d added, %d changed, %d removed since the last event",
+            info.api_version,
+            info.kind,
+            *counts.values(),
+        )
+        for event, obj in events:
+            self._notify(event, obj)
 
     def _notify(self, event: str, obj: dict[str, Any]) -> None:
         for listener in self._listeners:
@@ -262,3 +350,27 @@ class LiveCache:
                 listener(event, obj)
             except Exception:
                 log.exception("live cache listener failed")
+
+
+_EVENT_NAMES = ("ADDED", "MODIFIED", "DELETED")
+
+
+def relist_events(
+    old: dict[ResourceKey, dict[str, Any]], fresh: dict[ResourceKey, dict[str, Any]]
+) -> list[tuple[str, dict[str, Any]]]:
+    """The watch events a relist stands for: ADDED for keys only in `fresh`, MODIFIED
+    where the resourceVersion differs, DELETED (with the last known object) for keys
+    gone from `fresh`."""
+    events: list[tuple[str, dict[str, Any]]] = []
+    for key, obj in fresh.items():
+        before = old.get(key)
+        if before is None:
+            events.append(("ADDED", obj))
+        elif _version(before) != _version(obj):
+            events.append(("MODIFIED", obj))
+    events.extend(("DELETED", obj) for key, obj in old.items() if key not in fresh)
+    return events
+
+
+def _version(obj: dict[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion", ""))
