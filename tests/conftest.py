@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.githttp import GitHttpServer
+from tests.support.projects import delete_project, permissive_project
 from tests.support.repos import GitopsRepo
 from tether.engine.compare import Engine
 from tether.git import GitRepos
@@ -76,6 +77,17 @@ async def namespace(kube: KubeClient, request: pytest.FixtureRequest) -> AsyncIt
         yield name
     finally:
         await kube.delete("v1", "Namespace", name)
+
+
+@pytest.fixture
+async def open_project(kube: KubeClient, namespace: str) -> AsyncIterator[str]:
+    """A Project that lets the apps of the test namespace deploy anything anywhere (for
+    tests about something other than the policy), deleted afterwards."""
+    name = await permissive_project(kube, namespace)
+    try:
+        yield name
+    finally:
+        await delete_project(kube, name)
 
 
 @pytest.fixture

@@ -77,12 +77,20 @@ async def test_corpus_synced_then_each_drift_is_exact(
     kubectl: Kubectl,
     repo: GitopsRepo,
     tmp_path: Path,
+    open_project: str,
 ) -> None:
     suffix = uuid.uuid4().hex[:8]
     repo.write(corpus.shop_directory(suffix) | corpus.CHART | corpus.KUSTOMIZE)
     repo.commit("shop, cache chart, frontend overlay")
+    # CRDs and a ClusterRole: cluster-scoped kinds need a Project that allows them.
+    project = open_project
     shop = application(
-        "shop", namespace, repo.url, "apps/shop", source={"directory": {"recurse": True}}
+        "shop",
+        namespace,
+        repo.url,
+        "apps/shop",
+        source={"directory": {"recurse": True}},
+        project=project,
     )
     cache = application(
         "cache",

@@ -56,7 +56,7 @@ spec:
 
 
 async def test_sync_into_empty_cluster_in_order_then_synced_and_healthy(
-    engine: Engine, kube: KubeClient, namespace: str, repo: GitopsRepo
+    engine: Engine, kube: KubeClient, namespace: str, repo: GitopsRepo, open_project: str
 ) -> None:
     suffix = uuid.uuid4().hex[:8]
     group = f"{suffix}.example.dev"
@@ -99,7 +99,8 @@ spec:
     }
     repo.write(files)
     repo.commit("app")
-    app = application("ordered", namespace, repo.url, "app")
+    # A Namespace and a CRD, objects in another namespace: a Project must allow them.
+    app = application("ordered", namespace, repo.url, "app", project=open_project)
     await create_app(kube, app)
 
     created: list[tuple[int, str]] = []
@@ -312,7 +313,7 @@ async def test_two_concurrent_syncs_one_runs_one_is_refused(
 
 
 async def test_create_namespace_option(
-    engine: Engine, kube: KubeClient, namespace: str, repo: GitopsRepo
+    engine: Engine, kube: KubeClient, namespace: str, repo: GitopsRepo, open_project: str
 ) -> None:
     target = f"{namespace}-new"
     repo.write({"app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hello\n"})
@@ -326,6 +327,8 @@ async def test_create_namespace_option(
                 "source": {"repoURL": repo.url, "path": "app", "targetRevision": "main"},
                 "destination": {"namespace": target},
                 "syncPolicy": {"syncOptions": ["CreateNamespace=true"]},
+                # Another namespace than the app's own: the default project refuses it.
+                "project": open_project,
             },
         }
     )

@@ -35,7 +35,7 @@ from tether.model.application import (
     tracking_id,
     tracking_id_of,
 )
-from tether.model.crd import application_crd, application_crd_text
+from tether.model.crd import CRD_FILES, application_crd, application_crd_text
 from tether.model.keys import ResourceKey
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -616,11 +616,38 @@ def test_sync_options_keep_unknown_options_and_last_value_wins() -> None:
 
 
 def test_sync_options_round_trip_through_the_spec() -> None:
-    options = ["CreateNamespace=true", "SomethingNew=1"]
+    options = ["CreateNamespace=true", "Adopt=false"]
     app = Application.from_dict(minimal(syncPolicy={"syncOptions": options}))
-    assert app.spec.sync_policy.option("SomethingNew") == "1"
+    assert app.spec.sync_policy.option("Adopt") == "false"
     assert not app.spec.sync_policy.option_enabled("PruneLast")
     assert app.to_dict()["spec"]["syncPolicy"]["syncOptions"] == options
+
+
+def test_an_unknown_sync_option_is_refused_with_a_suggestion() -> None:
+    with pytest.raises(
+        InputError,
+        match=r"syncOptions\[1\] \"CreateNamspace\" is not a known"
+        r" sync option \(did you mean CreateNamespace\?\)",
+    ):
+        Application.from_dict(
+            minimal(syncPolicy={"syncOptions": ["PruneLast=true", "CreateNamspace=true"]})
+        )
+    with pytest.raises(InputError, match='CreateNamespace must be true or false, got "yes"'):
+        Application.from_dict(minimal(syncPolicy={"syncOptions": ["CreateNamespace=yes"]}))
+    # A known option is accepted: the refusal is about the name, not the list.
+    Application.from_dict(minimal(syncPolicy={"syncOptions": ["CreateNamespace=true"]}))
+
+
+def test_project_and_service_account_round_trip() -> None:
+    app = Application.from_dict(minimal(project="payments", serviceAccountName="deployer"))
+    assert (app.spec.project, app.spec.service_account_name) == ("payments", "deployer")
+    assert app.to_dict()["spec"]["project"] == "payments"
+    assert app.to_dict()["spec"]["serviceAccountName"] == "deployer"
+    plain = Application.from_dict(minimal())
+    assert (plain.spec.project, plain.spec.service_account_name) == ("default", None)
+    assert "project" not in plain.to_dict()["spec"]
+    with pytest.raises(InputError, match=r"spec\.serviceAccountName must be a DNS-1123"):
+        Application.from_dict(minimal(serviceAccountName="Not_Valid"))
 
 
 def test_malformed_sync_option_is_an_input_error() -> None:
@@ -826,6 +853,8 @@ def _schema_at(*path: str) -> dict[str, Any]:
 def test_crd_files_are_byte_identical() -> None:
     assert DEPLOY_CRD.read_bytes() == PACKAGE_CRD.read_bytes()
     assert application_crd_text().encode() == DEPLOY_CRD.read_bytes()
+    for name in CRD_FILES:
+        assert (DEPLOY_CRD.parent / name).read_bytes() == (PACKAGE_CRD.parent / name).read_bytes()
 
 
 def test_crd_identity() -> None:
@@ -913,7 +942,9 @@ def test_crd_enums_match_the_model() -> None:
 
 def test_crd_spec_fields_match_the_model_fields() -> None:
     spec = _schema_at("spec")
-    assert set(spec["properties"]) == set(Application.from_dict(example()).to_dict()["spec"])
+    every = example()
+    every["spec"].update(project="payments", serviceAccountName="deployer")
+    assert set(spec["properties"]) == set(Application.from_dict(every).to_dict()["spec"])
     assert _schema_at("spec", "source", "helm")["properties"]["values"]["type"] == "string"
     ignore = _schema_at("spec", "ignoreDifferences")["items"]["properties"]
     assert set(ignore) == {

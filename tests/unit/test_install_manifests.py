@@ -65,7 +65,8 @@ def test_the_crd_comes_from_the_packaged_copy_and_is_applied_first() -> None:
     objects = install_manifests(namespace=DEFAULT_NAMESPACE, image=None)
     assert objects[0] == application_crd()
     assert objects[0] == yaml.safe_load((DEPLOY / "crds" / "application.yaml").read_text())
-    assert [o["kind"] for o in objects[1:3]] == ["Namespace", "ServiceAccount"]
+    assert objects[1] == yaml.safe_load((DEPLOY / "crds" / "project.yaml").read_text())
+    assert [o["kind"] for o in objects[2:4]] == ["Namespace", "ServiceAccount"]
 
 
 # -- the shipped manifests -------------------------------------------------------------------

@@ -8,8 +8,10 @@ from collections.abc import Mapping
 from tether.core.diff import AppDiff, Verdict
 from tether.core.health import ResourceHealth
 from tether.model.application import (
+    CONDITION_ADOPTION_REQUIRED,
     CONDITION_BREAK_GLASS,
     CONDITION_HISTORY_REWRITTEN,
+    CONDITION_PROJECT_VIOLATION,
     ApplicationStatus,
     Condition,
     ConditionStatus,
@@ -26,6 +28,8 @@ from tether.model.keys import ResourceKey
 
 CONDITION_COMPARISON_ERROR = "ComparisonError"
 CONDITION_SHARED_RESOURCE = "SharedResource"
+# A comparison that fails says why with one of these; a successful one clears them all.
+_FAILURE_CONDITIONS = (CONDITION_COMPARISON_ERROR, CONDITION_PROJECT_VIOLATION)
 
 
 def _health(h: ResourceHealth | None) -> HealthStatus | None:
@@ -83,9 +87,13 @@ def compared_status(
     """Status after a successful comparison; `comparedAt` moves only when something changed."""
     base = previous or ApplicationStatus()
     sync_code = SyncStatusCode.SYNCED if diff.in_sync else SyncStatusCode.OUT_OF_SYNC
-    conditions = remove_condition(base.conditions, CONDITION_COMPARISON_ERROR)
+    conditions = [c for c in base.conditions if c.type not in _FAILURE_CONDITIONS]
     # Conditions a comparison can raise; each is cleared by the next one that finds no cause.
-    for ctype in (CONDITION_SHARED_RESOURCE, CONDITION_HISTORY_REWRITTEN):
+    for ctype in (
+        CONDITION_SHARED_RESOURCE,
+        CONDITION_HISTORY_REWRITTEN,
+        CONDITION_ADOPTION_REQUIRED,
+    ):
         message = (warnings or {}).get(ctype)
         if message:
             conditions = set_condition(
@@ -130,15 +138,17 @@ def compared_status(
 
 
 def failed_status(
-    previous: ApplicationStatus | None, *, message: str, now: str
+    previous: ApplicationStatus | None, *, message: str, now: str, condition: str | None = None
 ) -> ApplicationStatus:
-    """Status after a comparison that could not be made: Unknown, with a ComparisonError."""
+    """Status after a comparison that could not be made: Unknown, with a ComparisonError
+    (or the more specific `condition`, e.g. ProjectViolation, which replaces it)."""
     # Other conditions stay as they were: nothing new is known about them.
     base = previous or ApplicationStatus()
+    ctype = condition or CONDITION_COMPARISON_ERROR
+    others = [t for t in _FAILURE_CONDITIONS if t != ctype]
+    conditions = [c for c in base.conditions if c.type not in others]
     conditions = set_condition(
-        base.conditions,
-        Condition(CONDITION_COMPARISON_ERROR, ConditionStatus.TRUE, "ComparisonError", message),
-        now,
+        conditions, Condition(ctype, ConditionStatus.TRUE, ctype, message), now
     )
     return dataclasses.replace(
         base,

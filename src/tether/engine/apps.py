@@ -14,7 +14,7 @@ from tether.model.application import (
     Application,
     ApplicationStatus,
 )
-from tether.model.crd import application_crd
+from tether.model.crd import tether_crds
 
 CRD_API = "apiextensions.k8s.io/v1"
 SERVER_METADATA = (
@@ -30,8 +30,12 @@ SERVER_METADATA = (
 
 
 async def crd_installed(kube: KubeClient) -> bool:
-    crd = await kube.get(CRD_API, "CustomResourceDefinition", application_crd()["metadata"]["name"])
-    return crd is not None and _established(crd)
+    """Whether every tether CRD (Application, Project) is installed and Established."""
+    for crd in tether_crds():
+        live = await kube.get(CRD_API, "CustomResourceDefinition", crd["metadata"]["name"])
+        if live is None or not _established(live):
+            return False
+    return True
 
 
 def _established(crd: dict[str, Any]) -> bool:
@@ -42,18 +46,22 @@ def _established(crd: dict[str, Any]) -> bool:
 
 
 async def install_crd(kube: KubeClient, timeout: float = 30.0) -> None:
-    """Apply the Application CRD and wait until it is Established."""
-    crd = application_crd()
-    await kube.apply(crd, field_manager=FIELD_MANAGER)
+    """Apply tether's CRDs (Application, Project) and wait until they are Established."""
+    crds = tether_crds()
+    for crd in crds:
+        await kube.apply(crd, field_manager=FIELD_MANAGER)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while True:
-        live = await kube.get(CRD_API, "CustomResourceDefinition", crd["metadata"]["name"])
-        if live is not None and _established(live):
-            return
-        if loop.time() > deadline:
-            raise ConditionNotMet(f"CRD {crd['metadata']['name']} not Established in {timeout}s")
-        await asyncio.sleep(0.2)
+    for crd in crds:
+        while True:
+            live = await kube.get(CRD_API, "CustomResourceDefinition", crd["metadata"]["name"])
+            if live is not None and _established(live):
+                break
+            if loop.time() > deadline:
+                raise ConditionNotMet(
+                    f"CRD {crd['metadata']['name']} not Established in {timeout}s"
+                )
+            await asyncio.sleep(0.2)
 
 
 async def ensure_namespace(kube: KubeClient, name: str) -> None:

@@ -29,6 +29,8 @@ from tether.core.health import (
     health_of_missing,
     parse_health_rules_yaml,
 )
+from tether.core.plan import sync_options
+from tether.core.policy import ProjectViolation, check_project
 from tether.core.status import (
     CONDITION_SHARED_RESOURCE,
     compared_status,
@@ -40,8 +42,11 @@ from tether.git import GitCredentials, GitRepos, RepositorySecret, credentials_f
 from tether.git import select_credentials as select_repo_credentials
 from tether.kube import KubeClient, LiveCache
 from tether.model.application import (
+    API_GROUP,
     API_VERSION,
+    CONDITION_ADOPTION_REQUIRED,
     CONDITION_HISTORY_REWRITTEN,
+    CONDITION_PROJECT_VIOLATION,
     FIELD_MANAGER,
     Application,
     ApplicationStatus,
@@ -49,6 +54,12 @@ from tether.model.application import (
     tracking_id_of,
 )
 from tether.model.keys import ResourceKey, split_api_version
+from tether.model.project import (
+    DEFAULT_PROJECT,
+    DEFAULT_PROJECT_NAMESPACE,
+    PROJECT_KIND,
+    Project,
+)
 from tether.render import RenderRequest, RenderTools, render
 from tether.sandbox import Evaluator
 
@@ -78,6 +89,10 @@ class Comparison:
     health: dict[ResourceKey, ResourceHealth | None] = field(default_factory=dict)
     app_health: ResourceHealth | None = None
     shared: dict[ResourceKey, str] = field(default_factory=dict)  # key -> owner's tracking id
+    # Desired objects that exist but were not created by tether (no tracking id of this
+    # app): a sync refuses to take them over unless the app or object says Adopt=true.
+    unmanaged: dict[ResourceKey, str] = field(default_factory=dict)  # key -> why
+    project: Project | None = None
     status: ApplicationStatus | None = None
     error: TetherError | None = None
 
@@ -149,6 +164,45 @@ class Engine:
     # re-compares an app on every live event and must not re-run helm each time.
     _renders: OrderedDict[RenderRequest, list[dict[str, Any]]] = field(default_factory=OrderedDict)
     render_cache_size: int = 512
+    # Projects are read from this namespace only (docs/security.md).
+    project_namespace: str = DEFAULT_PROJECT_NAMESPACE
+    # Impersonated by apps that name no spec.serviceAccountName (Flux's flag of that name).
+    default_service_account: str | None = None
+
+    def writer_for(self, app: Application) -> KubeClient:
+        """The client for every write an app makes to its objects (apply, dry-run,
+        delete): impersonating its ServiceAccount when it has one, so that RBAC bounds
+        what the app may change."""
+        account = app.spec.service_account_name or self.default_service_account
+        if not account:
+            return self.kube
+        return self.kube.impersonating(f"system:serviceaccount:{app.namespace}:{account}")
+
+    async def project_of(self, app: Application) -> Project:
+        """The app's Project, read (through the watch cache) from the project namespace;
+        the built-in default when the app names `default` and none exists."""
+        try:
+            await self.cache.watch_kind(API_VERSION, PROJECT_KIND)
+        except ClusterError as exc:
+            if exc.status != 404:
+                raise
+            raw = None  # the Project CRD is not installed: no Project exists
+        else:
+            key = ResourceKey(API_GROUP, PROJECT_KIND, self.project_namespace, app.spec.project)
+            raw = self.cache.get(key)
+        if raw is not None:
+            return Project.from_dict(raw)
+        if app.spec.project == DEFAULT_PROJECT:
+            return Project.builtin_default(
+                project_namespace=self.project_namespace,
+                app_namespace=app.namespace,
+                destination_namespace=app.spec.destination.namespace,
+            )
+        raise ProjectViolation(
+            f"Application {app.name}: project {app.spec.project} not found in namespace"
+            f" {self.project_namespace}",
+            hint="create the Project there, or set spec.project to an existing one",
+        )
 
     async def render_cached(self, request: RenderRequest, cacheable: bool) -> list[dict[str, Any]]:
         if not cacheable:
@@ -230,7 +284,10 @@ async def compare(
         )
     except TetherError as exc:
         result.error = exc
-        result.status = failed_status(app.status, message=_one_line(exc), now=now_rfc3339())
+        condition = CONDITION_PROJECT_VIOLATION if isinstance(exc, ProjectViolation) else None
+        result.status = failed_status(
+            app.status, message=_one_line(exc), now=now_rfc3339(), condition=condition
+        )
     return result
 
 
@@ -270,10 +327,23 @@ async def _compare_into(
         scope=lambda group, kind: scopes.get((group, kind)),
     )
     result.desired = desired
-    live, shared = await _live_objects(engine, app, desired)
+    project = await engine.project_of(app)
+    result.project = project
+
+    def scope_of(group: str, kind: str) -> bool | None:
+        return scopes.get((group, kind))
+
+    # Before any API call about them: a dry-run is a request in the object's namespace.
+    check_project(project, app, desired, scope_of)
+    live, shared, unmanaged = await _live_objects(engine, app, desired)
+    # What the app tracks outside its render would be pruned: a write like any other.
+    check_project(project, app, [o for k, o in live.items() if k not in shared], scope_of)
     result.live = live
     result.shared = shared
-    predicted = await _predict(engine, desired, live, use_cache=not hard_refresh)
+    result.unmanaged = unmanaged
+    predicted = await _predict(
+        engine, engine.writer_for(app), desired, live, use_cache=not hard_refresh
+    )
     result.predicted = predicted
     diff = await engine.evaluator.compare_app(
         desired,
@@ -309,6 +379,14 @@ async def _compare_into(
         warnings[CONDITION_SHARED_RESOURCE] = (
             f"{first} is managed by {shared[first]}; tether will not touch it"
             + (f" (and {len(shared) - 1} more)" if len(shared) > 1 else "")
+        )
+    if unmanaged:
+        first = sorted(unmanaged)[0]
+        warnings[CONDITION_ADOPTION_REQUIRED] = (
+            f"{first} exists and {unmanaged[first]}"
+            + (f" (and {len(unmanaged) - 1} more)" if len(unmanaged) > 1 else "")
+            + "; a sync will not take it over unless the app or the object sets the sync"
+            " option Adopt=true"
         )
     # Who caused each drift, for status.resources[] (the evidence is `tether drift`'s job).
     rows = drift_rows(result, modified_only=True)
@@ -467,8 +545,9 @@ async def _scopes(
 
 async def _live_objects(
     engine: Engine, app: Application, desired: Sequence[dict[str, Any]]
-) -> tuple[dict[ResourceKey, dict[str, Any]], dict[ResourceKey, str]]:
-    """Live counterparts of the desired objects plus every other object tracked as ours."""
+) -> tuple[dict[ResourceKey, dict[str, Any]], dict[ResourceKey, str], dict[ResourceKey, str]]:
+    """Live counterparts of the desired objects plus every other object tracked as ours;
+    which of them another app manages; which exist without being tether's at all."""
     kinds: set[tuple[str, str]] = set()
     for obj in desired:
         kinds.add((str(obj["apiVersion"]), str(obj["kind"])))
@@ -487,6 +566,8 @@ async def _live_objects(
     await asyncio.gather(*(watch(a, k) for a, k in sorted(kinds)))
     live: dict[ResourceKey, dict[str, Any]] = {}
     shared: dict[ResourceKey, str] = {}
+    unmanaged: dict[ResourceKey, str] = {}
+    adopt_all = app.spec.sync_policy.option_enabled("Adopt")
     # The cache holds each kind in the version it first watched; an object whose manifest
     # uses another served version is read in that version, so that a conversion is never
     # mistaken for drift (autoscaling/v1 vs v2 HPAs).
@@ -521,16 +602,28 @@ async def _live_objects(
         owner = tracking_id_of(found)
         if owner is not None and not owner.belongs_to(app.namespace, app.name):
             shared[key] = f"{owner.app_namespace}/{owner.app_name}"
+        elif owner is None and not (
+            adopt_all or (sync_options(obj).get("Adopt") or "").lower() == "true"
+        ):
+            unmanaged[key] = f"was not created by tether ({_creator(found)})"
         live[key] = found
     for key, obj in engine.cache.tracked_by(f"{app.namespace}/{app.name}").items():
         owner = tracking_id_of(obj)
         if owner is not None and owner.belongs_to(app.namespace, app.name):
             live.setdefault(key, obj)
-    return live, shared
+    return live, shared, unmanaged
+
+
+def _creator(obj: Mapping[str, Any]) -> str:
+    """Who wrote the object first, from managedFields (for the AdoptionRequired message)."""
+    entries = (obj.get("metadata") or {}).get("managedFields") or []
+    managers = [str(e.get("manager")) for e in entries if e.get("manager")]
+    return f"written by {managers[0]}" if managers else "no tracking id"
 
 
 async def _predict(
     engine: Engine,
+    writer: KubeClient,
     desired: Sequence[dict[str, Any]],
     live: Mapping[ResourceKey, dict[str, Any]],
     *,
@@ -545,7 +638,7 @@ async def _predict(
         if cached is not None:
             return key, cached
         try:
-            predicted = await engine.kube.apply(obj, field_manager=FIELD_MANAGER, dry_run=True)
+            predicted = await writer.apply(obj, field_manager=FIELD_MANAGER, dry_run=True)
         except ClusterError as exc:
             if is_immutable_field_error(exc):
                 # An apply cannot make this change (only a recreate can): compare without

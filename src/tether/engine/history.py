@@ -267,7 +267,9 @@ async def _store_manifests(
     except TetherError:
         await _delete_quietly(kube, app, history_id)
         raise
-    return dataclasses.replace(template, id=history_id, manifests_ref=ref)
+    return dataclasses.replace(
+        template, id=history_id, manifests_ref=ref, manifests_digest=f"sha256:{sha}"
+    )
 
 
 async def _create_unless_exists(kube: KubeClient, body: dict[str, Any]) -> bool:
@@ -415,6 +417,15 @@ async def load_manifests(kube: KubeClient, app: Application, entry_id: int) -> l
     if not entry.manifests_ref:
         raise InputError(f"{subject} has no stored manifests (no manifestsRef)")
     blob = await _read_blob(kube, app, entry_id, entry.manifests_ref, subject)
+    if entry.manifests_digest is not None and entry.manifests_digest != f"sha256:{_sha256(blob)}":
+        # The Secret agrees with itself but not with the status: it was rewritten.
+        raise InputError(
+            f"{subject}: stored manifests in Secret {app.namespace}/{entry.manifests_ref} do"
+            " not match the digest recorded in the Application's status; refusing to apply"
+            " them",
+            hint="the history Secret was modified after the sync; roll back to another"
+            " entry, or use tether revert",
+        )
     return _decode(blob, subject)
 
 

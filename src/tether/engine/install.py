@@ -10,7 +10,7 @@ from tether.core.install import MANIFEST_FILES, install_objects
 from tether.errors import ClusterError
 from tether.kube import KubeClient
 from tether.model.application import FIELD_MANAGER
-from tether.model.crd import application_crd
+from tether.model.crd import tether_crds
 
 from .apps import install_crd
 
@@ -26,7 +26,7 @@ def packaged_manifest_texts() -> list[str]:
 def install_manifests(*, namespace: str, image: str | None) -> list[dict[str, Any]]:
     """Every object `tether install` applies, in order: the CRD first."""
     objects = install_objects(packaged_manifest_texts(), namespace=namespace, image=image)
-    return [application_crd(), *objects]
+    return [*tether_crds(), *objects]
 
 
 async def install(
@@ -45,9 +45,10 @@ async def install(
     objects = install_objects(packaged_manifest_texts(), namespace=namespace, image=image)
     stored: list[dict[str, Any]] = []
     try:
-        await install_crd(kube, timeout=crd_timeout)  # applies it, then waits for Established
-        stored.append(application_crd())
-        applied(stored[-1])
+        await install_crd(kube, timeout=crd_timeout)  # applies them, then waits for Established
+        for crd in tether_crds():
+            stored.append(crd)
+            applied(crd)
         for obj in objects:
             stored.append(await kube.apply(obj, field_manager=FIELD_MANAGER))
             applied(stored[-1])

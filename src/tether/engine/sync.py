@@ -77,6 +77,11 @@ class SyncResult:
     hint: str | None = None
     # resourceVersion each apply returned: the health gate never judges an older copy.
     stored_versions: dict[ResourceKey, int] = field(default_factory=dict)
+    # The client of every write to the app's objects (impersonating its ServiceAccount).
+    writer: KubeClient | None = field(default=None, repr=False, compare=False)
+
+    def write_client(self, engine: Engine) -> KubeClient:
+        return self.writer or engine.writer_for(self.app)
 
     @property
     def succeeded(self) -> bool:
@@ -112,7 +117,7 @@ async def sync_app(
     plan = _plan(app, comparison, request)
     created_ns = _namespace_to_create(app)
     if request.dry_run:
-        await _preflight(engine.kube, plan, request, progress, created_ns)
+        await _preflight(engine.writer_for(app), plan, request, progress, created_ns)
         return SyncResult(app, OperationPhase.SUCCEEDED, "dry run: nothing applied", revision, plan)
 
     return await run_operation(
@@ -140,6 +145,7 @@ async def run_operation(
         engine.kube, app, revision, started, request.initiated_by, request.retry_count
     )
     result = SyncResult(app, OperationPhase.RUNNING, "", revision, plan, comparison=comparison)
+    result.writer = engine.writer_for(app)
     timeout = request.timeout or app.spec.timeout_seconds
     try:
         # CreateNamespace=true: the destination namespace exists before the preflight, so
@@ -150,7 +156,7 @@ async def run_operation(
                 field_manager=FIELD_MANAGER,
             )
             progress(f"created namespace {created_ns} (CreateNamespace=true)")
-        await _preflight(engine.kube, plan, request, progress)
+        await _preflight(result.writer, plan, request, progress)
         await asyncio.wait_for(_execute(engine, plan, request, result, progress), timeout)
     except TimeoutError:
         result.phase, result.message = OperationPhase.FAILED, f"sync timed out after {timeout:.0f}s"
@@ -206,6 +212,19 @@ def _plan(app: Application, comparison: Comparison, request: SyncRequest) -> Syn
     )
     if not guard.allowed:
         raise SyncRefused(f"sync of {app.name} refused: {guard.reason}", hint="nothing was changed")
+    if comparison.unmanaged:
+        keys = sorted(comparison.unmanaged)
+        shown = ", ".join(str(k) for k in keys[:3]) + (
+            f" (and {len(keys) - 3} more)" if len(keys) > 3 else ""
+        )
+        raise SyncRefused(
+            f"sync of {app.name} refused: {shown} already exist"
+            f"{'s' if len(keys) == 1 else ''} and {'was' if len(keys) == 1 else 'were'}"
+            " not created by tether; taking over existing objects needs the sync option"
+            " Adopt=true",
+            hint="add Adopt=true to spec.syncPolicy.syncOptions (or the object's"
+            " tether.dev/sync-options annotation) to take them over; nothing was changed",
+        )
     if plan.needs_confirm and not request.confirm_prune:
         names = ", ".join(str(k) for k in plan.needs_confirm)
         raise SyncRefused(
@@ -359,18 +378,19 @@ async def _run_wave(
         rules = await engine.health_rules(result.app.namespace)
         # Hooks always run to completion; other objects of the last wave only when gated.
         awaited = applies if gate else [t for t in applies if t.hook is not None]
-        await _wait_healthy(engine, awaited, label, rules, result.stored_versions)
+        await _wait_healthy(
+            engine, awaited, label, rules, result.stored_versions, result.write_client(engine)
+        )
         progress(f"{label}: healthy" if gate else f"{label}: applied (health tracked in status)")
+    writer = result.write_client(engine)
     for task in (t for t in wave.tasks if t.action == "prune"):
         api_version = str(task.obj.get("apiVersion", ""))
-        await engine.kube.delete(
-            api_version, task.key.kind, task.key.name, task.key.namespace or None
-        )
+        await writer.delete(api_version, task.key.kind, task.key.name, task.key.namespace or None)
         result.pruned.append(task.key)
         progress(f"{label}: pruned {task.key}")
     for task in applies:
         if task.hook is not None and "HookSucceeded" in task.hook.delete_policies:
-            await _delete_and_wait(engine.kube, task)
+            await _delete_and_wait(writer, task)
 
 
 def _by_kind(tasks: Sequence[SyncTask]) -> list[list[SyncTask]]:
@@ -388,7 +408,7 @@ def _by_kind(tasks: Sequence[SyncTask]) -> list[list[SyncTask]]:
 
 
 async def _apply(engine: Engine, task: SyncTask, request: SyncRequest, result: SyncResult) -> None:
-    kube = engine.kube
+    kube = result.write_client(engine)
     if task.hook is not None and "BeforeHookCreation" in task.hook.delete_policies:
         await _delete_and_wait(kube, task)
     replace = request.force or task.options.get("Replace") == "true"
@@ -452,6 +472,7 @@ async def _wait_healthy(
     label: str,
     rules: Sequence[CustomHealthRule] = (),
     applied_versions: Mapping[ResourceKey, int] | None = None,
+    writer: KubeClient | None = None,
 ) -> None:
     """Wait until every object of the wave is Healthy (or Suspended); Degraded fails now.
 
@@ -487,7 +508,7 @@ async def _wait_healthy(
                 still.append(task)
             elif health is not None and health.status is HealthStatus.DEGRADED:
                 if task.hook is not None and "HookFailed" in task.hook.delete_policies:
-                    await _delete_and_wait(engine.kube, task)
+                    await _delete_and_wait(writer or engine.kube, task)
                 raise SyncFailed(f"{label}: {task.key} is Degraded: {health.message}")
         pending = still
         if pending:
@@ -575,10 +596,11 @@ async def delete_cascade(engine: Engine, app: Application, progress: Progress = 
         owned = list(engine.cache.tracked_by(f"{app.namespace}/{app.name}").values())
     plan = plan_sync([], owned, prune=True)
     count = 0
+    writer = engine.writer_for(app)
     for wave in reversed(plan.waves):
         for task in wave.tasks:
             api_version = str(task.obj.get("apiVersion", ""))
-            if await engine.kube.delete(
+            if await writer.delete(
                 api_version, task.key.kind, task.key.name, task.key.namespace or None
             ):
                 count += 1

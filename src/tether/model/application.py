@@ -10,6 +10,7 @@ Times in status are RFC 3339 strings supplied by the caller: this layer has no c
 from __future__ import annotations
 
 import copy
+import difflib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -49,6 +50,7 @@ DEFAULT_PATH = "."
 DEFAULT_INTERVAL = "3m"
 DEFAULT_TIMEOUT = "5m"
 DEFAULT_REVISION_HISTORY_LIMIT = 10
+DEFAULT_PROJECT = "default"
 DEFAULT_RETRY_LIMIT = 5
 DEFAULT_BACKOFF_DURATION = "5s"
 DEFAULT_BACKOFF_FACTOR = 2.0
@@ -76,16 +78,48 @@ def parse_sync_options(options: Iterable[str]) -> dict[str, str]:
     return parsed
 
 
+# The sync options an Application's syncOptions may set (Argo CD's names where Argo CD
+# has the option), with the values each accepts (None: any value). An unknown option is a
+# typo far more often than an option of a newer tether: it is refused, with a suggestion.
+APP_SYNC_OPTIONS: dict[str, tuple[str, ...] | None] = {
+    "CreateNamespace": ("true", "false"),
+    "PruneLast": ("true", "false"),
+    "ServerSideApply": ("true", "false"),
+    "RespectIgnoreDifferences": ("true", "false"),
+    "Replace": ("true", "false"),
+    "Prune": ("true", "false", "confirm"),
+    "Adopt": ("true", "false"),
+}
+
+
 def _parse_sync_option_list(fields: Fields, key: str) -> dict[str, str]:
     parsed: dict[str, str] = {}
     for index, option in enumerate(fields.strings(key)):
+        where = f"{fields.path_of(key)}[{index}]"
         try:
-            parsed.update(parse_sync_options([option]))
+            one = parse_sync_options([option])
         except InputError:
             fields.problems.add(
-                f"{fields.path_of(key)}[{index}]",
-                f"must look like Name=value (e.g. CreateNamespace=true), got {show(option)}",
+                where, f"must look like Name=value (e.g. CreateNamespace=true), got {show(option)}"
             )
+            continue
+        for name, value in one.items():
+            if name not in APP_SYNC_OPTIONS:
+                close = difflib.get_close_matches(name, list(APP_SYNC_OPTIONS), n=1)
+                known = (
+                    f"did you mean {close[0]}?"
+                    if close
+                    else "known: " + ", ".join(APP_SYNC_OPTIONS)
+                )
+                fields.problems.add(where, f"{show(name)} is not a known sync option ({known})")
+                continue
+            allowed = APP_SYNC_OPTIONS[name]
+            if allowed is not None and value.lower() not in allowed:
+                fields.problems.add(
+                    where, f"{name} must be {' or '.join(allowed)}, got {show(value)}"
+                )
+                continue
+            parsed[name] = value
     return parsed
 
 
@@ -635,6 +669,10 @@ class ApplicationSpec:
     interval: str = DEFAULT_INTERVAL  # git poll interval, jittered by the controller
     timeout: str = DEFAULT_TIMEOUT  # sync plus health wait
     revision_history_limit: int = DEFAULT_REVISION_HISTORY_LIMIT
+    project: str = DEFAULT_PROJECT  # a Project in the project namespace (docs/security.md)
+    # Every apply, dry-run and delete impersonates this ServiceAccount of the app's
+    # namespace (Flux's serviceAccountName): RBAC then bounds what the app may touch.
+    service_account_name: str | None = None
 
     @property
     def auto_sync_enabled(self) -> bool:
@@ -679,6 +717,8 @@ class ApplicationSpec:
                 "interval": self.interval,
                 "timeout": self.timeout,
                 "revisionHistoryLimit": self.revision_history_limit,
+                "project": self.project if self.project != DEFAULT_PROJECT else None,
+                "serviceAccountName": self.service_account_name,
             }
         )
 
@@ -699,6 +739,8 @@ _SPEC_FIELDS = (
     "interval",
     "timeout",
     "revisionHistoryLimit",
+    "project",
+    "serviceAccountName",
 )
 
 
@@ -722,7 +764,12 @@ def _parse_spec(fields: Fields, app_namespace: str | None, app_name: str | None)
         revision_history_limit=fields.integer(
             "revisionHistoryLimit", DEFAULT_REVISION_HISTORY_LIMIT, minimum=0
         ),
+        project=fields.string("project", DEFAULT_PROJECT) or DEFAULT_PROJECT,
+        service_account_name=fields.optional_string("serviceAccountName") or None,
     )
+    check_name(fields, "project", spec.project)
+    if spec.service_account_name is not None:
+        check_name(fields, "serviceAccountName", spec.service_account_name)
     _check_not_self_dependent(fields, spec.depends_on, app_namespace, app_name)
     return spec
 
@@ -779,6 +826,8 @@ CONDITION_BREAK_GLASS = "BreakGlass"
 CONDITION_SELF_HEAL_FAILING = "SelfHealFailing"
 CONDITION_WAITING_FOR_DEPENDENCIES = "WaitingForDependencies"
 CONDITION_SYNC_ERROR = "SyncError"
+CONDITION_PROJECT_VIOLATION = "ProjectViolation"
+CONDITION_ADOPTION_REQUIRED = "AdoptionRequired"
 
 # `tether app reconcile` asks the controller for a reconcile by setting this annotation to
 # a fresh token; the controller echoes the token in `status.lastHandledReconcileAt` (Flux's
@@ -1015,6 +1064,9 @@ class HistoryEntry:
     initiated_by: str | None = None
     manifests_ref: str | None = None
     health: HealthStatusCode | None = None
+    # sha256 of the stored manifests, kept here and not only beside them: whoever can
+    # rewrite the history Secret cannot make a rollback apply what they wrote.
+    manifests_digest: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return drop_none(
@@ -1025,6 +1077,7 @@ class HistoryEntry:
                 "deployStartedAt": self.deploy_started_at,
                 "initiatedBy": self.initiated_by,
                 "manifestsRef": self.manifests_ref,
+                "manifestsDigest": self.manifests_digest,
                 "health": self.health.value if self.health is not None else None,
             }
         )
@@ -1050,6 +1103,7 @@ def _parse_history_entry(fields: Fields) -> HistoryEntry:
         initiated_by=fields.optional_string("initiatedBy"),
         manifests_ref=fields.optional_string("manifestsRef"),
         health=health if fields.has("health") else None,
+        manifests_digest=fields.optional_string("manifestsDigest"),
     )
 
 

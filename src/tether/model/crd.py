@@ -1,7 +1,7 @@
-"""The Application CRD as data, read from the package (so an installed tether can install it).
+"""tether's CRDs as data, read from the package (so an installed tether can install them).
 
-`deploy/crds/application.yaml` is the copy people `kubectl apply`; the packaged copy under
-`tether/model/crds/` must stay byte-identical to it (a unit test checks).
+`deploy/crds/*.yaml` are the copies people `kubectl apply`; the packaged copies under
+`tether/model/crds/` must stay byte-identical to them (a unit test checks).
 """
 
 from __future__ import annotations
@@ -13,22 +13,26 @@ from typing import Any
 
 import yaml
 
-_CRD_RESOURCE = "crds/application.yaml"
+CRD_FILES = ("application.yaml", "project.yaml")  # in install order
 
 # PyYAML's C loader when it is built, as everywhere else in tether (DESIGN §1).
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+def crd_text(file_name: str) -> str:
+    return resources.files("tether.model").joinpath("crds", file_name).read_text(encoding="utf-8")
+
+
 def application_crd_text() -> str:
-    """The CRD manifest as shipped, for printing or applying verbatim."""
-    return resources.files("tether.model").joinpath(_CRD_RESOURCE).read_text(encoding="utf-8")
+    """The Application CRD manifest as shipped, for printing or applying verbatim."""
+    return crd_text("application.yaml")
 
 
 @cache
-def _parsed_crd() -> dict[str, Any]:
-    loaded = yaml.load(application_crd_text(), Loader=_Loader)
+def _parsed(file_name: str) -> dict[str, Any]:
+    loaded = yaml.load(crd_text(file_name), Loader=_Loader)
     if not isinstance(loaded, dict):
-        raise TypeError(f"{_CRD_RESOURCE} does not hold a YAML mapping")
+        raise TypeError(f"crds/{file_name} does not hold a YAML mapping")
     return loaded
 
 
@@ -38,4 +42,9 @@ def application_crd() -> dict[str, Any]:
     Each call returns a fresh copy: callers may add labels or strip fields before applying
     without changing what the next caller sees.
     """
-    return copy.deepcopy(_parsed_crd())
+    return copy.deepcopy(_parsed("application.yaml"))
+
+
+def tether_crds() -> list[dict[str, Any]]:
+    """Every CRD tether serves (Application, Project), fresh copies, in install order."""
+    return [copy.deepcopy(_parsed(name)) for name in CRD_FILES]

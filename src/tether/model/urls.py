@@ -36,9 +36,14 @@ def display_url(url: str) -> str:
     return scrub_userinfo(url)
 
 
+def strip_userinfo(url: str) -> str:
+    """The URL with every `userinfo@` removed (for matching, e.g. a Project's sourceRepos)."""
+    return _SCHEME_USERINFO.sub(lambda m: m.group("scheme"), url) if "@" in url else url
+
+
 def has_userinfo(url: str) -> bool:
     """Whether the URL carries credentials that `display_url` would mask."""
     return scrub_userinfo(url) != url
 
 
-__all__ = ["MASK", "display_url", "has_userinfo", "scrub_userinfo"]
+__all__ = ["MASK", "display_url", "has_userinfo", "scrub_userinfo", "strip_userinfo"]
