@@ -302,6 +302,10 @@ async def _compare_into(
     hard_refresh: bool,
 ) -> None:
     source = app.spec.source
+    # The project first: a repository it does not allow is not even fetched.
+    project = await engine.project_of(app)
+    result.project = project
+    check_project(project, app, [], lambda _group, _kind: None)
     credentials = None if local_dir else await engine.repo_credentials(app, source.repo_url)
     tree = await load_source(
         engine.repos,
@@ -327,8 +331,6 @@ async def _compare_into(
         scope=lambda group, kind: scopes.get((group, kind)),
     )
     result.desired = desired
-    project = await engine.project_of(app)
-    result.project = project
 
     def scope_of(group: str, kind: str) -> bool | None:
         return scopes.get((group, kind))
