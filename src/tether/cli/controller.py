@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 
 import click
 
-from tether.controller.main import run_controller
+from tether.controller.liveness import LivenessLimits
+from tether.controller.logscrub import install_log_scrubbing
+from tether.controller.main import (
+    DEFAULT_GRACE_PERIOD,
+    Shutdown,
+    run_controller,
+    run_until_stopped,
+)
 from tether.controller.reconciler import ControllerOptions
 from tether.errors import InputError
 from tether.server.http import parse_address
@@ -31,6 +37,20 @@ WEBHOOK_SECRET_ENV = "TETHER_WEBHOOK_SECRET"
     help="Seconds a Lease stays valid without renewal (takeover time of a dead replica).",
 )
 @click.option("--workers", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option(
+    "--grace-period",
+    type=click.FloatRange(min=0.1),
+    default=DEFAULT_GRACE_PERIOD,
+    show_default=True,
+    help="Seconds from SIGTERM to exit: cancel, release Leases, then exit hard.",
+)
+@click.option(
+    "--reconcile-stuck-after",
+    type=click.FloatRange(min=0.1),
+    default=LivenessLimits.reconcile_stuck_after,
+    show_default=True,
+    help="Seconds one reconcile may run; /healthz fails when every worker is past it.",
+)
 @click.option("--all-namespaces", is_flag=True, help="Reconcile Applications in every namespace.")
 @click.option("-v", "--verbose", is_flag=True, help="Log every reconcile decision.")
 @pass_cli
@@ -42,6 +62,8 @@ def controller_command(
     shard: int,
     lease_duration: float,
     workers: int,
+    grace_period: float,
+    reconcile_stuck_after: float,
     all_namespaces: bool,
     verbose: bool,
 ) -> None:
@@ -56,8 +78,11 @@ def controller_command(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    for noisy in ("kubernetes", "urllib3", "uvicorn.error"):
+    install_log_scrubbing()  # no repoURL credentials in the log, whoever logs them
+    for noisy in ("kubernetes", "uvicorn.error"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # urllib3 warns of every retried connection; tether's own line names the failure.
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
     options = ControllerOptions(
         app_namespace=None if all_namespaces else cli.app_namespace,
         shards=shards,
@@ -66,7 +91,11 @@ def controller_command(
     )
     metrics_at = parse_address(metrics_addr, 8082)
     webhook_at = parse_address(webhook_addr, 8083)
-    asyncio.run(_run(cli, options, metrics_at, webhook_at, lease_duration))
+    shutdown = Shutdown(grace_period)
+    limits = LivenessLimits(reconcile_stuck_after=reconcile_stuck_after)
+    run_until_stopped(
+        _run(cli, options, metrics_at, webhook_at, lease_duration, shutdown, limits), shutdown
+    )
 
 
 async def _run(
@@ -75,6 +104,8 @@ async def _run(
     metrics_at: tuple[str, int],
     webhook_at: tuple[str, int],
     lease_duration: float,
+    shutdown: Shutdown,
+    limits: LivenessLimits,
 ) -> None:
     async with open_engine(cli) as engine:
         await run_controller(
@@ -85,4 +116,6 @@ async def _run(
             webhook_at=webhook_at,
             lease_duration=lease_duration,
             webhook_secret=lambda: os.environ.get(WEBHOOK_SECRET_ENV, ""),
+            shutdown=shutdown,
+            liveness_limits=limits,
         )
