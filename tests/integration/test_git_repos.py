@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 import shlex
+import shutil
 import socket
 import stat
 import tempfile
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -164,18 +167,27 @@ async def test_tree_at_two_commits_is_whole_read_only_and_reused(
 ) -> None:
     url, work = origin
     first, second = work.sha("main~1"), work.sha("main")
-    old, new = await repos.tree(url, first), await repos.tree(url, second)
-    assert old == repos.cache_dir / "trees" / first
-    assert not (old / "apps/web").exists()
-    assert (new / "apps/web/deploy.yaml").read_text() == "kind: Deployment\nname: web\n"
-    # The whole tree, so an overlay's ../../base resolves.
-    assert (new / "overlays/prod/../../base/deploy.yaml").is_file()
-    for path in [new, new / "apps", new / "apps/web/deploy.yaml"]:
-        assert not path.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
-    inode = (new / "apps/web/deploy.yaml").stat().st_ino
-    assert await repos.tree(url, second) == new
-    assert (new / "apps/web/deploy.yaml").stat().st_ino == inode
+    async with repos.lease_tree(url, first) as old, repos.lease_tree(url, second) as new:
+        # trees/<sha>.<random>: no repository can name another checkout by its path.
+        assert old.parent == repos.cache_dir / "trees"
+        assert old.name.startswith(f"{first}.") and len(old.name) == len(first) + 33
+        assert stat.S_IMODE(old.stat().st_mode) == 0o500
+        assert not (old / "apps/web").exists()
+        assert (new / "apps/web/deploy.yaml").read_text() == "kind: Deployment\nname: web\n"
+        # The whole tree, so an overlay's ../../base resolves.
+        assert (new / "overlays/prod/../../base/deploy.yaml").is_file()
+        for path in [new, new / "apps", new / "apps/web/deploy.yaml"]:
+            assert not path.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+        inode = (new / "apps/web/deploy.yaml").stat().st_ino
+    async with repos.lease_tree(url, second) as again:
+        assert again == new
+        assert (new / "apps/web/deploy.yaml").stat().st_ino == inode
     assert not [p for p in new.parent.iterdir() if p.name.startswith(".")]  # no temp dirs left
+    # A later process reuses the tree on disk, with the remote gone.
+    shutil.rmtree(work.remote)
+    later = GitRepos(repos.cache_dir, timeout=30)
+    async with later.lease_tree(url, second) as reused:
+        assert reused == new
 
 
 async def test_concurrent_tree_extraction_of_one_commit(
@@ -183,9 +195,16 @@ async def test_concurrent_tree_extraction_of_one_commit(
 ) -> None:
     url, work = origin
     await repos.fetch(url)
-    trees = await asyncio.gather(*(repos.tree(url, work.sha("main")) for _ in range(6)))
+
+    async def lease() -> Path:
+        async with repos.lease_tree(url, work.sha("main")) as root:
+            assert (root / "base/deploy.yaml").is_file()
+            await asyncio.sleep(0.05)
+            return root
+
+    trees = await asyncio.gather(*(lease() for _ in range(6)))
     assert len(set(trees)) == 1
-    assert (trees[0] / "base/deploy.yaml").is_file()
+    assert [p.name for p in (repos.cache_dir / "trees").iterdir()] == [trees[0].name]
 
 
 async def test_tree_ignores_export_attributes_and_refuses_escaping_symlinks(
@@ -201,10 +220,12 @@ async def test_tree_ignores_export_attributes_and_refuses_escaping_symlinks(
     escaping = work.commit({}, "symlink out of the repository")
     work.push("main")
     url = f"file://{bare}"
-    assert (await repos.tree(url, sha) / "secret.yaml").read_text() == "kind: Secret\n"
+    async with repos.lease_tree(url, sha) as root:
+        assert (root / "secret.yaml").read_text() == "kind: Secret\n"
     with pytest.raises(InputError, match="escape"):
-        await repos.tree(url, escaping)
-    assert not (repos.cache_dir / "trees" / escaping).exists()
+        async with repos.lease_tree(url, escaping):
+            pass
+    assert not list((repos.cache_dir / "trees").glob(f"{escaping}*"))
 
 
 async def test_read_file_and_path_exists(repos: GitRepos, origin: tuple[str, Workspace]) -> None:
@@ -245,9 +266,11 @@ async def test_missing_path_and_unknown_revision_are_input_errors(
     with pytest.raises(InputError, match="not found"):
         await repos.path_exists(url, "0" * 40, "apps")
     with pytest.raises(InputError, match="not a full commit SHA"):
-        await repos.tree(url, "main")
+        async with repos.lease_tree(url, "main"):
+            pass
     with pytest.raises(InputError, match="not found"):
-        await repos.tree(url, "0" * 40)
+        async with repos.lease_tree(url, "0" * 40):
+            pass
 
 
 async def test_invalid_urls_are_input_errors(repos: GitRepos) -> None:
@@ -384,7 +407,8 @@ async def test_http_fetch_with_basic_auth(
     await repos.fetch(url, credentials)
     assert await repos.resolve(url, "HEAD") == work.sha("main")
     assert await repos.resolve(url, "v1") == work.sha("main~1")
-    assert (await repos.tree(url, work.sha("main")) / "apps/web/deploy.yaml").is_file()
+    async with repos.lease_tree(url, work.sha("main")) as root:
+        assert (root / "apps/web/deploy.yaml").is_file()
     newer = work.commit({"apps/new.yaml": "kind: ConfigMap\n"}, "third")
     work.push("main")
     await repos.fetch(url, credentials)
@@ -539,3 +563,118 @@ def test_credentials_from_secret_env_and_selection() -> None:
     shown = repr(GitCredentials("token-as-user", "hunter2", "KEY")) + str(app)
     assert "hunter2" not in shown and "token-as-user" not in shown and "KEY" not in shown
     assert "app-pass" not in shown
+
+
+# --- bounded tree cache ------------------------------------------------------------------
+
+
+def _two_megabyte_history(tmp_path: Path, commits: int) -> tuple[str, list[str]]:
+    """A ~2 MB repository (200 files of 10 KB) and `commits` commits, each changing one."""
+    bare = bare_repo(tmp_path / "big.git")
+    work = Workspace(tmp_path / "big-work", str(bare))
+    line = "data: " + "x" * 94 + "\n"
+    files = {f"apps/app{i:03d}/values.yaml": f"n: {i}\n" + line * 100 for i in range(200)}
+    shas = [work.commit(dict(files), "initial")]
+    for index in range(1, commits):
+        shas.append(work.commit({"apps/app000/values.yaml": f"n: {index}\n" + line}, f"c{index}"))
+    work.push("main")
+    return f"file://{bare}", shas
+
+
+async def test_tree_cache_stays_under_its_cap_and_never_evicts_a_leased_tree(
+    tmp_path: Path,
+) -> None:
+    url, shas = _two_megabyte_history(tmp_path, 50)
+    unbounded = GitRepos(tmp_path / "unbounded", timeout=60, max_tree_cache_bytes=None)
+    for sha in shas:
+        async with unbounded.lease_tree(url, sha):
+            pass
+    grown = unbounded.cache_bytes()
+
+    cap = 10 << 20
+    repos = GitRepos(tmp_path / "bounded", timeout=60, max_tree_cache_bytes=cap)
+    peak = 0
+    async with repos.lease_tree(url, shas[0]) as pinned:  # in use for the whole loop
+        for sha in shas[1:]:
+            async with repos.lease_tree(url, sha) as root:
+                assert (root / "apps/app000/values.yaml").is_file()
+                peak = max(peak, repos.cache_bytes()["trees"])
+            assert pinned.is_dir()
+        assert (pinned / "apps/app199/values.yaml").read_text().startswith("n: 199\n")
+    bounded = repos.cache_bytes()
+    print(
+        f"\n50 commits of a 2 MB repository: trees {grown['trees'] / 2**20:.1f} MiB unbounded,"
+        f" {bounded['trees'] / 2**20:.1f} MiB (peak {peak / 2**20:.1f} MiB) with a"
+        f" {cap / 2**20:.0f} MiB cap; mirror {bounded['mirrors'] / 2**20:.1f} MiB"
+    )
+    assert grown["trees"] > 5 * cap  # what the cap prevents
+    assert peak <= cap and bounded["trees"] <= cap
+    assert bounded["mirrors"] > 0
+
+    # The controller's periodic call: keep what applications use, drop the rest.
+    pruned = await repos.prune_trees(keep={shas[-1]}, max_bytes=0)
+    left = [p.name.split(".")[0] for p in (repos.cache_dir / "trees").iterdir()]
+    assert left == [shas[-1]]
+    assert pruned.remaining_bytes == repos.cache_bytes()["trees"] > 0
+    # A tree evicted is checked out again on the next use.
+    async with repos.lease_tree(url, shas[0]) as again:
+        assert (again / "apps/app199/values.yaml").is_file()
+
+
+async def test_a_tree_leased_elsewhere_is_not_pruned(
+    repos: GitRepos, origin: tuple[str, Workspace]
+) -> None:
+    url, work = origin
+    sha = work.sha("main")
+    other = GitRepos(repos.cache_dir, timeout=30)  # another process on the same cache
+    async with repos.lease_tree(url, sha) as root:
+        assert (await other.prune_trees(max_bytes=0)).removed == ()
+        assert root.is_dir()
+        async with other.lease_tree(url, sha) as shared:
+            assert shared == root  # the other one reuses the leased tree
+    assert (await other.prune_trees(max_bytes=0)).removed == (root.name,)
+    assert not root.exists()
+
+
+async def test_prune_removes_what_crashed_processes_left(
+    repos: GitRepos, origin: tuple[str, Workspace]
+) -> None:
+    url, work = origin
+    async with repos.lease_tree(url, work.sha("main")):
+        pass
+    trees = repos.cache_dir / "trees"
+    legacy = trees / work.sha("main~1")  # trees/<sha> of earlier versions (tarfile)
+    stale = trees / ".staging-0123456789abcdef"
+    fresh = trees / ".staging-fedcba9876543210"
+    for path in (legacy, stale / "tree" / "x", fresh):
+        path.mkdir(parents=True)
+    (legacy / "old.yaml").write_text("kind: ConfigMap\n")
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
+    pruned = await repos.prune_trees()  # under the cap: only leftovers go
+    assert sorted(pruned.removed) == sorted([legacy.name, stale.name])
+    assert fresh.is_dir()  # may be a checkout that just started elsewhere
+    assert len([p for p in trees.iterdir() if not p.name.startswith(".")]) == 1
+
+
+async def test_every_fetch_checks_objects_and_collects_garbage(
+    repos: GitRepos, origin: tuple[str, Workspace], spy: ProcessSpy
+) -> None:
+    url, work = origin
+    await repos.fetch(url)
+    work.commit({"apps/new.yaml": "kind: ConfigMap\n"}, "third")
+    work.push("main")
+    await repos.fetch(url)
+    fetches = [env for argv, env in spy.calls if "fetch" in argv]
+    assert len(fetches) == 2
+    for env in fetches:
+        assert {("fetch.fsckObjects", "true"), ("transfer.fsckObjects", "true")} <= _pairs(env)
+    assert all(("core.hooksPath", os.devnull) in _pairs(env) for _argv, env in spy.calls)
+    gcs = [argv for argv, _env in spy.calls if "gc" in argv]
+    assert len(gcs) == 2 and all("--auto" in argv for argv in gcs)
+    sizes = repos.cache_bytes()
+    assert sizes["mirrors"] > 0 and sizes["trees"] == 0
+
+
+def _pairs(env: Mapping[str, str]) -> set[tuple[str, str]]:
+    count = int(env["GIT_CONFIG_COUNT"])
+    return {(env[f"GIT_CONFIG_KEY_{i}"], env[f"GIT_CONFIG_VALUE_{i}"]) for i in range(count)}

@@ -307,7 +307,8 @@ async def _compare_into(
     result.project = project
     check_project(project, app, [], lambda _group, _kind: None)
     credentials = None if local_dir else await engine.repo_credentials(app, source.repo_url)
-    tree = await load_source(
+    # The tree is leased for the render only: cache eviction never removes it meanwhile.
+    async with load_source(
         engine.repos,
         source.repo_url,
         source.target_revision,
@@ -315,13 +316,13 @@ async def _compare_into(
         revision=revision,
         local_dir=local_dir,
         fetch=fetch,
-    )
-    result.revision = tree.revision
-    rewritten = await _history_rewritten(engine, app, tree.revision, credentials)
-    # `--local DIR` is the app directory itself, as with `argocd app diff --local`.
-    app_path = "." if local_dir is not None else app.spec.source.path
-    request = await _render_request(engine, app, tree.root, app_path)
-    rendered = await engine.render_cached(request, cacheable=tree.revision is not None)
+    ) as tree:
+        result.revision = tree.revision
+        rewritten = await _history_rewritten(engine, app, tree.revision, credentials)
+        # `--local DIR` is the app directory itself, as with `argocd app diff --local`.
+        app_path = "." if local_dir is not None else app.spec.source.path
+        request = await _render_request(engine, app, tree.root, app_path)
+        rendered = await engine.render_cached(request, cacheable=tree.revision is not None)
     scopes = await _scopes(engine.kube, rendered)
     desired = prepare_desired(
         rendered,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +18,7 @@ class SourceTree:
     repo_url: str | None
 
 
+@contextlib.asynccontextmanager
 async def load_source(
     repos: GitRepos,
     repo_url: str,
@@ -25,13 +28,19 @@ async def load_source(
     revision: str | None = None,
     local_dir: Path | None = None,
     fetch: bool = True,
-) -> SourceTree:
-    """Fetch (unless told not to), resolve the revision to a SHA and extract its tree."""
+) -> AsyncIterator[SourceTree]:
+    """Fetch (unless told not to), resolve the revision to a SHA and check out its tree.
+
+    `async with load_source(...) as tree:` — the tree stays on disk (leased, so no cache
+    eviction removes it) until the block ends; render inside the block.
+    """
     if local_dir is not None:
         if not local_dir.is_dir():
             raise InputError(f"--local {local_dir}: not a directory")
-        return SourceTree(local_dir.resolve(), None, None)
+        yield SourceTree(local_dir.resolve(), None, None)
+        return
     if fetch or not repos.mirror_path(repo_url).exists():
         await repos.fetch(repo_url, credentials)
     sha = await repos.resolve(repo_url, revision or target_revision, credentials=credentials)
-    return SourceTree(await repos.tree(repo_url, sha, credentials=credentials), sha, repo_url)
+    async with repos.lease_tree(repo_url, sha, credentials=credentials) as root:
+        yield SourceTree(root, sha, repo_url)

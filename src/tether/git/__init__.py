@@ -1,24 +1,33 @@
 """Git adapter: mirrors, fetch, resolve, read tree, revert, push."""
 
+from tether.git.credentials import GitCredentials, credentials_from_env
+from tether.git.objects import CommitInfo
+from tether.git.remote import redact_url
 from tether.git.repos import (
+    DEFAULT_MAX_TREE_BYTES,
+    DEFAULT_MAX_TREE_CACHE_BYTES,
+    DEFAULT_MAX_TREE_ENTRIES,
+    GitRepos,
+)
+from tether.git.secrets import (
     SECRET_TYPE_LABEL,
     SECRET_TYPE_REPOSITORY,
-    CommitInfo,
-    GitCredentials,
-    GitRepos,
     RepositorySecret,
-    credentials_from_env,
     credentials_from_secret,
-    redact_url,
     select_credentials,
 )
+from tether.git.trees import PrunedTrees
 
 __all__ = [
+    "DEFAULT_MAX_TREE_BYTES",
+    "DEFAULT_MAX_TREE_CACHE_BYTES",
+    "DEFAULT_MAX_TREE_ENTRIES",
     "SECRET_TYPE_LABEL",
     "SECRET_TYPE_REPOSITORY",
     "CommitInfo",
     "GitCredentials",
     "GitRepos",
+    "PrunedTrees",
     "RepositorySecret",
     "credentials_from_env",
     "credentials_from_secret",

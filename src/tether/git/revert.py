@@ -17,15 +17,11 @@ from pathlib import Path
 
 from tether.errors import ConditionNotMet, InputError
 
-from .repos import (
-    _LOCAL_ENV,
-    CommitInfo,
-    GitCredentials,
-    GitRepos,
-    _parse_remote,
-    _Remote,
-    _unreachable,
-)
+from .config import LOCAL, GitEnv
+from .credentials import GitCredentials
+from .objects import CommitInfo
+from .remote import Remote, parse_remote, unreachable
+from .repos import GitRepos
 
 _REJECTED = ("non-fast-forward", "fetch first", "[rejected]", "failed to update ref", "stale info")
 
@@ -53,7 +49,7 @@ class RevertConflict(InputError):
 
 async def default_branch(repos: GitRepos, repo_url: str, credentials: GitCredentials | None) -> str:
     """The branch the mirror's HEAD points at (what `targetRevision: HEAD` follows)."""
-    remote = _parse_remote(repo_url, credentials)
+    remote = parse_remote(repo_url, credentials)
     mirror = await repos._ensure_mirror(remote)
     result = await repos._read(remote, mirror, ["symbolic-ref", "--short", "HEAD"])
     return repos._checked(remote, result).stdout.decode().strip()
@@ -61,7 +57,7 @@ async def default_branch(repos: GitRepos, repo_url: str, credentials: GitCredent
 
 async def branches(repos: GitRepos, repo_url: str, credentials: GitCredentials | None) -> set[str]:
     """Branch names in the mirror (a revert commit can only go onto a branch)."""
-    remote = _parse_remote(repo_url, credentials)
+    remote = parse_remote(repo_url, credentials)
     mirror = await repos._ensure_mirror(remote)
     args = ["for-each-ref", "--format=%(refname:short)", "refs/heads"]
     result = repos._checked(remote, await repos._read(remote, mirror, args))
@@ -84,7 +80,7 @@ async def revert_commits(
     """One commit on `branch` that reverts `commits` (full SHAs, any order)."""
     if not commits:
         raise InputError("nothing to revert: no commits selected")
-    remote = _parse_remote(repo_url, credentials)
+    remote = parse_remote(repo_url, credentials)
     for attempt in range(1, max_attempts + 1):
         await repos.fetch(repo_url, credentials)
         head = await repos.resolve(repo_url, branch, credentials=credentials)
@@ -123,7 +119,7 @@ async def _ordered_infos(
     missing = [c for c in commits if c not in position]
     if missing:
         raise InputError(
-            f"repository {_parse_remote(repo_url, None).url}: commit {missing[0][:12]} is not"
+            f"repository {parse_remote(repo_url, None).url}: commit {missing[0][:12]} is not"
             " on the branch being reverted",
         )
     return tuple(
@@ -133,7 +129,7 @@ async def _ordered_infos(
 
 async def _make_revert(
     repos: GitRepos,
-    remote: _Remote,
+    remote: Remote,
     work: Path,
     head: str,
     infos: Sequence[CommitInfo],
@@ -141,13 +137,16 @@ async def _make_revert(
     identity: GitIdentity,
 ) -> str:
     mirror = repos._mirror_of(remote)
-    env = {
-        **_LOCAL_ENV,
-        "GIT_AUTHOR_NAME": identity.name,
-        "GIT_AUTHOR_EMAIL": identity.email,
-        "GIT_COMMITTER_NAME": identity.name,
-        "GIT_COMMITTER_EMAIL": identity.email,
-    }
+    # Hooks stay off here too (repos._git adds core.hooksPath=/dev/null to every call):
+    # the work tree is a checkout of repository content, and `git commit` runs hooks.
+    env = LOCAL | GitEnv(
+        {
+            "GIT_AUTHOR_NAME": identity.name,
+            "GIT_AUTHOR_EMAIL": identity.email,
+            "GIT_COMMITTER_NAME": identity.name,
+            "GIT_COMMITTER_EMAIL": identity.email,
+        }
+    )
 
     async def git(*args: str) -> tuple[bool, str]:
         result = await repos._git(remote, ["-C", str(work), *args], env=env)
@@ -183,7 +182,7 @@ async def _make_revert(
     return out.strip()
 
 
-async def _push(repos: GitRepos, remote: _Remote, work: Path, branch: str) -> bool:
+async def _push(repos: GitRepos, remote: Remote, work: Path, branch: str) -> bool:
     """Push HEAD to the branch without force; False when rejected as non-fast-forward."""
     async with repos._network:
         with repos._remote_env(remote) as env:
@@ -198,14 +197,14 @@ async def _push(repos: GitRepos, remote: _Remote, work: Path, branch: str) -> bo
                     remote.url,
                     f"HEAD:refs/heads/{branch}",
                 ],
-                env={**_LOCAL_ENV, **env},
+                env=LOCAL | env,
             )
     if result.ok:
         return True
     text = (result.stdout + result.stderr).decode("utf-8", "replace").lower()
     if any(marker in text for marker in _REJECTED):
         return False
-    raise _unreachable(remote, result)
+    raise unreachable(remote, result)
 
 
 def _keep(work: Path, keep_dir: Path | None, sha: str) -> Path:
