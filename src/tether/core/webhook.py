@@ -3,22 +3,30 @@ branch moved. Pure: headers and body come in, a verdict goes out.
 
 GitHub and Gitea sign the body with HMAC-SHA256 of a shared secret
 (`X-Hub-Signature-256: sha256=<hex>`, `X-Gitea-Signature: <hex>`); GitLab sends the
-secret itself as `X-Gitlab-Token`. Comparisons are constant-time.
+secret itself as `X-Gitlab-Token`. Comparisons are constant-time, on bytes (a header may
+carry any latin-1 text; `hmac.compare_digest` refuses non-ASCII `str`).
+
+A body is parsed only once its sender is verified, and even then it is client input: any
+malformed, non-object or too deeply nested body is a 400, never an exception escaping.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+import orjson
 
 _SCHEME_URL = re.compile(
     r"^[a-z][a-z0-9+.-]*://(?:[^@/]*@)?(?P<host>\[[^\]]*\]|[^:/]*)(?::\d+)?(?P<path>/.*)?$", re.I
 )
 MAX_BODY_BYTES = 1024 * 1024  # push payloads are a few KB; anything bigger is refused
+# Push payloads nest 4-5 levels. orjson itself stops at 1024 levels (a JSONDecodeError);
+# the stdlib parser raised RecursionError near 1000, which escaped as a 500.
+MAX_JSON_DEPTH = 64
 
 
 class WebhookRejected(Exception):
@@ -50,8 +58,12 @@ def provider_of(headers: Mapping[str, str]) -> str | None:
     return None
 
 
-def _hmac_hex(secret: str, body: bytes) -> str:
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def _hmac_hex(secret: str, body: bytes) -> bytes:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest().encode()
+
+
+def _matches(sent: str, expected: bytes) -> bool:
+    return bool(sent) and hmac.compare_digest(sent.lower().encode(), expected)
 
 
 def verify(headers: Mapping[str, str], body: bytes, secret: str) -> str:
@@ -67,25 +79,51 @@ def verify(headers: Mapping[str, str], body: bytes, secret: str) -> str:
         return provider
     if provider == "gitea":
         sent = h.get("x-gitea-signature", "")
-        if not sent or not hmac.compare_digest(sent.lower(), _hmac_hex(secret, body)):
+        if not _matches(sent, _hmac_hex(secret, body)):
             raise WebhookRejected(401, "gitea webhook: X-Gitea-Signature does not match")
         return provider
     if provider == "github":
         sent = h.get("x-hub-signature-256", "")
-        expected = "sha256=" + _hmac_hex(secret, body)
-        if not sent or not hmac.compare_digest(sent.lower(), expected):
+        if not _matches(sent, b"sha256=" + _hmac_hex(secret, body)):
             raise WebhookRejected(401, "github webhook: X-Hub-Signature-256 does not match")
         return provider
     raise WebhookRejected(401, "unknown webhook sender: expected GitHub, GitLab or Gitea headers")
 
 
-def parse_push(provider: str, body: bytes) -> PushEvent:
+def nested_deeper_than(value: object, limit: int) -> bool:
+    """Whether `value` (parsed JSON) nests more than `limit` containers deep. Iterative:
+    the check must not itself recurse on the input."""
+    if not isinstance(value, dict | list):
+        return False
+    stack: list[tuple[dict[str, object] | list[object], int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        for child in node.values() if isinstance(node, dict) else node:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+    return False
+
+
+def parse_json_object(provider: str, body: bytes) -> dict[str, object]:
+    """The body as a JSON object, or `WebhookRejected` (400) naming why it is not one."""
+    too_deep = f"{provider} webhook: body nests deeper than {MAX_JSON_DEPTH} levels"
     try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        if "depth" in str(exc):  # orjson's own limit (1024 levels)
+            raise WebhookRejected(400, too_deep) from None
         raise WebhookRejected(400, f"{provider} webhook: body is not JSON ({exc})") from None
     if not isinstance(payload, dict):
         raise WebhookRejected(400, f"{provider} webhook: body is not a JSON object")
+    if nested_deeper_than(payload, MAX_JSON_DEPTH):
+        raise WebhookRejected(400, too_deep)
+    return payload
+
+
+def parse_push(provider: str, body: bytes) -> PushEvent:
+    payload = parse_json_object(provider, body)
     urls: list[str] = []
     repo = payload.get("repository") or {}
     project = payload.get("project") or {}
