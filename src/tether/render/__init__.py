@@ -1,11 +1,16 @@
-"""Render adapter: plain YAML, Kustomize, Helm, SOPS into plain dicts."""
+"""Render adapter: plain YAML, Kustomize, Helm, SOPS into plain dicts, confined and bounded."""
 
-from tether.render.renderer import (
-    RenderKind,
-    RenderRequest,
-    RenderTools,
-    detect_render_kind,
-    render,
-)
+from tether.render.limits import RenderLimits
+from tether.render.renderer import detect_render_kind, render
+from tether.render.request import RenderKind, RenderRequest, RenderTools
+from tether.render.tools import network_isolation
 
-__all__ = ["RenderKind", "RenderRequest", "RenderTools", "detect_render_kind", "render"]
+__all__ = [
+    "RenderKind",
+    "RenderLimits",
+    "RenderRequest",
+    "RenderTools",
+    "detect_render_kind",
+    "network_isolation",
+    "render",
+]

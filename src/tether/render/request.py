@@ -1,0 +1,93 @@
+"""What a render is asked to do, with which tools, and how a render fails."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from tether.render.limits import RenderLimits
+
+RenderKind = Literal["directory", "kustomize", "helm"]
+
+
+@dataclass(frozen=True)
+class RenderTools:
+    """Where the helm, kustomize and sops binaries are."""
+
+    helm: Path
+    kustomize: Path
+    sops: Path
+
+    @classmethod
+    def from_dir(cls, path: Path | str) -> RenderTools:
+        base = Path(path)
+        return cls(helm=base / "helm", kustomize=base / "kustomize", sops=base / "sops")
+
+    @classmethod
+    def from_path(cls) -> RenderTools:
+        # A tool missing from PATH only matters to sources that need it; the runner then
+        # reports it by name, so a directory-only user needs no helm.
+        def find(name: str) -> Path:
+            return Path(shutil.which(name) or name)
+
+        return cls(helm=find("helm"), kustomize=find("kustomize"), sops=find("sops"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class RenderRequest:
+    """What to render. `kind=None` detects it from the files at `path`, as Argo CD does.
+
+    Hashable: the engine caches renders by request.
+    """
+
+    root: Path  # the extracted repository tree
+    app_name: str
+    path: str = "."
+    kind: RenderKind | None = None
+    # directory
+    recurse: bool = False
+    include: str | None = None  # glob on the path relative to `path`; `{a,b}` allowed
+    exclude: str | None = None
+    # helm
+    helm_release_name: str | None = None  # default: app_name
+    helm_value_files: tuple[str, ...] = ()  # relative to the chart directory
+    helm_values: str | None = None  # inline YAML, layered after the value files
+    helm_parameters: tuple[tuple[str, str], ...] = ()  # --set name=value, layered last
+    helm_kube_version: str | None = None  # .Capabilities.KubeVersion (default: helm's)
+    helm_api_versions: tuple[str, ...] = ()  # extra .Capabilities.APIVersions
+    # kustomize: applied with `kustomize edit` on a copy, like Argo CD's kustomize options
+    kustomize_name_prefix: str | None = None
+    kustomize_name_suffix: str | None = None
+    kustomize_images: tuple[str, ...] = ()  # "nginx=nginx:1.27", "nginx:1.27"
+    kustomize_common_labels: tuple[tuple[str, str], ...] = ()
+    kustomize_common_annotations: tuple[tuple[str, str], ...] = ()
+    # Remote kustomize resources, bases and components (git and http(s) URLs). Off by
+    # default, as Flux's `--no-remote-bases`: a build then reads the repository only, and
+    # runs without network. On, kustomize fetches them, with network, and only those
+    # three fields may name a URL.
+    allow_remote_bases: bool = False
+    namespace: str | None = None  # destination namespace: helm's --namespace only
+    sops_age_key: str | None = field(default=None, repr=False)  # age identity (secret)
+    timeout: float = 60  # seconds for the whole render
+    limits: RenderLimits = field(default_factory=RenderLimits)
+
+    @property
+    def has_kustomize_options(self) -> bool:
+        return bool(
+            self.kustomize_name_prefix is not None
+            or self.kustomize_name_suffix is not None
+            or self.kustomize_images
+            or self.kustomize_common_labels
+            or self.kustomize_common_annotations
+        )
+
+
+class RenderProblem(Exception):
+    """A render failure, reported by `render` as one InputError prefixed with the app."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
