@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -43,16 +42,25 @@ def value_file(ctx: RenderContext, chart_dir: Path, name: str) -> Path:
 
 
 def check_chart_links(root: Path, chart_dir: Path) -> None:
-    """Refuse a chart with a symbolic link that leads out of the repository."""
-    for dirpath, dirnames, filenames in os.walk(chart_dir):
-        here = Path(dirpath)
-        for name in [*dirnames, *filenames]:
-            path = here / name
+    """Refuse a chart with a symbolic link that leads out of the repository, also through
+    linked directories (helm follows those too)."""
+    seen: set[Path] = set()
+    pending = [chart_dir]
+    while pending:
+        directory = pending.pop()
+        real = directory.resolve()
+        if real in seen:
+            continue  # a link cycle, or a directory reached twice
+        seen.add(real)
+        for path in sorted(directory.iterdir()):
             if path.is_symlink() and not inside(root, path):
+                # Named as helm sees it: below the chart, through any linked directory.
                 raise RenderProblem(
                     f"{path.relative_to(root).as_posix()} is a symbolic link pointing "
                     "outside the repository"
                 )
+            if path.is_dir():
+                pending.append(path)
 
 
 def helm_flags(ctx: RenderContext, value_files: Sequence[Path]) -> list[str]:
