@@ -158,7 +158,9 @@ class KustomizeCheck:
                     f"{label} is remote; remote bases are not allowed",
                     hint=f"{hint}, or allow remote bases for this application",
                 )
-            raise RenderProblem(f"{label} is remote; only files of the repository are allowed")
+            raise RenderProblem(
+                f"{label} is remote; only files of the repository are allowed", hint=hint
+            )
         if entry.startswith("/"):
             raise RenderProblem(f"{label} is an absolute path; paths must be relative")
         lexical = directory / entry
@@ -183,8 +185,10 @@ class KustomizeCheck:
             self.check_plugin_config(directory, config, label)
 
     def check_plugin_config(self, directory: Path, config: Any, label: str) -> None:
-        """A generator/transformer/validator configuration: builtin plugins only, and
-        their own path fields stay in the repository."""
+        """A generator/transformer/validator configuration: no KRM function, no Helm
+        inflation, and its own path fields stay in the repository. (Other non-builtin
+        plugins need `--enable-alpha-plugins`, which is never passed: kustomize refuses
+        them itself.)"""
         if not isinstance(config, dict):
             return
         metadata = config.get("metadata")
