@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import yaml
@@ -149,8 +150,10 @@ async def test_history(kubeconfig: str, kube: KubeClient, namespace: str) -> Non
         "deployStartedAt": "2024-05-01T11:59:00Z",
         "initiatedBy": "cli:user1",
         "manifestsRef": "web-history-1",
+        "manifestsDigest": entries[0]["manifestsDigest"],
         "health": "Healthy",
     }
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", entries[0]["manifestsDigest"])
 
     as_yaml = tether(kubeconfig, *ns, "app", "history", "web", "-o", "yaml")
     assert yaml.safe_load(as_yaml.stdout) == entries

@@ -357,7 +357,12 @@ spec:
 
 
 async def test_depends_on_waits_for_the_crd_app(
-    kubeconfig: str, kube: KubeClient, namespace: str, repo: GitopsRepo, tmp_path: Path
+    kubeconfig: str,
+    kube: KubeClient,
+    namespace: str,
+    repo: GitopsRepo,
+    tmp_path: Path,
+    open_project: str,
 ) -> None:
     group = f"{namespace}.example.com"
     repo.write(
@@ -378,7 +383,9 @@ async def test_depends_on_waits_for_the_crd_app(
             dependsOn=[{"name": "crds"}],
         ),
     )
-    await create_app(kube, application("crds", namespace, repo.url, "crds"))  # manual for now
+    # A CRD is cluster-scoped: the default project refuses it.
+    crds = application("crds", namespace, repo.url, "crds", project=open_project)
+    await create_app(kube, crds)  # manual for now
     try:
         with controller(kubeconfig, namespace, tmp_path):
             condition = await eventually(

@@ -20,6 +20,17 @@ from tests.support.repos import GitopsRepo
 from tether.localcluster import LocalCluster, binaries
 
 ROOT = {
+    # CRDs are cluster-scoped: the default project refuses them, this project allows them.
+    "root/project.yaml": """\
+apiVersion: tether.dev/v1alpha1
+kind: Project
+metadata:
+  name: platform
+  annotations: {tether.dev/sync-wave: "-2"}
+spec:
+  sourceRepos: ["*"]
+  clusterResourceWhitelist: [{group: apiextensions.k8s.io, kind: CustomResourceDefinition}]
+""",
     "root/crds.yaml": """\
 apiVersion: tether.dev/v1alpha1
 kind: Application
@@ -27,6 +38,7 @@ metadata:
   name: platform-crds
   annotations: {tether.dev/sync-wave: "-1"}
 spec:
+  project: platform
   source: {repoURL: REPO, path: apps/crds, targetRevision: main}
 """,
     "root/shop.yaml": """\

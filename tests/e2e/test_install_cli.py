@@ -47,6 +47,7 @@ async def test_install_applies_crd_rbac_and_controller(
         assert result.returncode == 0, result.stderr
         assert result.stdout.splitlines() == [
             "CustomResourceDefinition.apiextensions.k8s.io applications.tether.dev applied",
+            "CustomResourceDefinition.apiextensions.k8s.io projects.tether.dev applied",
             f"Namespace {namespace} applied",
             f"ServiceAccount {namespace}/tether-controller applied",
             f"ClusterRole.rbac.authorization.k8s.io tether-controller-{namespace} applied",

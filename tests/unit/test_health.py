@@ -15,11 +15,11 @@ from tether.core.health import (
     assess_health,
     health_of_missing,
     parse_health_rules,
-    parse_health_rules_yaml,
     worst,
 )
 from tether.errors import InputError
 from tether.model.keys import ResourceKey
+from tether.render import load_untrusted_yaml
 
 H = HealthStatus
 
@@ -943,11 +943,19 @@ def test_parse_rules_from_configmap_yaml() -> None:
   jq: |
     if .status.phase == "Paused" then "Suspended" else "Progressing" end
 """
-    rules = parse_health_rules_yaml(text, where="configmap tether-health data.rules")
+    where = "configmap tether-health data.rules"
+    rules = parse_health_rules(load_untrusted_yaml(text, where)[0], where=where)
     assert status_of(ROLLOUT, rules) is H.SUSPENDED
     assert parse_health_rules(None) == []
     with pytest.raises(InputError, match=r"^cm: invalid YAML"):
-        parse_health_rules_yaml("- [unclosed", where="cm")
+        load_untrusted_yaml("- [unclosed", "cm")
+    # The ConfigMap is written by whoever deploys it: an alias bomb is refused at once.
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n"
+        for i in range(8)
+    )
+    with pytest.raises(InputError, match="cm: YAML aliases expand"):
+        load_untrusted_yaml(bomb, "cm")
 
 
 def test_rules_compare_by_definition() -> None:

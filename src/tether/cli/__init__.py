@@ -9,6 +9,7 @@ import click
 
 from tether import __version__
 from tether.errors import EXIT_CONDITION, TetherError
+from tether.model.urls import scrub_userinfo
 
 from . import app_settings  # noqa: F401  (registers app set|suspend|resume|history)
 from .alerts import alerts_command
@@ -68,9 +69,9 @@ def main() -> None:
     try:
         cli.main(standalone_mode=False)
     except TetherError as exc:
-        click.echo(f"error: {exc.message}", err=True)
+        click.echo(scrub_userinfo(f"error: {exc.message}"), err=True)
         if exc.hint:
-            click.echo(f"hint: {exc.hint}", err=True)
+            click.echo(scrub_userinfo(f"hint: {exc.hint}"), err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
@@ -83,7 +84,7 @@ def main() -> None:
     except Exception as exc:  # a bug: keep the line, hide the traceback unless asked
         if os.environ.get("TETHER_DEBUG"):
             raise
-        click.echo(f"error: internal error: {type(exc).__name__}: {exc}", err=True)
+        click.echo(scrub_userinfo(f"error: internal error: {type(exc).__name__}: {exc}"), err=True)
         click.echo("hint: rerun with TETHER_DEBUG=1 for a traceback", err=True)
         sys.exit(EXIT_CONDITION)
     sys.exit(0)

@@ -6,18 +6,37 @@ import contextlib
 import getpass
 import os
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
 
 from tether.engine.compare import Engine
-from tether.git import GitRepos, credentials_from_env
+from tether.git import DEFAULT_MAX_TREE_CACHE_BYTES, GitRepos, credentials_from_env
 from tether.kube import KubeClient, LiveCache
 from tether.localcluster import binaries
-from tether.render import RenderTools
+from tether.model.project import DEFAULT_PROJECT_NAMESPACE
+from tether.render import RenderLimits, RenderTools
+from tether.sandbox import EvaluationLimits, Evaluator
 
 from .output import FORMATS
+
+
+@dataclass
+class EngineSettings:
+    """What bounds and confines the engine (the controller's flags set them; the CLI
+    reads the same from the environment): docs/security.md."""
+
+    project_namespace: str = field(
+        default_factory=lambda: (
+            os.environ.get("TETHER_PROJECT_NAMESPACE") or DEFAULT_PROJECT_NAMESPACE
+        )
+    )
+    default_service_account: str | None = None
+    allow_remote_bases: bool = False
+    render_limits: RenderLimits = field(default_factory=RenderLimits)
+    evaluation: EvaluationLimits = field(default_factory=EvaluationLimits)
+    tree_cache_bytes: int = DEFAULT_MAX_TREE_CACHE_BYTES
 
 
 @dataclass
@@ -26,6 +45,7 @@ class CliContext:
     kube_context: str | None
     app_namespace: str
     output: str | None
+    settings: EngineSettings = field(default_factory=EngineSettings)
 
     def kube(self) -> KubeClient:
         return KubeClient.from_kubeconfig(self.kubeconfig, self.kube_context)
@@ -63,12 +83,18 @@ def render_tools() -> RenderTools:
 @contextlib.asynccontextmanager
 async def open_engine(cli: CliContext) -> AsyncIterator[Engine]:
     kube = cli.kube()
+    settings = cli.settings
     engine = Engine(
         kube=kube,
-        repos=GitRepos(cache_dir() / "git"),
+        repos=GitRepos(cache_dir() / "git", max_tree_cache_bytes=settings.tree_cache_bytes),
         tools=render_tools(),
         cache=LiveCache(kube),
         credentials=credentials_from_env(),
+        evaluator=Evaluator(settings.evaluation),
+        project_namespace=settings.project_namespace,
+        default_service_account=settings.default_service_account,
+        render_limits=settings.render_limits,
+        allow_remote_bases=settings.allow_remote_bases,
     )
     try:
         yield engine

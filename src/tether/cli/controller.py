@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 
@@ -17,6 +18,9 @@ from tether.controller.main import (
 )
 from tether.controller.reconciler import ControllerOptions
 from tether.errors import InputError
+from tether.git import DEFAULT_MAX_TREE_CACHE_BYTES
+from tether.render import RenderLimits
+from tether.sandbox import EvaluationLimits
 from tether.server.http import parse_address
 
 from .context import CliContext, open_engine, pass_cli
@@ -52,6 +56,50 @@ WEBHOOK_SECRET_ENV = "TETHER_WEBHOOK_SECRET"
     help="Seconds one reconcile may run; /healthz fails when every worker is past it.",
 )
 @click.option("--all-namespaces", is_flag=True, help="Reconcile Applications in every namespace.")
+@click.option(
+    "--project-namespace",
+    default=None,
+    help="Namespace whose Projects count (default $TETHER_PROJECT_NAMESPACE or tether-system).",
+)
+@click.option(
+    "--default-service-account",
+    default=None,
+    help="ServiceAccount (in each app's namespace) impersonated by apps that set no"
+    " spec.serviceAccountName.",
+)
+@click.option(
+    "--allow-remote-bases",
+    is_flag=True,
+    help="Let kustomize fetch remote resources and bases (off: Flux's --no-remote-bases).",
+)
+@click.option(
+    "--max-manifest-bytes",
+    type=click.IntRange(min=1),
+    default=RenderLimits.max_manifest_bytes,
+    show_default=True,
+    help="Bytes of YAML/JSON one render may read.",
+)
+@click.option(
+    "--max-objects",
+    type=click.IntRange(min=1),
+    default=RenderLimits.max_objects,
+    show_default=True,
+    help="Objects one render may yield.",
+)
+@click.option(
+    "--jq-timeout",
+    type=click.FloatRange(min=0.1),
+    default=EvaluationLimits.timeout,
+    show_default=True,
+    help="Seconds a jq ignore or health rule evaluation may run before it is stopped.",
+)
+@click.option(
+    "--tree-cache-bytes",
+    type=click.IntRange(min=0),
+    default=DEFAULT_MAX_TREE_CACHE_BYTES,
+    show_default=True,
+    help="Size cap of the extracted git trees (least recently used evicted).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log every reconcile decision.")
 @pass_cli
 def controller_command(
@@ -65,6 +113,13 @@ def controller_command(
     grace_period: float,
     reconcile_stuck_after: float,
     all_namespaces: bool,
+    project_namespace: str | None,
+    default_service_account: str | None,
+    allow_remote_bases: bool,
+    max_manifest_bytes: int,
+    max_objects: int,
+    jq_timeout: float,
+    tree_cache_bytes: int,
     verbose: bool,
 ) -> None:
     """Run the controller: watch, compare, auto-sync and self-heal Applications.
@@ -74,6 +129,16 @@ def controller_command(
     """
     if shard >= shards:
         raise InputError(f"--shard {shard} must be below --shards {shards}")
+    settings = cli.settings
+    if project_namespace:
+        settings.project_namespace = project_namespace
+    settings.default_service_account = default_service_account or None
+    settings.allow_remote_bases = allow_remote_bases
+    settings.render_limits = dataclasses.replace(
+        settings.render_limits, max_manifest_bytes=max_manifest_bytes, max_objects=max_objects
+    )
+    settings.evaluation = dataclasses.replace(settings.evaluation, timeout=jq_timeout)
+    settings.tree_cache_bytes = tree_cache_bytes
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -12,13 +12,28 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from tether.model.urls import scrub_userinfo
+
 FORMATS = ("table", "wide", "json", "yaml", "name")
 
 stderr = Console(stderr=True, highlight=False)
 
 
+def scrubbed(data: Any) -> Any:
+    """`data` with the credentials of every URL in every string masked (a repoURL may
+    carry `user:token@`): nothing tether prints may show them."""
+    if isinstance(data, str):
+        return scrub_userinfo(data)
+    if isinstance(data, dict):
+        return {key: scrubbed(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [scrubbed(value) for value in data]
+    return data
+
+
 def emit_data(data: Any, fmt: str) -> None:
     """Machine-readable output of `data` (json or yaml)."""
+    data = scrubbed(data)
     if fmt == "json":
         sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
@@ -30,7 +45,7 @@ def emit_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     for header in headers:
         table.add_column(header, overflow="fold")
     for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
+        table.add_row(*("" if v is None else scrub_userinfo(str(v)) for v in row))
     # Piped output (scripts, CI logs) is never wrapped to 80 columns.
     width = None if sys.stdout.isatty() else 10_000
     Console(highlight=False, soft_wrap=True, width=width).print(table)
@@ -38,4 +53,4 @@ def emit_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
 
 def message(text: str) -> None:
     """A note for people: stderr, so that stdout stays data."""
-    click.echo(text, err=True)
+    click.echo(scrub_userinfo(text), err=True)

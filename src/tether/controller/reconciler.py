@@ -71,6 +71,7 @@ from tether.model.application import (
 )
 from tether.model.fields import parse_duration
 from tether.model.keys import ResourceKey, parse_rfc3339, resource_version_of
+from tether.model.project import PROJECT_KIND
 
 from .queue import WorkQueue
 
@@ -80,6 +81,7 @@ AppKey = tuple[str, str]  # (namespace, name)
 RUNNING_RECHECK = 2.0  # seconds between looks at a sync someone else is running
 ABANDONED_GRACE = 60.0  # a Running sync older than its timeout plus this was abandoned
 POLL_JITTER = 0.1  # ±10 % of the interval
+CACHE_MAINTENANCE = 60.0  # seconds between tree evictions / cache measurements
 CONDITION_SOURCE_ERROR = "SourceError"
 EVENTFUL_CONDITIONS = (
     CONDITION_SOURCE_ERROR,
@@ -129,6 +131,7 @@ class Controller:
         self.started = asyncio.Event()  # watching: ready for Leases and probes
         self._settled = False
         self._reconciled = 0  # apps compared so far (the first pass settles the heap)
+        self.cache_bytes: dict[str, int] = {}
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -148,12 +151,13 @@ class Controller:
             for i in range(self.options.workers)
         ]
         poller = asyncio.create_task(self._poll_loop(), name="git-poller")
+        janitor = asyncio.create_task(self.maintain_caches(), name="cache-maintenance")
         try:
-            await asyncio.gather(*workers, poller)
+            await asyncio.gather(*workers, poller, janitor)
         finally:
-            for task in [*workers, poller, *self._tasks]:
+            for task in [*workers, poller, janitor, *self._tasks]:
                 task.cancel()
-            for task in [*workers, poller, *self._tasks]:
+            for task in [*workers, poller, janitor, *self._tasks]:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             self.queue.close()
@@ -179,6 +183,13 @@ class Controller:
         api_version = str(obj.get("apiVersion", ""))
         if obj.get("kind") == KIND and api_version.startswith(API_GROUP + "/"):
             self._on_app_event(event, obj, meta)
+            return
+        if obj.get("kind") == PROJECT_KIND and api_version.startswith(API_GROUP + "/"):
+            # A Project changed: what its apps may deploy did; compare them again.
+            if meta.get("namespace") == self.engine.project_namespace:
+                for app in self._apps():
+                    if app.spec.project == meta.get("name"):
+                        self._enqueue((app.namespace, app.name))
             return
         owner = owner_app(obj)
         if owner:
@@ -280,7 +291,28 @@ class Controller:
 
     def metrics(self) -> MetricsSnapshot:
         apps = [a for a in self._apps() if self._owns((a.namespace, a.name))]
-        return snapshot(apps, self.counters)
+        return snapshot(apps, self.counters, self.cache_bytes)
+
+    async def maintain_caches(self) -> None:
+        """Every CACHE_MAINTENANCE seconds: evict extracted trees no app references (LRU
+        past the size cap) and measure the caches for `tether_cache_bytes`."""
+        repos = self.engine.repos
+        while True:
+            keep = {
+                revision
+                for app in self._apps()
+                for revision in (
+                    app.status.sync.revision if app.status else None,
+                    *((e.revision for e in app.status.history) if app.status else ()),
+                )
+                if revision
+            }
+            try:
+                await repos.prune_trees(keep=keep)
+                self.cache_bytes = await asyncio.to_thread(repos.cache_bytes)
+            except (OSError, TetherError) as exc:
+                log.warning("cache maintenance: %s", exc)
+            await asyncio.sleep(CACHE_MAINTENANCE)
 
     # -- workers -----------------------------------------------------------------------
 
@@ -383,7 +415,10 @@ class Controller:
         )
         status = self._controller_conditions(status, decision, memory)
         status = self._source_condition(status, url)
-        if requested:
+        starts_sync = comparison.error is None and decision.syncs and decision.delay <= 0
+        if requested and not starts_sync:
+            # A sync about to start hands the request on: the reconcile queued after it
+            # marks it handled, so `app reconcile` reports the state the sync reached.
             status = dataclasses.replace(status, last_handled_reconcile_at=token)
         written = await write_status(self.engine.kube, app, status)
         if written:

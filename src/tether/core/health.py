@@ -19,9 +19,9 @@ from typing import Any
 
 import jq as jq_lang  # aliased: CustomHealthRule has a field named `jq`
 import orjson
-import yaml
 
 from tether.errors import InputError
+from tether.model.fields import show
 from tether.model.keys import ResourceKey, split_api_version
 
 Obj = Mapping[str, Any]
@@ -730,7 +730,7 @@ _RULE_FIELDS = ("group", "kind", "jq", "cel")  # a tuple: error messages in a st
 
 def _parse_rule(item: object, path: str) -> CustomHealthRule:
     if not isinstance(item, Mapping):
-        raise InputError(f"{path}: must be a mapping with 'kind' and 'jq', got {item!r}")
+        raise InputError(f"{path}: must be a mapping with 'kind' and 'jq', got {show(item)}")
     unknown = sorted(str(key) for key in item if key not in _RULE_FIELDS)
     if unknown:
         raise InputError(
@@ -738,7 +738,7 @@ def _parse_rule(item: object, path: str) -> CustomHealthRule:
         )
     for name in _RULE_FIELDS:
         if name in item and not isinstance(item[name], str):
-            raise InputError(f"{path}.{name}: must be a string, got {item[name]!r}")
+            raise InputError(f"{path}.{name}: must be a string, got {show(item[name])}")
     try:
         return CustomHealthRule(
             kind=item.get("kind", ""),
@@ -757,16 +757,6 @@ def parse_health_rules(raw: object, *, where: str = "healthChecks") -> list[Cust
     if not isinstance(raw, list):
         raise InputError(f"{where}: must be a list of rules, got {type(raw).__name__}")
     return [_parse_rule(item, f"{where}[{index}]") for index, item in enumerate(raw)]
-
-
-def parse_health_rules_yaml(text: str, *, where: str = "healthChecks") -> list[CustomHealthRule]:
-    """Rules from YAML text, e.g. a ConfigMap data entry holding the list."""
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        raw = yaml.load(text, Loader=loader)
-    except yaml.YAMLError as err:
-        raise InputError(f"{where}: invalid YAML: {_first_line(err)}") from None
-    return parse_health_rules(raw, where=where)
 
 
 # --------------------------------------------------------------------------------------

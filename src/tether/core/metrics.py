@@ -19,6 +19,7 @@ from tether.model.application import (
     find_condition,
 )
 from tether.model.keys import parse_rfc3339
+from tether.model.urls import display_url
 
 RECONCILE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -53,7 +54,7 @@ def app_sample(app: Application) -> AppSample:
     return AppSample(
         namespace=app.namespace,
         name=app.name,
-        repo=app.spec.source.repo_url,
+        repo=display_url(app.spec.source.repo_url),
         dest_namespace=app.spec.destination.namespace or "",
         sync_status=status.sync.status.value,
         health_status=status.health.status.value,
@@ -114,9 +115,16 @@ class ControllerCounters:
 class MetricsSnapshot:
     apps: Sequence[AppSample]
     counters: ControllerCounters
+    cache_bytes: Mapping[str, int] = field(default_factory=dict)  # "trees"/"mirrors" -> bytes
 
 
-def snapshot(apps: Iterable[Application], counters: ControllerCounters) -> MetricsSnapshot:
+def snapshot(
+    apps: Iterable[Application],
+    counters: ControllerCounters,
+    cache_bytes: Mapping[str, int] | None = None,
+) -> MetricsSnapshot:
     return MetricsSnapshot(
-        sorted((app_sample(a) for a in apps), key=lambda s: (s.namespace, s.name)), counters
+        sorted((app_sample(a) for a in apps), key=lambda s: (s.namespace, s.name)),
+        counters,
+        dict(cache_bytes or {}),
     )

@@ -25,6 +25,7 @@ from tether.model.application import (
     set_condition,
 )
 from tether.model.keys import ResourceKey
+from tether.model.urls import scrub_userinfo
 
 CONDITION_COMPARISON_ERROR = "ComparisonError"
 CONDITION_SHARED_RESOURCE = "SharedResource"
@@ -147,8 +148,9 @@ def failed_status(
     ctype = condition or CONDITION_COMPARISON_ERROR
     others = [t for t in _FAILURE_CONDITIONS if t != ctype]
     conditions = [c for c in base.conditions if c.type not in others]
+    shown = scrub_userinfo(message)  # a repoURL's credentials never reach the status
     conditions = set_condition(
-        conditions, Condition(ctype, ConditionStatus.TRUE, ctype, message), now
+        conditions, Condition(ctype, ConditionStatus.TRUE, ctype, shown), now
     )
     return dataclasses.replace(
         base,

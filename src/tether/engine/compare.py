@@ -9,25 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import datetime as dt
-import hashlib
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from tether.core.desired import prepare_desired
 from tether.core.diff import AppDiff, ObjectDiff, Verdict
 from tether.core.drift import explain_app, object_causes
 from tether.core.health import (
-    CustomHealthRule,
     ResourceHealth,
     aggregate_health,
     health_of_missing,
-    parse_health_rules_yaml,
 )
 from tether.core.plan import sync_options
 from tether.core.policy import ProjectViolation, check_project
@@ -38,11 +31,9 @@ from tether.core.status import (
     merge_status,
 )
 from tether.errors import ClusterError, InputError, TetherError
-from tether.git import GitCredentials, GitRepos, RepositorySecret, credentials_from_secret
-from tether.git import select_credentials as select_repo_credentials
-from tether.kube import KubeClient, LiveCache
+from tether.git import GitCredentials
+from tether.kube import KubeClient
 from tether.model.application import (
-    API_GROUP,
     API_VERSION,
     CONDITION_ADOPTION_REQUIRED,
     CONDITION_HISTORY_REWRITTEN,
@@ -55,25 +46,21 @@ from tether.model.application import (
 )
 from tether.model.keys import ResourceKey, split_api_version
 from tether.model.project import (
-    DEFAULT_PROJECT,
-    DEFAULT_PROJECT_NAMESPACE,
-    PROJECT_KIND,
     Project,
 )
-from tether.render import RenderRequest, RenderTools, render
-from tether.sandbox import Evaluator
+from tether.render import (
+    RenderRequest,
+)
 
 from .apps import apply_status
+from .runtime import (
+    HEALTH_RULES_CONFIGMAP,
+    REPOSITORY_SECRET_SELECTOR,
+    Engine,
+    PredictionCache,
+    now_rfc3339,
+)
 from .source import load_source
-
-REPOSITORY_SECRET_SELECTOR = "tether.dev/secret-type=repository"
-# Custom health rules (jq) live in this ConfigMap of the app's namespace: every data key
-# holds a YAML list of {group, kind, jq} rules.
-HEALTH_RULES_CONFIGMAP = "tether-health-rules"
-
-
-def now_rfc3339() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -95,166 +82,6 @@ class Comparison:
     project: Project | None = None
     status: ApplicationStatus | None = None
     error: TetherError | None = None
-
-
-class PredictionCache:
-    """Dry-run results keyed by (object, digest of the desired manifest, live fingerprint).
-
-    A server-side dry-run is a pure function of the manifest and the live object (plus
-    admission config, which a hard refresh re-reads), so while neither changes the previous
-    answer is reused and a warm compare makes no API call at all.
-    """
-
-    def __init__(self, max_entries: int = 50_000) -> None:
-        self._entries: OrderedDict[tuple[ResourceKey, str, str], dict[str, Any]] = OrderedDict()
-        self._max = max_entries
-
-    @staticmethod
-    def cache_key(desired: dict[str, Any], live: Mapping[str, Any]) -> tuple[ResourceKey, str, str]:
-        digest = hashlib.sha256(orjson.dumps(desired, option=orjson.OPT_SORT_KEYS)).hexdigest()
-        return ResourceKey.of(desired), digest, _live_fingerprint(live)
-
-    def get(self, key: tuple[ResourceKey, str, str]) -> dict[str, Any] | None:
-        found = self._entries.get(key)
-        if found is not None:
-            self._entries.move_to_end(key)
-        return found
-
-    def put(self, key: tuple[ResourceKey, str, str], predicted: dict[str, Any]) -> None:
-        self._entries[key] = predicted
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._max:
-            self._entries.popitem(last=False)
-
-
-def _live_fingerprint(live: Mapping[str, Any]) -> str:
-    """A digest of what a dry-run apply reads from live: everything but status writes.
-
-    Controllers update status (and bump resourceVersion) all the time; those writes
-    cannot change what an apply of the spec would store outside status, which is all
-    the diff compares, so they must not throw the prediction away.
-    """
-    meta = dict(live.get("metadata") or {})
-    meta.pop("resourceVersion", None)
-    meta["managedFields"] = [
-        {k: v for k, v in entry.items() if k != "time"}
-        for entry in meta.get("managedFields") or []
-        if entry.get("subresource") != "status"
-    ]
-    body = {k: v for k, v in live.items() if k not in ("status", "metadata")}
-    body["metadata"] = meta
-    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
-
-
-@dataclass
-class Engine:
-    """The adapters one engine run uses; shared by the CLI and the controller."""
-
-    kube: KubeClient
-    repos: GitRepos
-    tools: RenderTools
-    cache: LiveCache
-    credentials: GitCredentials | None = None  # from the environment (CLI)
-    predictions: PredictionCache = field(default_factory=PredictionCache)
-    # Comparisons and health checks involving user-supplied jq run in killable workers.
-    evaluator: Evaluator = field(default_factory=Evaluator)
-    _repo_secrets: dict[str, list[RepositorySecret]] = field(default_factory=dict)
-    _health_rules: dict[str, tuple[str, list[CustomHealthRule]]] = field(default_factory=dict)
-    # Renders of git trees (immutable per commit) keyed by the whole request: a controller
-    # re-compares an app on every live event and must not re-run helm each time.
-    _renders: OrderedDict[RenderRequest, list[dict[str, Any]]] = field(default_factory=OrderedDict)
-    render_cache_size: int = 512
-    # Projects are read from this namespace only (docs/security.md).
-    project_namespace: str = DEFAULT_PROJECT_NAMESPACE
-    # Impersonated by apps that name no spec.serviceAccountName (Flux's flag of that name).
-    default_service_account: str | None = None
-
-    def writer_for(self, app: Application) -> KubeClient:
-        """The client for every write an app makes to its objects (apply, dry-run,
-        delete): impersonating its ServiceAccount when it has one, so that RBAC bounds
-        what the app may change."""
-        account = app.spec.service_account_name or self.default_service_account
-        if not account:
-            return self.kube
-        return self.kube.impersonating(f"system:serviceaccount:{app.namespace}:{account}")
-
-    async def project_of(self, app: Application) -> Project:
-        """The app's Project, read (through the watch cache) from the project namespace;
-        the built-in default when the app names `default` and none exists."""
-        try:
-            await self.cache.watch_kind(API_VERSION, PROJECT_KIND)
-        except ClusterError as exc:
-            if exc.status != 404:
-                raise
-            raw = None  # the Project CRD is not installed: no Project exists
-        else:
-            key = ResourceKey(API_GROUP, PROJECT_KIND, self.project_namespace, app.spec.project)
-            raw = self.cache.get(key)
-        if raw is not None:
-            return Project.from_dict(raw)
-        if app.spec.project == DEFAULT_PROJECT:
-            return Project.builtin_default(
-                project_namespace=self.project_namespace,
-                app_namespace=app.namespace,
-                destination_namespace=app.spec.destination.namespace,
-            )
-        raise ProjectViolation(
-            f"Application {app.name}: project {app.spec.project} not found in namespace"
-            f" {self.project_namespace}",
-            hint="create the Project there, or set spec.project to an existing one",
-        )
-
-    async def render_cached(self, request: RenderRequest, cacheable: bool) -> list[dict[str, Any]]:
-        if not cacheable:
-            return await render(request, self.tools)
-        found = self._renders.get(request)
-        if found is not None:
-            self._renders.move_to_end(request)
-            return found
-        rendered = await render(request, self.tools)
-        self._renders[request] = rendered
-        while len(self._renders) > self.render_cache_size:
-            self._renders.popitem(last=False)
-        return rendered
-
-    async def health_rules(self, namespace: str) -> list[CustomHealthRule]:
-        """The custom health rules of an app namespace (ConfigMap `tether-health-rules`).
-
-        Read from the watch cache, so a rule set applied a moment ago (say by the root
-        app during a bootstrap) is in force at once; parsed again only when it changed.
-        """
-        await self.cache.watch_kind("v1", "ConfigMap")
-        config = self.cache.get(ResourceKey("", "ConfigMap", namespace, HEALTH_RULES_CONFIGMAP))
-        version = str(((config or {}).get("metadata") or {}).get("resourceVersion", ""))
-        cached = self._health_rules.get(namespace)
-        if cached is not None and cached[0] == version:
-            return cached[1]
-        rules: list[CustomHealthRule] = []
-        for key, text in sorted(((config or {}).get("data") or {}).items()):
-            where = f"ConfigMap {namespace}/{HEALTH_RULES_CONFIGMAP} key {key}"
-            rules.extend(parse_health_rules_yaml(str(text), where=where))
-        self._health_rules[namespace] = (version, rules)
-        return rules
-
-    async def repo_credentials(self, app: Application, repo_url: str) -> GitCredentials | None:
-        if self.credentials is not None:
-            return self.credentials
-        secrets = self._repo_secrets.get(app.namespace)
-        if secrets is None:
-            secrets = []
-            try:
-                items = await self.kube.list(
-                    "v1", "Secret", app.namespace, label_selector=REPOSITORY_SECRET_SELECTOR
-                )
-            except ClusterError:
-                items = []
-            for item in items:
-                try:
-                    secrets.append(credentials_from_secret(item))
-                except InputError:
-                    continue
-            self._repo_secrets[app.namespace] = secrets
-        return select_repo_credentials(repo_url, secrets)
 
 
 async def compare(
@@ -499,6 +326,8 @@ async def _render_request(
         namespace=app.spec.destination.namespace,
         app_name=app.name,
         sops_age_key=age_key,
+        limits=engine.render_limits,
+        allow_remote_bases=engine.allow_remote_bases,
     )
 
 
@@ -698,3 +527,18 @@ async def write_status(
 
 def _one_line(exc: TetherError) -> str:
     return exc.message.splitlines()[0] if exc.message else type(exc).__name__
+
+
+__all__ = [
+    "HEALTH_RULES_CONFIGMAP",
+    "REPOSITORY_SECRET_SELECTOR",
+    "Comparison",
+    "Engine",
+    "PredictionCache",
+    "compare",
+    "drift_rows",
+    "is_immutable_field_error",
+    "last_synced_revision",
+    "now_rfc3339",
+    "write_status",
+]

@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from tether.core.drcheck import Finding, SourcedObject, check_repository
 from tether.core.plan import wave_of
 from tether.errors import ConditionNotMet, InputError
@@ -24,6 +22,7 @@ from tether.model.application import (
     Application,
 )
 from tether.model.keys import ResourceKey
+from tether.render import load_untrusted_yaml
 
 from .apps import crd_installed, create_app, ensure_namespace, get_app, install_crd
 from .compare import Engine
@@ -229,11 +228,9 @@ def load_repository_files(root: Path) -> list[SourcedObject]:
         if any(part.startswith(".") for part in file.relative_to(root).parts):
             continue
         try:
-            docs = list(yaml.load_all(file.read_text(), Loader=yaml.CSafeLoader))
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f":{mark.line + 1}" if mark is not None else ""
-            raise InputError(f"dr check: {rel}{where}: malformed YAML") from exc
+            docs = load_untrusted_yaml(file.read_bytes(), rel)
+        except InputError as exc:
+            raise InputError(f"dr check: {exc.message} (malformed YAML)", exc.hint) from None
         for doc in docs:
             if isinstance(doc, dict) and doc.get("kind") == "List":
                 found += [(rel, item) for item in doc.get("items") or [] if isinstance(item, dict)]

@@ -10,6 +10,7 @@ from typing import Any
 from tether.errors import TetherError
 from tether.kube import KubeClient
 from tether.model.application import API_VERSION, KIND, Application
+from tether.model.urls import scrub_userinfo
 
 from .compare import now_rfc3339
 
@@ -40,7 +41,7 @@ async def record_event(
         },
         "type": event_type,
         "reason": reason,
-        "message": message[:MAX_MESSAGE],
+        "message": scrub_userinfo(message)[:MAX_MESSAGE],
         "source": {"component": REPORTING_COMPONENT},
         "reportingComponent": REPORTING_COMPONENT,
         "firstTimestamp": now,

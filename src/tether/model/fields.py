@@ -82,11 +82,20 @@ def is_dns1123_label(value: str) -> bool:
 
 
 def show(value: object) -> str:
-    """A value as it appears in an error: JSON-quoted, one line, not too long."""
+    """A value as it appears in an error: JSON-quoted, one line, not too long.
+
+    Bounded work whatever the value: a mapping or list is summarized, never serialized
+    whole (a hostile one can be huge, or a YAML alias bomb of shared references)."""
+    if isinstance(value, Mapping):
+        return f"a mapping of {len(value)} keys"
+    if isinstance(value, list | tuple):
+        return f"a list of {len(value)} items"
+    if isinstance(value, str) and len(value) > _MAX_SHOWN:
+        value = value[:_MAX_SHOWN]
     try:
         shown = json.dumps(value, ensure_ascii=False)
     except (TypeError, ValueError):
-        shown = repr(value)
+        shown = type(value).__name__
     return shown if len(shown) <= _MAX_SHOWN else shown[: _MAX_SHOWN - 3] + "..."
 
 

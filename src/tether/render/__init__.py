@@ -1,6 +1,7 @@
 """Render adapter: plain YAML, Kustomize, Helm, SOPS into plain dicts, confined and bounded."""
 
 from tether.render.limits import RenderLimits
+from tether.render.loading import load_untrusted_yaml
 from tether.render.renderer import detect_render_kind, render
 from tether.render.request import RenderKind, RenderRequest, RenderTools
 from tether.render.tools import network_isolation
@@ -11,6 +12,7 @@ __all__ = [
     "RenderRequest",
     "RenderTools",
     "detect_render_kind",
+    "load_untrusted_yaml",
     "network_isolation",
     "render",
 ]

@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 import yaml
 
+from tether.errors import InputError
 from tether.render.limits import RenderLimits
 from tether.render.request import RenderProblem
 
@@ -341,3 +342,21 @@ def load_manifest(data: bytes, source: str, budget: LoadBudget) -> list[Any]:
     if source.endswith(".json"):
         return load_json(data, source, budget)
     return load_yaml(data, source, budget)
+
+
+def load_untrusted_yaml(
+    data: bytes | str, source: str, limits: RenderLimits | None = None
+) -> list[Any]:
+    """Every document of a YAML stream from outside tether (a repository file, a
+    ConfigMap), under the same alias, depth, size and count limits as a render;
+    InputError naming `source` for anything malformed or too big."""
+    limits = limits or RenderLimits()
+    size = len(data.encode() if isinstance(data, str) else data)
+    try:
+        if size > limits.max_file_bytes:
+            raise RenderProblem(
+                f"{source}: {size:,} bytes, more than the limit of {limits.max_file_bytes:,}"
+            )
+        return load_yaml(data, source, LoadBudget(limits))
+    except RenderProblem as problem:
+        raise InputError(problem.message, problem.hint) from None

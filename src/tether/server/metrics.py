@@ -105,7 +105,14 @@ class TetherCollector(Collector):
         reconcile.add_metric(
             [], [(le, float(c)) for le, c in histogram.cumulative()], histogram.total
         )
-        yield from (info, since, resources, syncs, drift, reconcile, break_glass, rewritten)
+        cache = GaugeMetricFamily(
+            "tether_cache_bytes",
+            "Bytes on disk of the git mirrors and of the extracted trees (bounded, LRU).",
+            labels=["cache"],
+        )
+        for name, size in sorted(snap.cache_bytes.items()):
+            cache.add_metric([name], float(size))
+        yield from (info, since, resources, syncs, drift, reconcile, break_glass, rewritten, cache)
 
 
 def metrics_registry(read: Callable[[], MetricsSnapshot]) -> CollectorRegistry:
