@@ -951,8 +951,7 @@ def test_parse_rules_from_configmap_yaml() -> None:
         load_untrusted_yaml("- [unclosed", "cm")
     # The ConfigMap is written by whoever deploys it: an alias bomb is refused at once.
     bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
-        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n"
-        for i in range(8)
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n" for i in range(8)
     )
     with pytest.raises(InputError, match="cm: YAML aliases expand"):
         load_untrusted_yaml(bomb, "cm")
