@@ -99,7 +99,7 @@ async def test_install_applies_crd_rbac_and_controller(
         # A rerun (an upgrade) is a no-op apply that succeeds again.
         again = tether(kubeconfig, "install", "--image", IMAGE, "--namespace", namespace)
         assert again.returncode == 0, again.stderr
-        assert len(again.stdout.splitlines()) == 11
+        assert len(again.stdout.splitlines()) == 12
     finally:
         await delete_cluster_rbac(kube, namespace)
 

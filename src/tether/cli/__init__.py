@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any, TextIO
 
 import click
 
@@ -64,8 +65,26 @@ cli.add_command(controller_command)
 cli.add_command(install_command)
 
 
+class _ScrubbingStream:
+    """A text stream that masks URL credentials in everything written to it: whatever a
+    command prints (tables, YAML, messages, errors), `user:token@` never reaches the
+    terminal or a log that captures it."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(scrub_userinfo(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def main() -> None:
     """Entry point: one clear line (plus a hint) and the documented exit code on errors."""
+    sys.stdout = _ScrubbingStream(sys.stdout)
+    sys.stderr = _ScrubbingStream(sys.stderr)
     try:
         cli.main(standalone_mode=False)
     except TetherError as exc:
