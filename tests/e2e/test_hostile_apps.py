@@ -123,6 +123,10 @@ async def test_hostile_apps_fail_alone_and_the_canary_keeps_its_latency(
             baseline = await _canary_latency(kube, kubectl, namespace, 3)
             for app in hostile.values():
                 await create_app(kube, app)
+            # An Application the API server accepts but tether cannot read (a typo).
+            typo = application("typo", namespace, repo.url, "canary").to_dict()
+            typo["spec"]["syncPolicy"] = {"syncOptions": ["CreateNamspace=true"]}
+            await kube.apply(typo, field_manager="kubectl-client-side-apply")
             # While the hostile apps are compared (and retried with backoff), the canary
             # is edited again and again.
             under_attack = await _canary_latency(kube, kubectl, namespace, 6)
@@ -145,6 +149,18 @@ async def test_hostile_apps_fail_alone_and_the_canary_keeps_its_latency(
                 what="reach ProjectViolation",
             )
             assert f"ConfigMap {victim}/planted" in reach.message
+
+            async def invalid_spec() -> Any:
+                raw = await kube.get("tether.dev/v1alpha1", "Application", "typo", namespace)
+                found = [
+                    c
+                    for c in ((raw or {}).get("status") or {}).get("conditions") or []
+                    if c.get("type") == "InvalidSpec"
+                ]
+                return found[0] if found else None
+
+            invalid = await eventually(invalid_spec, timeout=30, what="typo InvalidSpec")
+            assert "did you mean CreateNamespace?" in invalid["message"], invalid
             # The credential-bearing app works (it is not hostile, only careless) ...
             await wait_synced_healthy(kube, namespace, "private", timeout=60)
 
@@ -156,7 +172,7 @@ async def test_hostile_apps_fail_alone_and_the_canary_keeps_its_latency(
             # ... and its password is nowhere: metrics, events, statuses, CLI, the log.
             outputs = [scrape(proc), proc.logs()]
             outputs += [str(e) for e in await kube.list("v1", "Event", namespace)]
-            for name in ("private", "canary", *hostile):
+            for name in ("private", "canary", "typo", *hostile):
                 for fmt in ("yaml", "json", "wide"):
                     shown = tether(kubeconfig, "-n", namespace, "app", "get", name, "-o", fmt)
                     outputs += [shown.stdout, shown.stderr]
@@ -164,7 +180,9 @@ async def test_hostile_apps_fail_alone_and_the_canary_keeps_its_latency(
             outputs += [listed.stdout, listed.stderr]
             for text in outputs:
                 assert password not in text
-            assert "http://***@127.0.0.1" in scrape(proc)
+            metrics = scrape(proc)
+            assert "http://***@127.0.0.1" in metrics
+            assert 'tether_cache_bytes{cache="trees"}' in metrics
 
             # The canary kept its normal drift latency (measured, printed for the record).
             print(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
+import hashlib
 import os
 from typing import Any
 
@@ -18,9 +19,11 @@ from tether.engine.compare import write_status
 from tether.engine.history import (
     APP_LABEL,
     CHUNK_BYTES,
+    DATA_KEY,
     HISTORY_ID_LABEL,
     HISTORY_SECRET_TYPE,
     SHA256_ANNOTATION,
+    encode_manifests,
     history_secret_name,
     load_manifests,
     record_history,
@@ -337,3 +340,30 @@ async def test_bad_input_is_refused_before_anything_is_written(
     # An empty manifest list is a valid (if unusual) deployment.
     entry = await record(kube, app, 1, [])
     assert await load_manifests(kube, await get_app(kube, namespace, "web"), entry.id) == []
+
+
+async def test_a_rewritten_history_secret_is_refused_even_when_it_agrees_with_itself(
+    kube: KubeClient, namespace: str
+) -> None:
+    # Whoever can write the history Secret may also fix up its own sha256 annotation; the
+    # digest in the Application's status is what a rollback trusts (CVE-2024-31989 class).
+    app = await make_app(kube, namespace)
+    entry = await record(kube, app, 1)
+    app = await get_app(kube, namespace, "web")
+    assert app.status is not None
+    assert app.status.history[-1].manifests_digest == entry.manifests_digest
+    assert (await load_manifests(kube, app, 1)) == [config_map("cm-1", n="1")]
+    poisoned = encode_manifests([config_map("cm-1", n="1"), config_map("backdoor", x="1")])
+    await kube.patch(
+        "v1",
+        "Secret",
+        "web-history-1",
+        {
+            "metadata": {"annotations": {SHA256_ANNOTATION: hashlib.sha256(poisoned).hexdigest()}},
+            "data": {DATA_KEY: base64.b64encode(poisoned).decode()},
+        },
+        namespace=namespace,
+        field_manager="attacker",
+    )
+    with pytest.raises(InputError, match="do not match the digest recorded in the Application"):
+        await load_manifests(kube, app, 1)

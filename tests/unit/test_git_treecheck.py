@@ -170,3 +170,16 @@ def test_chains_deeper_than_the_kernel_follows_are_refused() -> None:
         f"l:l{MAX_SYMLINK_DEPTH - 1}=end"
     ]
     check_symlinks(*links(*shorter))
+
+
+def test_the_telling_line_of_a_git_failure_is_its_first_fatal_line() -> None:
+    from tether.git.remote import telling_line
+
+    stderr = (
+        "fatal: '/srv/nope.git' does not appear to be a git repository\n"
+        "fatal: Could not read from remote repository.\n\n"
+        "Please make sure you have the correct access rights\nand the repository exists.\n"
+    )
+    assert telling_line(stderr) == "fatal: '/srv/nope.git' does not appear to be a git repository"
+    assert telling_line("warning: x\nerror: pack broken\n") == "error: pack broken"
+    assert telling_line("just one line\n") == "just one line"

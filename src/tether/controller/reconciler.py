@@ -40,13 +40,14 @@ from tether.core.autosync import (
 from tether.core.diff import Verdict
 from tether.core.metrics import ControllerCounters, MetricsSnapshot, snapshot
 from tether.core.sharding import shard_of
-from tether.core.status import CONDITION_COMPARISON_ERROR
+from tether.core.status import CONDITION_COMPARISON_ERROR, CONDITION_INVALID_SPEC
 from tether.core.webhook import PushEvent, push_matches
 from tether.engine.apps import crd_installed, ensure_namespace, install_crd
 from tether.engine.compare import Comparison, Engine, compare, now_rfc3339, write_status
 from tether.engine.events import NORMAL, WARNING, record_event
 from tether.engine.sync import SyncInProgress, SyncRefused, SyncRequest, sync_app
 from tether.errors import ConditionNotMet, InputError, TetherError
+from tether.kube import MERGE_PATCH
 from tether.kube.cache import owner_app
 from tether.model.application import (
     API_GROUP,
@@ -57,6 +58,7 @@ from tether.model.application import (
     CONDITION_SYNC_ERROR,
     CONDITION_WAITING_FOR_DEPENDENCIES,
     DEFAULT_APP_NAMESPACE,
+    FIELD_MANAGER,
     KIND,
     RECONCILE_REQUESTED_ANNOTATION,
     RECONCILE_WITH_SOURCE_ANNOTATION,
@@ -278,8 +280,44 @@ class Controller:
         except InputError as exc:
             log.warning("skipping invalid Application %s/%s: %s", *key, exc)
             app = None
+            if self._owns(key):
+                task = asyncio.create_task(self._report_invalid(key, raw, exc.message))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
         self._parsed[key] = (version, app)
         return app
+
+    async def _report_invalid(self, key: AppKey, raw: dict[str, Any], message: str) -> None:
+        """An Application tether cannot read says why in its own status (InvalidSpec),
+        not only in the controller's log; the next valid spec's compare clears it."""
+        conditions = ((raw.get("status") or {}).get("conditions")) or []
+        if any(
+            c.get("type") == CONDITION_INVALID_SPEC and c.get("message") == message
+            for c in conditions
+            if isinstance(c, dict)
+        ):
+            return  # said already (our own write comes back as an event)
+        patch = {
+            "status": {
+                "sync": {"status": "Unknown"},
+                "conditions": [
+                    {
+                        "type": CONDITION_INVALID_SPEC,
+                        "status": "True",
+                        "reason": CONDITION_INVALID_SPEC,
+                        "message": message[:1024],
+                        "lastTransitionTime": now_rfc3339(),
+                    }
+                ],
+            }
+        }
+        try:
+            await self.engine.kube.patch(
+                API_VERSION, KIND, key[1], patch, namespace=key[0],
+                patch_type=MERGE_PATCH, field_manager=FIELD_MANAGER, subresource="status",
+            )  # fmt: skip
+        except TetherError as exc:
+            log.warning("cannot report invalid Application %s/%s: %s", *key, exc)
 
     def _forget(self, key: AppKey) -> None:
         self._memory.pop(key, None)

@@ -29,8 +29,14 @@ from tether.model.urls import scrub_userinfo
 
 CONDITION_COMPARISON_ERROR = "ComparisonError"
 CONDITION_SHARED_RESOURCE = "SharedResource"
+# An Application whose spec tether cannot read (the controller says so in its status).
+CONDITION_INVALID_SPEC = "InvalidSpec"
 # A comparison that fails says why with one of these; a successful one clears them all.
-_FAILURE_CONDITIONS = (CONDITION_COMPARISON_ERROR, CONDITION_PROJECT_VIOLATION)
+_FAILURE_CONDITIONS = (
+    CONDITION_COMPARISON_ERROR,
+    CONDITION_PROJECT_VIOLATION,
+    CONDITION_INVALID_SPEC,
+)
 
 
 def _health(h: ResourceHealth | None) -> HealthStatus | None:

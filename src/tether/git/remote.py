@@ -173,12 +173,24 @@ def last_line(text: str, limit: int = 400) -> str:
     return lines[-1][:limit] if lines else ""
 
 
+def telling_line(text: str, limit: int = 400) -> str:
+    """The line of git's stderr that says what went wrong: its first `fatal:` line (git
+    follows it with boilerplate such as "Please make sure you have the correct access
+    rights / and the repository exists."), else its first `error:` line, else the last."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    for prefix in ("fatal:", "error:"):
+        found = [ln for ln in lines if ln.startswith(prefix)]
+        if found:
+            return found[0][:limit]
+    return lines[-1][:limit] if lines else ""
+
+
 def unreachable(remote: Remote, result: ProcessResult) -> UnreachableError:
     # Scrub the whole of stderr before picking a line, so truncation cannot cut a secret
     # in half and let the other half through.
-    line = last_line(remote.scrub(result.stderr.decode("utf-8", "replace")))
-    line = line.removeprefix("fatal: ") or f"git exited with code {result.returncode}"
-    lowered = line.lower()
+    text = remote.scrub(result.stderr.decode("utf-8", "replace"))
+    line = telling_line(text).removeprefix("fatal: ") or f"git exited with code {result.returncode}"
+    lowered = text.lower()
     if any(marker in lowered for marker in _AUTH_MARKERS):
         hint = _HINT_AUTH
     elif any(marker in lowered for marker in _NOT_FOUND_MARKERS):
