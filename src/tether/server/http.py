@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from tether.core.deliveries import (
 )
 from tether.core.metrics import MetricsSnapshot
 from tether.core.webhook import MAX_BODY_BYTES, PushEvent, WebhookRejected, parse_push, verify
-from tether.errors import InputError
+from tether.errors import InputError, UnreachableError
 from tether.model.urls import display_url
 
 from .limits import LimitedConfig, ServerLimits
@@ -184,13 +185,34 @@ async def serve(
         lifespan="off",
     )
     server = _Server(config)
+    listener = _bind(address, name)
     log.info("%s listening on http://%s:%d", name, *address)
     try:
-        await server.serve()
+        await server.serve(sockets=[listener])
     except asyncio.CancelledError:
         server.should_exit = True
         await server.close_now()
         raise
+
+
+def _bind(address: tuple[str, int], name: str) -> socket.socket:
+    """The listening socket, bound here so that a taken port is one clear line (exit 3)
+    instead of uvicorn's traceback and SystemExit."""
+    family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise UnreachableError(
+            f"{name}: cannot listen on {address[0]}:{address[1]}: {exc.strerror or exc}",
+            hint="another process holds the port: pick another address (--metrics-addr,"
+            " --webhook-addr)",
+        ) from None
+    sock.set_inheritable(True)
+    return sock
 
 
 class _Server(uvicorn.Server):
