@@ -12,7 +12,10 @@ from tether import __version__
 from tether.errors import EXIT_CONDITION, TetherError
 from tether.model.urls import scrub_userinfo
 
-from . import app_settings  # noqa: F401  (registers app set|suspend|resume|history)
+from . import (
+    app_create,  # noqa: F401  (registers app create)
+    app_settings,  # noqa: F401  (registers app set|suspend|resume|history)
+)
 from .alerts import alerts_command
 from .app import app_group
 from .cluster import cluster_group

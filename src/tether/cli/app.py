@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 
 from tether.core.diff import AppDiff, ObjectDiff, Verdict, unified_diff
 from tether.core.drift import explain_object
-from tether.engine.apps import create_app, delete_app, get_app, list_apps
+from tether.engine.apps import delete_app, get_app, list_apps
 from tether.engine.compare import Comparison, compare, write_status
 from tether.engine.revert import identity_from_env
 from tether.engine.rollback import RollbackReport, rollback_app
@@ -21,8 +20,6 @@ from tether.engine.sync import SyncRequest, SyncResult, delete_cascade, describe
 from tether.engine.wait import wait_for_apps
 from tether.errors import ConditionNotMet, InputError
 from tether.model.application import (
-    API_VERSION,
-    KIND,
     Application,
     ApplicationStatus,
 )
@@ -36,111 +33,6 @@ from .progress import SyncProgress
 @click.group("app")
 def app_group() -> None:
     """Applications: what to deploy from Git, where, and how."""
-
-
-# -- create ----------------------------------------------------------------------------
-
-
-def _app_from_flags(
-    cli: CliContext,
-    name: str | None,
-    repo: str | None,
-    path: str | None,
-    revision: str | None,
-    dest_namespace: str | None,
-    auto_sync: bool,
-    self_heal: bool,
-    auto_prune: bool,
-) -> Application:
-    missing = [
-        flag for flag, value in (("--name", name), ("--repo", repo), ("--path", path)) if not value
-    ]
-    if missing:
-        raise InputError(f"app create: {', '.join(missing)} required (or -f FILE)")
-    spec: dict[str, Any] = {
-        "source": {"repoURL": repo, "path": path, "targetRevision": revision or "HEAD"},
-    }
-    if dest_namespace:
-        spec["destination"] = {"namespace": dest_namespace}
-    if auto_sync or self_heal or auto_prune:
-        spec["syncPolicy"] = {"automated": {"selfHeal": self_heal, "prune": auto_prune}}
-    return Application.from_dict(
-        {
-            "apiVersion": API_VERSION,
-            "kind": KIND,
-            "metadata": {"name": name, "namespace": cli.app_namespace},
-            "spec": spec,
-        }
-    )
-
-
-def _apps_from_file(cli: CliContext, file: str) -> list[Application]:
-    try:
-        text = sys.stdin.read() if file == "-" else Path(file).read_text()
-        docs = [d for d in yaml.load_all(text, Loader=yaml.CSafeLoader) if d]
-    except OSError as exc:
-        raise InputError(f"app create -f {file}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InputError(f"app create -f {file}:{where}: malformed YAML: {problem}") from exc
-    apps = []
-    for doc in docs:
-        if not isinstance(doc, dict):
-            raise InputError(f"app create -f {file}: a document is not a mapping")
-        doc.setdefault("metadata", {}).setdefault("namespace", cli.app_namespace)
-        apps.append(Application.from_dict(doc))
-    if not apps:
-        raise InputError(f"app create -f {file}: no Application in the file")
-    return apps
-
-
-@app_group.command("create")
-@click.option("-f", "--file", "file", help="Application manifest(s) (YAML; - for stdin).")
-@click.option("--name")
-@click.option("--repo", help="Git repository URL (file://, https://, ssh://).")
-@click.option("--path", help="Path of the app inside the repository.")
-@click.option("--revision", help="Branch, tag or commit (default HEAD).")
-@click.option("--dest-namespace", help="Namespace for namespaced objects that name none.")
-@click.option("--auto-sync", is_flag=True, help="Sync automatically on new revisions.")
-@click.option("--self-heal", is_flag=True, help="Undo live drift automatically.")
-@click.option("--auto-prune", is_flag=True, help="Delete objects removed from Git.")
-@click.option("--upsert", is_flag=True, help="Replace the spec of an existing app.")
-@pass_cli
-def app_create(
-    cli: CliContext,
-    file: str | None,
-    name: str | None,
-    repo: str | None,
-    path: str | None,
-    revision: str | None,
-    dest_namespace: str | None,
-    auto_sync: bool,
-    self_heal: bool,
-    auto_prune: bool,
-    upsert: bool,
-) -> None:
-    """Create an application (installs the CRD when it is missing)."""
-    if file:
-        apps = _apps_from_file(cli, file)
-    else:
-        apps = [
-            _app_from_flags(
-                cli, name, repo, path, revision, dest_namespace, auto_sync, self_heal, auto_prune
-            )
-        ]
-
-    async def run() -> None:
-        kube = cli.kube()
-        try:
-            for app in apps:
-                await create_app(kube, app, upsert=upsert)
-                message(f"application {app.namespace}/{app.name} created")
-        finally:
-            kube.close()
-
-    asyncio.run(run())
 
 
 # -- list / get --------------------------------------------------------------------------

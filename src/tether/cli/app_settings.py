@@ -10,9 +10,16 @@ import click
 
 from tether.engine.history import app_history
 from tether.engine.reconcile_request import request_reconcile, wait_handled
-from tether.engine.settings import describe_sync_policy, set_suspend, set_sync_policy
+from tether.engine.settings import (
+    describe_sync_policy,
+    set_source_and_options,
+    set_suspend,
+    set_sync_policy,
+)
+from tether.errors import InputError
 from tether.kube import KubeClient
 from tether.model.application import Application, HistoryEntry
+from tether.render import load_untrusted_yaml
 
 from .app import app_group
 from .context import CliContext, output_option, pass_cli
@@ -51,6 +58,22 @@ def _run(cli: CliContext, work: Callable[[KubeClient], Awaitable[T]]) -> T:
 )
 @click.option("--self-heal/--no-self-heal", default=None, help="Undo live drift automatically.")
 @click.option("--auto-prune/--no-auto-prune", default=None, help="Delete objects removed from Git.")
+@click.option("--revision", help="Track another branch, tag or commit.")
+@click.option("--path", help="Deploy another path of the repository.")
+@click.option(
+    "--sync-option", "sync_options", multiple=True, help="Set sync option KEY=VALUE (repeatable)."
+)
+@click.option(
+    "--remove-sync-option", "remove_options", multiple=True, help="Unset sync option KEY."
+)
+@click.option(
+    "--ignore-difference",
+    "ignores",
+    multiple=True,
+    help="Add an ignoreDifferences rule (YAML/JSON), e.g. '{kind: Deployment, jsonPointers:"
+    " [/spec/replicas]}'.",
+)
+@click.option("--clear-ignore-differences", is_flag=True, help="Remove every ignore rule.")
 @pass_cli
 def app_set(
     cli: CliContext,
@@ -58,21 +81,70 @@ def app_set(
     sync_policy: str | None,
     self_heal: bool | None,
     auto_prune: bool | None,
+    revision: str | None,
+    path: str | None,
+    sync_options: tuple[str, ...],
+    remove_options: tuple[str, ...],
+    ignores: tuple[str, ...],
+    clear_ignore_differences: bool,
 ) -> None:
-    """Change an application's sync policy (flags not given keep their value)."""
-    automated = None if sync_policy is None else sync_policy == "automated"
-    app = _run(
-        cli,
-        lambda kube: set_sync_policy(
-            kube,
-            cli.app_namespace,
-            name,
-            automated=automated,
-            self_heal=self_heal,
-            prune=auto_prune,
-        ),
+    """Change an application's sync policy, source revision/path, sync options or ignore
+    rules (flags not given keep their value)."""
+    rules = [_ignore_rule(text) for text in ignores]
+    options = [_option(text) for text in sync_options]
+    changes_source = bool(
+        revision or path or options or remove_options or rules or clear_ignore_differences
     )
-    message(f"application {app.namespace}/{app.name}: sync policy {describe_sync_policy(app)}")
+    changes_policy = sync_policy is not None or self_heal is not None or auto_prune is not None
+    if changes_source:
+        app = _run(
+            cli,
+            lambda kube: set_source_and_options(
+                kube,
+                cli.app_namespace,
+                name,
+                revision=revision,
+                path=path,
+                set_options=options,
+                remove_options=remove_options,
+                add_ignores=rules,
+                clear_ignores=clear_ignore_differences,
+            ),
+        )
+        message(f"application {app.namespace}/{app.name}: spec updated")
+    if changes_policy or not changes_source:
+        automated = None if sync_policy is None else sync_policy == "automated"
+        app = _run(
+            cli,
+            lambda kube: set_sync_policy(
+                kube,
+                cli.app_namespace,
+                name,
+                automated=automated,
+                self_heal=self_heal,
+                prune=auto_prune,
+            ),
+        )
+        policy = describe_sync_policy(app)
+        message(f"application {app.namespace}/{app.name}: sync policy {policy}")
+
+
+def _option(text: str) -> tuple[str, str]:
+    key, equals, value = text.partition("=")
+    if not equals or not key.strip():
+        raise InputError(f"app set: --sync-option {text!r} must look like KEY=VALUE")
+    return key.strip(), value
+
+
+def _ignore_rule(text: str) -> dict[str, Any]:
+    documents = load_untrusted_yaml(text, "--ignore-difference")
+    rule = documents[0] if documents else None
+    if not isinstance(rule, dict):
+        raise InputError(
+            f"app set: --ignore-difference {text!r} must be a mapping",
+            hint="e.g. '{group: apps, kind: Deployment, jsonPointers: [/spec/replicas]}'",
+        )
+    return rule
 
 
 # -- suspend / resume --------------------------------------------------------------------

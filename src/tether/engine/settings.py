@@ -7,6 +7,7 @@ fields change, and everything else in the spec stays as its owners wrote it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tether.engine.apps import get_app
@@ -73,6 +74,84 @@ def sync_policy_patch(
     return {"spec": {"syncPolicy": {"automated": options}}}
 
 
+async def set_source_and_options(
+    kube: KubeClient,
+    namespace: str,
+    name: str,
+    *,
+    revision: str | None = None,
+    path: str | None = None,
+    set_options: Sequence[tuple[str, str]] = (),
+    remove_options: Sequence[str] = (),
+    add_ignores: Sequence[Mapping[str, Any]] = (),
+    clear_ignores: bool = False,
+) -> Application:
+    """Change what an app deploys (revision, path) and how (sync options, ignore rules).
+
+    The changed spec is validated as a manifest would be before anything is written, so an
+    unknown sync option or a malformed ignore rule is refused with nothing changed.
+    """
+    app = await get_app(kube, namespace, name)
+    patch = source_and_options_patch(
+        app,
+        revision=revision,
+        path=path,
+        set_options=set_options,
+        remove_options=remove_options,
+        add_ignores=add_ignores,
+        clear_ignores=clear_ignores,
+    )
+    return await _patch(kube, app, patch)
+
+
+def source_and_options_patch(
+    app: Application,
+    *,
+    revision: str | None,
+    path: str | None,
+    set_options: Sequence[tuple[str, str]],
+    remove_options: Sequence[str],
+    add_ignores: Sequence[Mapping[str, Any]],
+    clear_ignores: bool,
+) -> dict[str, Any]:
+    """The merge patch for `set_source_and_options` (pure)."""
+    spec: dict[str, Any] = {}
+    if revision is not None or path is not None:
+        spec["source"] = {
+            k: v for k, v in (("targetRevision", revision), ("path", path)) if v is not None
+        }
+    if set_options or remove_options:
+        options = dict(app.spec.sync_policy.sync_options)
+        for key in remove_options:
+            if key not in options:
+                raise InputError(f"app set {app.name}: sync option {key} is not set")
+            options.pop(key)
+        options.update(set_options)
+        spec["syncPolicy"] = {"syncOptions": [f"{k}={v}" for k, v in options.items()] or None}
+    if add_ignores or clear_ignores:
+        rules = [] if clear_ignores else [r.to_dict() for r in app.spec.ignore_differences]
+        spec["ignoreDifferences"] = [*rules, *map(dict, add_ignores)] or None
+    if not spec:
+        raise InputError(f"app set {app.name}: nothing to change")
+    # Validate the result as the API server will store it, before anything is written.
+    Application.from_dict(_merge_patched(app.to_dict(), {"spec": spec}))
+    return {"spec": spec}
+
+
+def _merge_patched(target: Any, patch: Any) -> Any:
+    """`target` with a JSON merge patch applied (RFC 7386: null deletes, maps merge,
+    everything else replaces)."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = _merge_patched(result.get(key), value)
+    return result
+
+
 async def set_suspend(kube: KubeClient, namespace: str, name: str, suspend: bool) -> Application:
     """Suspend (no writes at all, status still computed) or resume an Application."""
     app = await get_app(kube, namespace, name)
@@ -102,4 +181,11 @@ def describe_sync_policy(app: Application) -> str:
     return "automated" + (f" ({', '.join(options)})" if options else "")
 
 
-__all__ = ["describe_sync_policy", "set_suspend", "set_sync_policy", "sync_policy_patch"]
+__all__ = [
+    "describe_sync_policy",
+    "set_source_and_options",
+    "set_suspend",
+    "set_sync_policy",
+    "source_and_options_patch",
+    "sync_policy_patch",
+]
