@@ -268,6 +268,7 @@ async def test_writes_impersonate_the_apps_service_account(
         message = str(caught.value)
         assert "system:serviceaccount:" + namespace + ":deployer" in message
         assert "forbidden" in message.lower()
+        assert "(the app's ServiceAccount) may not do this" in (caught.value.hint or "")
         assert await kube.get("v1", "ConfigMap", "far", other_namespace) is None
         # Without the ServiceAccount the same sync (the controller's own rights) succeeds:
         # the impersonation is what refused it.

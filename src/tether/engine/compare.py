@@ -53,6 +53,7 @@ from tether.render import (
 )
 
 from .apps import apply_status
+from .hints import rejection_hint
 from .runtime import (
     HEALTH_RULES_CONFIGMAP,
     REPOSITORY_SECRET_SELECTOR,
@@ -172,7 +173,7 @@ async def _compare_into(
     result.shared = shared
     result.unmanaged = unmanaged
     predicted = await _predict(
-        engine, engine.writer_for(app), desired, live, use_cache=not hard_refresh
+        engine, app.name, engine.writer_for(app), desired, live, use_cache=not hard_refresh
     )
     result.predicted = predicted
     diff = await engine.evaluator.compare_app(
@@ -455,6 +456,7 @@ def _creator(obj: Mapping[str, Any]) -> str:
 
 async def _predict(
     engine: Engine,
+    app_name: str,
     writer: KubeClient,
     desired: Sequence[dict[str, Any]],
     live: Mapping[ResourceKey, dict[str, Any]],
@@ -476,9 +478,10 @@ async def _predict(
                 # An apply cannot make this change (only a recreate can): compare without
                 # a prediction, the object shows OutOfSync and the sync explains --force.
                 return key, None
+            fix = rejection_hint(exc, app=app_name, impersonated=writer.impersonated)
             raise InputError(
                 f"{key}: the API server rejected the manifest: {exc.message}",
-                hint="fix the manifest in Git (server-side dry-run failed)",
+                hint=f"{fix} (server-side dry-run failed)",
             ) from exc
         engine.predictions.put(cache_key, predicted)
         return key, predicted

@@ -40,6 +40,7 @@ from .compare import (
     now_rfc3339,
     write_status,
 )
+from .hints import rejection_hint
 from .history import record_history
 
 CRD_KIND = "CustomResourceDefinition"
@@ -117,7 +118,9 @@ async def sync_app(
     plan = _plan(app, comparison, request)
     created_ns = _namespace_to_create(app)
     if request.dry_run:
-        await _preflight(engine.writer_for(app), plan, request, progress, created_ns)
+        await _preflight(
+            engine.writer_for(app), plan, request, progress, created_ns, app_name=app.name
+        )
         return SyncResult(app, OperationPhase.SUCCEEDED, "dry run: nothing applied", revision, plan)
 
     return await run_operation(
@@ -156,7 +159,7 @@ async def run_operation(
                 field_manager=FIELD_MANAGER,
             )
             progress(f"created namespace {created_ns} (CreateNamespace=true)")
-        await _preflight(result.writer, plan, request, progress)
+        await _preflight(result.writer, plan, request, progress, app_name=app.name)
         await asyncio.wait_for(_execute(engine, plan, request, result, progress), timeout)
     except TimeoutError:
         result.phase, result.message = OperationPhase.FAILED, f"sync timed out after {timeout:.0f}s"
@@ -302,6 +305,8 @@ async def _preflight(
     request: SyncRequest,
     progress: Progress,
     created_namespace: str | None = None,
+    *,
+    app_name: str,
 ) -> None:
     """Dry-run every object before the first write; any rejection means nothing is applied.
 
@@ -340,9 +345,10 @@ async def _preflight(
                     hint="the field is immutable: sync with --force (or annotate Replace=true)"
                     " to delete and recreate the object; nothing was applied",
                 ) from exc
+            fix = rejection_hint(exc, app=app_name, impersonated=kube.impersonated)
             raise InputError(
                 f"preflight: {task.key} rejected by the API server: {exc.message}",
-                hint="nothing was applied; fix the manifest in Git",
+                hint=f"nothing was applied; {fix}",
             ) from exc
 
     await asyncio.gather(*(check(t) for t in checks))
