@@ -42,6 +42,7 @@ from .compare import (
 )
 from .hints import rejection_hint
 from .history import record_history
+from .takeover import take_over_person_fields
 
 CRD_KIND = "CustomResourceDefinition"
 Progress = Callable[[str], None]
@@ -418,6 +419,8 @@ async def _apply(engine: Engine, task: SyncTask, request: SyncRequest, result: S
     if task.hook is not None and "BeforeHookCreation" in task.hook.delete_policies:
         await _delete_and_wait(kube, task)
     replace = request.force or task.options.get("Replace") == "true"
+    # Fields a person's kubectl owns would survive the apply: make them tether's first.
+    await take_over_person_fields(engine, kube, result.app, task.obj, result.comparison)
     try:
         stored = await kube.apply(task.obj, field_manager=FIELD_MANAGER, force=True)
     except ClusterError as exc:

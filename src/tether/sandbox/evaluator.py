@@ -9,6 +9,7 @@ from typing import Any
 from tether.core.diff import AppDiff, compare_app
 from tether.core.health import CustomHealthRule, ResourceHealth, assess_health, matching_rule
 from tether.core.ignore import parse_ignore_rules
+from tether.core.managers import Takeover, takeover_for
 from tether.model.keys import ResourceKey
 
 from .pool import EvaluationLimits, WorkerPool
@@ -64,6 +65,24 @@ class Evaluator:
         for index, health in zip(ruled, healths, strict=True):
             results[index] = health
         return results
+
+    async def plan_takeover(
+        self,
+        live: dict[str, Any],
+        desired: dict[str, Any] | None,
+        drifted: Sequence[str],
+        ignore_specs: Sequence[Mapping[str, Any]],
+        *,
+        what: str,
+    ) -> Takeover | None:
+        """Which fields of a person's tools become tether's (core.managers.takeover_for);
+        in a worker when a jq ignore rule decides which fields are protected."""
+        rules = parse_ignore_rules(ignore_specs)
+        if not any(rule.jq_path_expressions for rule in rules):
+            return takeover_for(live, desired, drifted, ignore_specs)
+        job = ("takeover", live, desired, list(drifted), [dict(spec) for spec in ignore_specs])
+        result: Takeover | None = await self.pool.run(job, what=f"{what}: jq ignore rules")
+        return result
 
     async def close(self) -> None:
         await self.pool.close()

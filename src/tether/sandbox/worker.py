@@ -57,6 +57,12 @@ def _health(objects: Sequence[dict[str, Any]], rule_specs: Sequence[Mapping[str,
     return [assess_health(obj, rules) for obj in objects]
 
 
+def _takeover(*args: Any) -> Any:
+    from tether.core.managers import takeover_for
+
+    return takeover_for(*args)
+
+
 def handle(job: tuple[Any, ...]) -> tuple[Any, ...]:
     from tether.errors import TetherError
 
@@ -65,6 +71,8 @@ def handle(job: tuple[Any, ...]) -> tuple[Any, ...]:
             return ("ok", _compare(*job[1:]))
         if job[0] == "health":
             return ("ok", _health(*job[1:]))
+        if job[0] == "takeover":
+            return ("ok", _takeover(*job[1:]))
         if job[0] == "ping":
             return ("ok", "pong")
         return ("error", f"unknown job {job[0]!r}", None)
