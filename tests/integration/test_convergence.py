@@ -10,13 +10,17 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.apps import application
+from tests.support.cli import tether
 from tests.support.repos import GitopsRepo
 from tests.support.waiting import eventually
 from tether.engine.apps import create_app, get_app
 from tether.engine.compare import Comparison, Engine, compare
 from tether.engine.sync import SyncRequest, sync_app
-from tether.kube import KubeClient
+from tether.git import GitRepos
+from tether.kube import KubeClient, LiveCache
+from tether.localcluster import binaries
 from tether.model.application import Application
+from tether.render import RenderTools
 
 CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {a: '1'}\n"
 DEPLOYMENT = """\
@@ -210,3 +214,107 @@ async def test_a_takeover_through_an_app_service_account_is_bounded_by_its_rbac(
     await synced_after_sync(engine, kube, namespace)
     cm = await kube.get("v1", "ConfigMap", "settings", namespace)
     assert cm is not None and cm["data"] == {"a": "1"}
+
+
+async def test_an_empty_render_syncs_with_a_warning_never_plain_success(
+    engine: Engine, kube: KubeClient, kubeconfig: str, namespace: str, repo: GitopsRepo
+) -> None:
+    repo.write({"app/placeholder.yaml": "# components come later\n"})
+    head = repo.commit("placeholder")
+    app = await create_app(kube, application("conv", namespace, repo.url, "app"))
+    result = await sync_app(engine, app, SyncRequest())
+    assert result.message == f"synced 0 objects at {head[:8]}: the render is empty"
+    status = (await get_app(kube, namespace, "conv")).status
+    assert status is not None and status.sync.status.value == "Synced"
+    empty = [c for c in status.conditions if c.type == "EmptyRender"]
+    assert [c.message for c in empty] == [f"render of app at {head[:8]} produced no objects"]
+    listed = tether(kubeconfig, "-n", namespace, "app", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "Synced (empty)" in listed.stdout, listed.stdout
+    shown = tether(kubeconfig, "-n", namespace, "app", "get", "conv")
+    assert "EmptyRender" in shown.stdout and "produced no objects" in shown.stdout
+
+    # A render with objects clears it; one whose every object is another app's raises it.
+    repo.write({"app/cm.yaml": CONFIGMAP})
+    head = repo.commit("cm")
+    result = await sync_app(engine, await get_app(kube, namespace, "conv"), SyncRequest())
+    assert result.message == f"synced 1 objects at {head[:8]}"
+    status = (await get_app(kube, namespace, "conv")).status
+    assert status is not None and not [c for c in status.conditions if c.type == "EmptyRender"]
+    other = await create_app(kube, application("copycat", namespace, repo.url, "app"))
+    result = await sync_app(engine, other, SyncRequest())
+    assert result.message.endswith(": every object belongs to other apps"), result.message
+    status = (await get_app(kube, namespace, "copycat")).status
+    assert status is not None
+    assert [c.message for c in status.conditions if c.type == "EmptyRender"] == [
+        f"render of app at {head[:8]}: every object belongs to other apps"
+    ]
+
+
+RANDOM_PASSWORD_CHART = {
+    "chart/Chart.yaml": "apiVersion: v2\nname: random-password\nversion: 0.1.0\n",
+    "chart/values.yaml": "password: ''\n",
+    "chart/templates/secret.yaml": """\
+apiVersion: v1
+kind: Secret
+metadata: {name: {{ .Release.Name }}-admin}
+stringData:
+  user: admin
+  password: {{ .Values.password | default (randAlphaNum 16) | quote }}
+""",
+}
+
+
+async def fresh_engine(kube: KubeClient, tmp_path: Path) -> Engine:
+    """Another engine, as the next CLI command builds one (its own render cache)."""
+    return Engine(
+        kube,
+        GitRepos(tmp_path / f"git-cache-{len(list(tmp_path.iterdir()))}"),
+        RenderTools.from_dir(binaries.bin_dir()),
+        LiveCache(kube),
+    )
+
+
+async def test_a_random_password_chart_is_drift_of_cause_non_deterministic_render(
+    engine: Engine,
+    kube: KubeClient,
+    kubeconfig: str,
+    namespace: str,
+    repo: GitopsRepo,
+    tmp_path: Path,
+) -> None:
+    repo.write(RANDOM_PASSWORD_CHART)
+    repo.commit("chart")
+    app = await create_app(kube, application("conv", namespace, repo.url, "chart"))
+    await sync_app(engine, app, SyncRequest())
+    app = await get_app(kube, namespace, "conv")
+    assert app.status is not None and app.status.sync.status.value == "Synced"
+
+    # The next command renders the chart again: another password.
+    other = await fresh_engine(kube, tmp_path)
+    try:
+        found = await compare(other, app)
+        assert found.error is None, found.error
+        assert found.status is not None and found.status.sync.status.value == "OutOfSync"
+        resources = {r.name: r for r in found.status.resources if r.drift}
+        assert list(resources) == ["conv-admin"]
+        assert resources["conv-admin"].drift == ("/data/password",)
+        assert resources["conv-admin"].drift_cause == "non-deterministic-render"
+        assert resources["conv-admin"].drift_writer == "tether"
+    finally:
+        await other.evaluator.close()
+        await other.cache.close()
+    shown = tether(kubeconfig, "-n", namespace, "drift", "conv", "--explain")
+    assert "non-deterministic-render" in shown.stdout, shown.stdout + shown.stderr
+    assert "existingSecret" in shown.stdout
+    # A value set in Git makes the render deterministic: Synced after a sync, and stays so.
+    repo.write({"chart/values.yaml": "password: from-git\n"})
+    repo.commit("pin the password")
+    await sync_app(engine, await get_app(kube, namespace, "conv"), SyncRequest())
+    other = await fresh_engine(kube, tmp_path)
+    try:
+        found = await compare(other, await get_app(kube, namespace, "conv"))
+        assert found.status is not None and found.status.sync.status.value == "Synced"
+    finally:
+        await other.evaluator.close()
+        await other.cache.close()

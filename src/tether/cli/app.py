@@ -12,6 +12,7 @@ import click
 
 from tether.core.diff import AppDiff, ObjectDiff, Verdict, unified_diff
 from tether.core.drift import explain_object
+from tether.core.status import CONDITION_EMPTY_RENDER
 from tether.engine.apps import delete_app, get_app, list_apps
 from tether.engine.compare import Comparison, compare, write_status
 from tether.engine.revert import identity_from_env
@@ -56,12 +57,19 @@ def _status(app: Application) -> ApplicationStatus:
     return app.status or ApplicationStatus()
 
 
+def _sync_warning(status: ApplicationStatus) -> str:
+    """A mark after SYNC for a warning people must see in the list (details: app get)."""
+    if any(c.type == CONDITION_EMPTY_RENDER for c in status.conditions):
+        return " (empty)"
+    return ""
+
+
 def _row(app: Application, wide: bool) -> list[Any]:
     status = _status(app)
     revision = (status.sync.revision or "")[:8]
     row: list[Any] = [
         app.name,
-        status.sync.status.value,
+        status.sync.status.value + _sync_warning(status),
         status.health.status.value,
         revision,
         _age(status.out_of_sync_since),

@@ -35,6 +35,7 @@ from tether.core.autosync import (
     SelfHealMemory,
     decide,
     dependencies_not_ready,
+    drifted_objects,
     is_controller_operation,
 )
 from tether.core.diff import Verdict
@@ -76,6 +77,7 @@ from tether.model.keys import ResourceKey, parse_rfc3339, resource_version_of
 from tether.model.project import PROJECT_KIND
 
 from .queue import WorkQueue
+from .selfheal import heal_blocked, unrepaired, unrepaired_message
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +113,7 @@ class _AppMemory:
     seen: tuple[Any, ...] | None = None  # generation, labels, annotations of the last event
     was_live: set[ResourceKey] = field(default_factory=set)  # live objects at the last compare
     written_rv: int = 0  # resourceVersion of our last status write
+    heal_before: dict[str, frozenset[str]] = field(default_factory=dict)  # drift a heal is for
 
 
 class Controller:
@@ -451,6 +454,10 @@ class Controller:
             decision.action.value,
             f" ({decision.reason})" if decision.reason else "",
         )
+        if decision.reason == REASON_IN_SYNC:
+            memory.heal.forget_unrepairable()
+        if decision.action is Action.SELF_HEAL:
+            memory.heal_before = drifted_objects(status)
         status = self._controller_conditions(status, decision, memory)
         status = self._source_condition(status, url)
         starts_sync = comparison.error is None and decision.syncs and decision.delay <= 0
@@ -504,7 +511,18 @@ class Controller:
         failing = (
             decision.action is Action.SELF_HEAL and memory.heal.attempts >= SELF_HEAL_FAILING_AFTER
         )
-        if failing:
+        if decision.heal_blocked:
+            conditions = set_condition(
+                conditions,
+                Condition(
+                    CONDITION_SELF_HEAL_FAILING,
+                    ConditionStatus.TRUE,
+                    decision.heal_blocked,
+                    decision.reason,
+                ),
+                now,
+            )
+        elif failing:
             conditions = set_condition(
                 conditions,
                 Condition(
@@ -516,7 +534,10 @@ class Controller:
                 ),
                 now,
             )
-        elif decision.reason in (REASON_IN_SYNC, REASON_AUTO_SYNC_OFF, REASON_SUSPENDED):
+        elif decision.reason in (REASON_IN_SYNC, REASON_AUTO_SYNC_OFF, REASON_SUSPENDED) or (
+            decision.syncs and heal_blocked(conditions)
+        ):
+            # A heal or sync that goes ahead: what held self-heal back no longer does.
             conditions = remove_condition(conditions, CONDITION_SELF_HEAL_FAILING)
         if decision.reason == REASON_IN_SYNC or decision.action is Action.AUTO_SYNC:
             conditions = remove_condition(conditions, CONDITION_SYNC_ERROR)
@@ -642,6 +663,12 @@ class Controller:
             async with self._sync_slots:
                 await record_event(self.engine.kube, app, NORMAL, reason, decision.reason)
                 result = await sync_app(self.engine, app, request)
+            if decision.action is Action.SELF_HEAL:
+                still = unrepaired(result, memory.heal_before)
+                if still:
+                    memory.heal.unrepairable = still
+                    memory.heal.unrepairable_revision = result.revision
+                    memory.heal.unrepairable_message = unrepaired_message(result, still)
             self.counters.syncs[(*key, OperationPhase.SUCCEEDED.value)] += 1
             await record_event(self.engine.kube, app, NORMAL, "SyncSucceeded", result.message)
         except SyncInProgress:

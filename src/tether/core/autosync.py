@@ -35,6 +35,12 @@ REASON_AUTO_SYNC_OFF = "auto-sync is off"
 REASON_IN_SYNC = "in sync"
 REASON_SYNC_RUNNING = "a sync is running"
 DEPENDENCY_REASON_PREFIX = "waiting for dependency"
+# Self-heal held back on purpose (the reconciler says why in a SelfHealFailing condition).
+REASON_NOT_REPAIRABLE = "drift not repairable"
+REASON_NON_DETERMINISTIC = "drift from a non-deterministic render"
+HEAL_BLOCKED_NOT_REPAIRABLE = "DriftNotRepairable"
+HEAL_BLOCKED_NON_DETERMINISTIC = "NonDeterministicRender"
+NON_DETERMINISTIC_CAUSE = "non-deterministic-render"
 
 
 class Action(StrEnum):
@@ -50,6 +56,8 @@ class Decision:
     action: Action
     reason: str = ""
     delay: float = 0.0  # seconds to wait before acting (backoff); 0 = now
+    # Why self-heal is held back (HEAL_BLOCKED_*), for the SelfHealFailing condition.
+    heal_blocked: str = ""
 
     @property
     def syncs(self) -> bool:
@@ -66,6 +74,16 @@ class SelfHealMemory:
 
     attempts: int = 0
     last_at: float | None = None  # monotonic time of the last self-heal
+    # Drift a self-heal of `unrepairable_revision` left exactly as it was (object -> paths)
+    # and why: not healed again until the drift or the revision changes.
+    unrepairable: dict[str, frozenset[str]] = field(default_factory=dict)
+    unrepairable_revision: str | None = None
+    unrepairable_message: str = ""
+
+    def forget_unrepairable(self) -> None:
+        self.unrepairable = {}
+        self.unrepairable_revision = None
+        self.unrepairable_message = ""
 
 
 def self_heal_delay(attempts: int) -> float:
@@ -145,6 +163,29 @@ def decide(
         return Decision(Action.NONE, f"the sync of {str(head)[:8]} failed; not retried")
     if not app.self_heal:
         return Decision(Action.NONE, "drift left alone: self-heal is off")
+    drifted = drifted_objects(compared)
+    if drifted and all(_cause_of(compared, obj) == NON_DETERMINISTIC_CAUSE for obj in drifted):
+        objects = ", ".join(sorted(drifted))
+        return Decision(
+            Action.NONE,
+            f"{REASON_NON_DETERMINISTIC} is not self-healed: {objects} changes on every render"
+            " of the same commit, a sync would only rotate it (set the value in Git, e.g. the"
+            " chart's values or an existingSecret)",
+            heal_blocked=HEAL_BLOCKED_NON_DETERMINISTIC,
+        )
+    if (
+        drifted
+        and memory.unrepairable
+        and memory.unrepairable_revision == head
+        and all(
+            paths <= memory.unrepairable.get(obj, frozenset()) for obj, paths in drifted.items()
+        )
+    ):
+        return Decision(
+            Action.NONE,
+            f"{REASON_NOT_REPAIRABLE}: {memory.unrepairable_message}",
+            heal_blocked=HEAL_BLOCKED_NOT_REPAIRABLE,
+        )
     attempts = memory.attempts
     if memory.last_at is not None and now - memory.last_at > SELF_HEAL_MAX:
         attempts = 0  # the last heal held long enough: this is a new drift
@@ -152,6 +193,33 @@ def decide(
     if memory.last_at is not None:
         delay = max(0.0, memory.last_at + delay - now)
     return Decision(Action.SELF_HEAL, f"self-heal attempt {attempts + 1}", delay)
+
+
+def drifted_objects(status: ApplicationStatus | None) -> dict[str, frozenset[str]]:
+    """Objects (by key) that exist and differ, with their drifted paths; objects to create
+    or prune are not drift a heal could leave in place."""
+    return {
+        str(r.key): frozenset(r.drift)
+        for r in (status.resources if status else ())
+        if r.status is SyncStatusCode.OUT_OF_SYNC
+        and r.drift
+        and not any(path.startswith("(") for path in r.drift)
+    }
+
+
+def unrepaired_drift(
+    before: Mapping[str, frozenset[str]], after: Mapping[str, frozenset[str]]
+) -> dict[str, frozenset[str]]:
+    """Drift still there, path for path, right after the sync that was to heal it."""
+    still = {obj: before[obj] & paths for obj, paths in after.items() if obj in before}
+    return {obj: paths for obj, paths in still.items() if paths}
+
+
+def _cause_of(status: ApplicationStatus, obj: str) -> str | None:
+    for r in status.resources:
+        if str(r.key) == obj:
+            return r.drift_cause
+    return None
 
 
 def dependencies_not_ready(

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -39,6 +39,7 @@ from tether.core.ignore import (
     path_to_pointer,
     resolve_field_path,
 )
+from tether.core.normalize import secret_data
 from tether.core.plan import hook_of
 from tether.model.keys import ResourceKey
 
@@ -98,7 +99,14 @@ class DriftCause(StrEnum):
     HOOK_LEFTOVER = "hook-leftover"
     API_VERSION_SKEW = "api-version-skew"
     SECRET_ROTATION = "secret-rotation"
+    NON_DETERMINISTIC_RENDER = "non-deterministic-render"
     UNKNOWN = "unknown"
+
+
+NON_DETERMINISTIC_HINT: Final = (
+    "the chart generates this value on every render (randAlphaNum/lookup): set it in"
+    " values, or use an existingSecret"
+)
 
 
 INTENTIONAL_CAUSES: Final = frozenset(
@@ -155,6 +163,8 @@ def attribute_path(live: Obj, pointer: str) -> FieldWriter | None:
 _OWNED_CACHE: OrderedDict[int, tuple[Obj, list[tuple[Mapping[str, Any], Path, tuple[str, ...]]]]]
 _OWNED_CACHE = OrderedDict()
 _OWNED_CACHE_SIZE: Final = 1024
+_STRING_DATA: Final = FieldName("stringData")
+_DATA: Final = FieldName("data")
 
 
 def _owned_fields(live: Obj) -> list[tuple[Mapping[str, Any], Path, tuple[str, ...]]]:
@@ -162,12 +172,16 @@ def _owned_fields(live: Obj) -> list[tuple[Mapping[str, Any], Path, tuple[str, .
     if cached is not None and cached[0] is live:
         return cached[1]
     owned_fields: list[tuple[Mapping[str, Any], Path, tuple[str, ...]]] = []
+    is_secret = live.get("kind") == "Secret" and live.get("apiVersion") == "v1"
     for entry in _managed_fields(live):
         fields = entry.get("fieldsV1")
         if entry.get("fieldsType", "FieldsV1") != "FieldsV1" or not isinstance(fields, Mapping):
             continue
         for field_path in decode_fields_v1(fields):
             owned = resolve_field_path(live, field_path)
+            if owned is None and is_secret and field_path[:1] == (_STRING_DATA,):
+                # An applied `stringData` key is stored in `data`: it owns that key.
+                owned = resolve_field_path(live, (_DATA, *field_path[1:]))
             if owned is not None:
                 owned_fields.append((entry, owned, tuple(str(part) for part in owned)))
     _OWNED_CACHE[id(live)] = (live, owned_fields)
@@ -358,6 +372,7 @@ class _Context:
     events: tuple[Event, ...]
     field_manager: str
     skew: tuple[str, ...]
+    unstable: frozenset[str] = frozenset()
 
     @property
     def is_secret(self) -> bool:
@@ -372,11 +387,17 @@ def explain_object(
     predicted: Obj | None,
     events: Sequence[Event] = (),
     field_manager: str = TETHER_FIELD_MANAGER,
+    unstable: Collection[str] = (),
 ) -> list[DriftFinding]:
     """One finding per drifted path of `diff` (one for the whole object when it is Missing
-    or Extraneous); nothing when it is Synced."""
+    or Extraneous); nothing when it is Synced. `unstable` are the pointers on which two
+    renders of the same commit differ (see `unstable_paths`)."""
     if diff.verdict is Verdict.SYNCED:
         return []
+    if desired is not None and "stringData" in desired and diff.key.kind == "Secret":
+        # Compared as stored: `stringData` folded into `data` (the drifted pointers' form).
+        folded = {k: v for k, v in desired.items() if k != "stringData"}
+        desired = {**folded, "data": secret_data(desired)}
     ctx = _Context(
         diff.key,
         desired,
@@ -385,6 +406,7 @@ def explain_object(
         tuple(_events_about(diff.key, events)),
         field_manager,
         tuple(api_version_skew(desired, live)),
+        frozenset(unstable),
     )
     if diff.verdict is Verdict.EXTRANEOUS:
         return [_explain_extraneous(ctx)]
@@ -398,8 +420,10 @@ def explain_app(
     events: Sequence[Event] = (),
     *,
     field_manager: str = TETHER_FIELD_MANAGER,
+    unstable: Mapping[ResourceKey, Collection[str]] | None = None,
 ) -> list[DriftFinding]:
-    """Findings for every object: tuples of (diff, desired, live, predicted)."""
+    """Findings for every object: tuples of (diff, desired, live, predicted); `unstable`
+    holds, per object, the pointers two renders of the same commit disagree on."""
     findings: list[DriftFinding] = []
     for diff, desired, live, predicted in diffs:
         findings.extend(
@@ -410,6 +434,7 @@ def explain_app(
                 predicted=predicted,
                 events=events,
                 field_manager=field_manager,
+                unstable=(unstable or {}).get(diff.key, ()),
             )
         )
     return findings
@@ -453,6 +478,12 @@ def _explain_path(ctx: _Context, live: Obj, pointer: str) -> DriftFinding:
     evidence = [_ownership_evidence(owner)] if owner is not None else []
     if writer is not None and writer.manager != ctx.field_manager:
         cause = _cause_of_foreign_write(ctx, writer, parts, evidence)
+    elif pointer in ctx.unstable:
+        evidence.append(
+            f"last written by {ctx.field_manager} itself, and two renders of the same commit"
+            f" differ here: {NON_DETERMINISTIC_HINT}"
+        )
+        cause = DriftCause.NON_DETERMINISTIC_RENDER
     else:
         other = _write_through_other_version(ctx, live, parts) if owner is None else None
         cause = _cause_without_foreign_write(ctx, live, pointer, owner, other, evidence)

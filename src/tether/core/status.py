@@ -29,6 +29,8 @@ from tether.model.urls import scrub_userinfo
 
 CONDITION_COMPARISON_ERROR = "ComparisonError"
 CONDITION_SHARED_RESOURCE = "SharedResource"
+# A warning: the render produced no objects, or only objects other apps manage.
+CONDITION_EMPTY_RENDER = "EmptyRender"
 # An Application whose spec tether cannot read (the controller says so in its status).
 CONDITION_INVALID_SPEC = "InvalidSpec"
 # A comparison that fails says why with one of these; a successful one clears them all.
@@ -100,6 +102,7 @@ def compared_status(
         CONDITION_SHARED_RESOURCE,
         CONDITION_HISTORY_REWRITTEN,
         CONDITION_ADOPTION_REQUIRED,
+        CONDITION_EMPTY_RENDER,
     ):
         message = (warnings or {}).get(ctype)
         if message:
@@ -142,6 +145,30 @@ def compared_status(
     if candidate != base or not base.sync.compared_at:
         candidate = dataclasses.replace(candidate, sync=SyncStatus(sync_code, revision, now))
     return candidate
+
+
+def empty_render_warning(
+    path: str, revision: str | None, *, objects: int, shared: int
+) -> str | None:
+    """The EmptyRender message when a render gives the app nothing to manage: no objects
+    at all (an unsupported source, a placeholder file) or only other apps' objects."""
+    where = f"render of {path or '.'} at {revision[:8] if revision else 'the local directory'}"
+    if objects == 0:
+        return f"{where} produced no objects"
+    if shared >= objects:
+        return f"{where}: every object belongs to other apps"
+    return None
+
+
+def empty_render_note(status: ApplicationStatus | None) -> str:
+    """What a sync's message adds when the render was empty ("" otherwise): a sync of
+    nothing is never a plain success."""
+    found = [c for c in (status.conditions if status else ()) if c.type == CONDITION_EMPTY_RENDER]
+    if not found:
+        return ""
+    if found[0].message.endswith("every object belongs to other apps"):
+        return ": every object belongs to other apps"
+    return ": the render is empty"
 
 
 def failed_status(

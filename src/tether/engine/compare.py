@@ -25,8 +25,10 @@ from tether.core.health import (
 from tether.core.plan import sync_options
 from tether.core.policy import ProjectViolation, check_project
 from tether.core.status import (
+    CONDITION_EMPTY_RENDER,
     CONDITION_SHARED_RESOURCE,
     compared_status,
+    empty_render_warning,
     failed_status,
     merge_status,
 )
@@ -54,6 +56,7 @@ from tether.render import (
 
 from .apps import apply_status
 from .hints import rejection_hint
+from .rerender import unstable_render_paths
 from .runtime import (
     HEALTH_RULES_CONFIGMAP,
     REPOSITORY_SECRET_SELECTOR,
@@ -83,6 +86,8 @@ class Comparison:
     project: Project | None = None
     status: ApplicationStatus | None = None
     error: TetherError | None = None
+    # Drifted pointers on which two renders of the commit differ (non-deterministic-render).
+    unstable: dict[ResourceKey, frozenset[str]] = field(default_factory=dict)
 
 
 async def compare(
@@ -219,9 +224,19 @@ async def _compare_into(
             + "; a sync will not take it over unless the app or the object sets the sync"
             " option Adopt=true"
         )
+    empty = empty_render_warning(app_path, tree.revision, objects=len(desired), shared=len(shared))
+    if empty:
+        warnings[CONDITION_EMPTY_RENDER] = empty
     # Who caused each drift, for status.resources[] (the evidence is `tether drift`'s job).
     rows = drift_rows(result, modified_only=True)
-    causes = object_causes(explain_app(rows)) if rows else {}
+    findings = explain_app(rows) if rows else []
+    # Drift tether wrote itself may be a chart that renders differently every time.
+    result.unstable = await unstable_render_paths(
+        engine, app, request, rendered, findings, revision=tree.revision, credentials=credentials
+    )
+    if result.unstable:
+        findings = explain_app(rows, unstable=result.unstable)
+    causes = object_causes(findings)
     result.status = compared_status(
         app.status,
         revision=tree.revision,

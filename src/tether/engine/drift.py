@@ -27,7 +27,8 @@ async def explain_drift(engine: Engine, app: Application) -> DriftReport:
         raise result.error
     keys = [ResourceKey.of(o) for o in result.desired] + list(result.live)
     events = await _events(engine, {k.namespace for k in keys if k.namespace})
-    return DriftReport(app, result, explain_app(drift_rows(result), events))
+    findings = explain_app(drift_rows(result), events, unstable=result.unstable)
+    return DriftReport(app, result, findings)
 
 
 async def _events(engine: Engine, namespaces: set[str]) -> list[dict[str, Any]]:

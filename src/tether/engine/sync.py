@@ -17,6 +17,7 @@ from typing import Any
 
 from tether.core.health import CustomHealthRule, HealthStatus
 from tether.core.plan import SyncPhase, SyncPlan, SyncTask, Wave, check_prune_guards, plan_sync
+from tether.core.status import empty_render_note
 from tether.errors import ClusterError, ConditionNotMet, InputError, TetherError
 from tether.kube import KubeClient
 from tether.model.application import (
@@ -175,6 +176,7 @@ async def run_operation(
             f"{verb} {len(result.applied)} objects"
             + (f", pruned {len(result.pruned)}" if result.pruned else "")
             + (f" at {revision[:8]}" if revision else "")
+            + empty_render_note(comparison.status if comparison else None)
         )
     if result.phase is not OperationPhase.SUCCEEDED and plan.fail_hooks:
         progress("running SyncFail hooks")

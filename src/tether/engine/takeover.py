@@ -29,7 +29,7 @@ from .runtime import Engine
 
 log = logging.getLogger(__name__)
 
-ATTEMPTS = 3
+ATTEMPTS = 5
 
 
 async def take_over_person_fields(
@@ -50,7 +50,7 @@ async def take_over_person_fields(
     drifted = _drifted_paths(comparison, key)
     specs = [rule.to_dict() for rule in app.spec.ignore_differences]
     api_version = str(desired.get("apiVersion", ""))
-    for attempt in range(ATTEMPTS):
+    for _attempt in range(ATTEMPTS):
         takeover = await engine.evaluator.plan_takeover(
             live, desired, drifted, specs, what=f"{key}: field-manager takeover"
         )
@@ -74,9 +74,14 @@ async def take_over_person_fields(
         except ClusterError as exc:
             if exc.status == 404:
                 return None
-            # 422 (the resourceVersion test failed) or 409: written meanwhile; read again.
-            if exc.status not in (409, 422) or attempt == ATTEMPTS - 1:
-                raise
+            if exc.status not in (409, 422):
+                raise ClusterError(
+                    f"{key}: taking over the fields of kubectl before the apply: {exc.message}",
+                    status=exc.status,
+                    reason=exc.reason,
+                ) from exc
+            # The resourceVersion test failed (422) or a conflict (409): written meanwhile
+            # (a rollout updates status often); compute again on a fresh read.
             fresh = await writer.get(api_version, key.kind, key.name, key.namespace or None)
             if fresh is None:
                 return None
@@ -84,6 +89,9 @@ async def take_over_person_fields(
             continue
         log.info("%s: took over fields of a person's tools (%s)", key, describe_takeover(takeover))
         return takeover
+    # Never a reason to fail the sync: the apply goes ahead, and a drift it leaves is
+    # reported by the controller (DriftNotRepairable) instead of healed in a loop.
+    log.warning("%s: object kept changing; fields of kubectl not taken over", key)
     return None
 
 
