@@ -4,8 +4,8 @@
 #   docker build -t ghcr.io/tether-dev/tether:dev .
 #   tether install --image ghcr.io/tether-dev/tether:dev
 #
-# Stage 1 builds helm, kustomize and sops from Go modules at the versions pinned in
-# src/tether/localcluster/versions.env (the same modules and version ldflags as
+# Stage 1 builds helm, kustomize, sops and tether-jsonnet from Go modules at the versions
+# pinned in src/tether/localcluster/versions.env (the same modules and version ldflags as
 # tools/controlplane/build.sh); stage 2 installs tether from the hash-pinned lock.
 
 ARG GO_IMAGE=golang:1.26-bookworm
@@ -18,15 +18,24 @@ ENV CGO_ENABLED=0 \
     GOTOOLCHAIN=local \
     GOBIN=/out
 COPY src/tether/localcluster/versions.env /versions.env
+COPY tools/controlplane/jsonnet/main.go /jsonnet/main.go
 RUN set -eu; . /versions.env; \
+    helm_mod=$(go mod download -json "helm.sh/helm/v3@${HELM_VERSION}" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p'); \
+    client_go=$(awk '$1 == "k8s.io/client-go" {print $2}' "$helm_mod"); \
+    k8s_minor=$(echo "${client_go#v}" | cut -d. -f2); \
+    k8s="-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=${k8s_minor}"; \
+    k8s="$k8s -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=${k8s_minor}"; \
     go install -trimpath \
-      -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}" \
+      -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=${HELM_VERSION} -X helm.sh/helm/v3/internal/version.gitTreeState=clean $k8s" \
       "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}"; \
     go install -trimpath \
       -ldflags "-s -w -X sigs.k8s.io/kustomize/api/provenance.version=${KUSTOMIZE_VERSION}" \
       "sigs.k8s.io/kustomize/kustomize/v5@${KUSTOMIZE_VERSION}"; \
     go install -trimpath -ldflags "-s -w" \
       "github.com/getsops/sops/v3/cmd/sops@${SOPS_VERSION}"; \
+    cd /jsonnet && go mod init tether.local/tether-jsonnet \
+      && go get "github.com/google/go-jsonnet@${JSONNET_VERSION}" && go mod tidy \
+      && go build -trimpath -ldflags "-s -w" -o /out/tether-jsonnet .; \
     /out/helm version --short; /out/kustomize version
 
 # --- Python environment -----------------------------------------------------------------
@@ -54,7 +63,7 @@ RUN groupadd --system --gid 10001 tether \
  && useradd --system --uid 10001 --gid 10001 --home-dir /home/tether --create-home \
       --shell /usr/sbin/nologin tether \
  && install -d -o 10001 -g 10001 /var/cache/tether
-COPY --from=tools /out/helm /out/kustomize /out/sops /usr/local/bin/
+COPY --from=tools /out/helm /out/kustomize /out/sops /out/tether-jsonnet /usr/local/bin/
 COPY --from=python /opt/tether /opt/tether
 ENV PATH=/opt/tether/bin:$PATH \
     PYTHONUNBUFFERED=1 \

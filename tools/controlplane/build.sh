@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # Build the local control plane (etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl, kwok) and the render tools (helm, kustomize, sops) from
-# Go modules into ${XDG_CACHE_HOME:-~/.cache}/tether/bin/<version>/.
+# kube-scheduler, kubectl, kwok) and the render tools (helm, kustomize, sops,
+# tether-jsonnet) from Go modules into ${XDG_CACHE_HOME:-~/.cache}/tether/bin/<version>/.
 #
 # Every tool gets its own wrapper module (their dependency graphs disagree on
 # k8s.io/* versions). The Kubernetes wrapper is generated from the served go.mod of
 # k8s.io/kubernetes so that the staging replaces are never kept by hand.
+# tether-jsonnet is tether's own small main (tools/controlplane/jsonnet/main.go) on the
+# go-jsonnet library: it confines imports to the repository.
+#
+# Each binary records its recipe (module, version, ldflags, Go version, source digest)
+# in <bin>/.recipes/NAME. A binary is built only when it is missing; a binary missing
+# here but present with the same recipe in another version directory of the cache is
+# copied from there instead, so a change of one tool's recipe rebuilds that tool only.
 # A rerun with every binary present only checks and exits.
 #
 # Usage: build.sh [--print-dir]
@@ -31,7 +38,8 @@ if [[ "${1:-}" == "--print-dir" ]]; then
   exit 0
 fi
 
-all_bins=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok kwok-stages.yaml helm kustomize sops)
+all_bins=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok kwok-stages.yaml helm kustomize sops tether-jsonnet)
+jsonnet_main="$here/jsonnet/main.go"
 
 have_all() {
   local b
@@ -59,7 +67,10 @@ build_date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
 build_kubernetes() {
   local out="$bin_dir"
+  local k8s_bins=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+  local recipe="k8s.io/kubernetes@$K8S_VERSION ldflags[version] $go_version"
   if [[ -s $out/kube-apiserver && -s $out/kube-controller-manager && -s $out/kube-scheduler && -s $out/kubectl ]]; then return; fi
+  reuse "$recipe" "${k8s_bins[@]}" && return
   step="kubernetes: download k8s.io/kubernetes@$K8S_VERSION"
   log "$step"
   local mod_json gomod minor dir
@@ -103,24 +114,116 @@ build_kubernetes() {
   (cd "$dir" && go build -trimpath -ldflags "-s -w $ldf" -o "$out/" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
     k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl)
+  record_recipe "$recipe" "${k8s_bins[@]}"
 }
 
-# build_tool NAME MODULE@VERSION PACKAGE [LDFLAGS]: a wrapper module that tracks one main package.
-build_tool() {
-  local name=$1 modver=$2 pkg=$3 ldf=${4:-}
-  [[ -s "$bin_dir/$name" ]] && return
+go_version=$(go env GOVERSION)
+
+# record_recipe RECIPE NAME...: what built these binaries.
+record_recipe() {
+  local recipe=$1 name
+  shift
+  mkdir -p "$bin_dir/.recipes"
+  for name in "$@"; do printf '%s\n' "$recipe" >"$bin_dir/.recipes/$name"; done
+}
+
+# reuse RECIPE NAME...: copy the binaries from another version directory of the cache
+# whose recipe for each of them is RECIPE; false when none has them all.
+reuse() {
+  local recipe=$1 other name
+  shift
+  for other in "$cache_root"/bin/*/; do
+    other=${other%/}
+    [[ "$other" == "$bin_dir" ]] && continue
+    local all=1
+    for name in "$@"; do
+      if [[ ! -s "$other/$name" || "$(cat "$other/.recipes/$name" 2>/dev/null)" != "$recipe" ]]; then
+        all=0
+        break
+      fi
+    done
+    ((all)) || continue
+    for name in "$@"; do
+      cp -p "$other/$name" "$bin_dir/$name.tmp" && mv "$bin_dir/$name.tmp" "$bin_dir/$name"
+    done
+    record_recipe "$recipe" "$@"
+    log "$*: same recipe in $(basename "$other"), copied"
+    return 0
+  done
+  return 1
+}
+
+# wrapper_module NAME MODULE@VERSION PACKAGE: a wrapper module that tracks one main package.
+wrapper_module() {
+  local name=$1 modver=$2 pkg=$3
   local dir="$work_dir/$name"
   step="$name: wrapper module for $modver"
   log "$step"
   new_module "$dir" "$name"
   (cd "$dir" && go get "$modver" && go mod edit -tool="$pkg" && go mod tidy)
+}
+
+# build_tool NAME MODULE@VERSION PACKAGE [LDFLAGS]: one main package of a module.
+build_tool() {
+  local name=$1 modver=$2 pkg=$3 ldf=${4:-}
+  local recipe="$modver $pkg ldflags[$ldf] $go_version"
+  [[ -s "$bin_dir/$name" ]] && return
+  reuse "$recipe" "$name" && return
+  wrapper_module "$name" "$modver" "$pkg"
   step="$name: go build $pkg"
   log "$step"
-  (cd "$dir" && go build -trimpath -ldflags "-s -w $ldf" -o "$bin_dir/$name" "$pkg")
+  (cd "$work_dir/$name" && go build -trimpath -ldflags "-s -w $ldf" -o "$bin_dir/$name" "$pkg")
+  record_recipe "$recipe" "$name"
+}
+
+# helm with the ldflags of helm's Makefile: its version (`.Capabilities.HelmVersion`),
+# a clean tree state, and the Kubernetes version of the client-go it is built with
+# (the default `.Capabilities.KubeVersion` when no --kube-version is given, else
+# v1.20.0). The git commit is not known from a module download and stays empty.
+build_helm() {
+  local name=helm modver="helm.sh/helm/v3@$HELM_VERSION" pkg=helm.sh/helm/v3/cmd/helm
+  local recipe="$modver $pkg ldflags[version,gitTreeState,k8s-from-client-go] $go_version"
+  [[ -s "$bin_dir/$name" ]] && return
+  reuse "$recipe" "$name" && return
+  wrapper_module "$name" "$modver" "$pkg"
+  local client_go major minor ldf
+  client_go=$(cd "$work_dir/$name" && go list -m -f '{{.Version}}' k8s.io/client-go) # v0.37.0
+  IFS=. read -r major minor _ <<<"${client_go#v}"
+  major=$((major + 1))
+  ldf="-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+  ldf+=" -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+  for pkgvar in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
+    ldf+=" -X $pkgvar.k8sVersionMajor=$major -X $pkgvar.k8sVersionMinor=$minor"
+  done
+  step="$name: go build $pkg"
+  log "$step"
+  (cd "$work_dir/$name" && go build -trimpath -ldflags "-s -w $ldf" -o "$bin_dir/$name" "$pkg")
+  record_recipe "$recipe" "$name"
+}
+
+# tether-jsonnet: tether's main on github.com/google/go-jsonnet.
+build_jsonnet() {
+  local name=tether-jsonnet source_digest
+  source_digest=$(sha256sum "$jsonnet_main" | cut -c1-16)
+  local recipe="github.com/google/go-jsonnet@$JSONNET_VERSION main.go@$source_digest $go_version"
+  [[ -s "$bin_dir/$name" ]] && return
+  reuse "$recipe" "$name" && return
+  local dir="$work_dir/$name"
+  step="$name: module on github.com/google/go-jsonnet@$JSONNET_VERSION"
+  log "$step"
+  new_module "$dir" "$name"
+  cp "$jsonnet_main" "$dir/main.go"
+  (cd "$dir" && go get "github.com/google/go-jsonnet@$JSONNET_VERSION" && go mod tidy)
+  step="$name: go build"
+  log "$step"
+  (cd "$dir" && go build -trimpath -ldflags "-s -w" -o "$bin_dir/$name" .)
+  record_recipe "$recipe" "$name"
 }
 
 kwok_stages() {
+  local recipe="sigs.k8s.io/kwok@$KWOK_VERSION stages[node-initialize,heartbeat-with-lease,pod-ready,pod-complete,pod-delete]"
   [[ -s "$bin_dir/kwok-stages.yaml" ]] && return
+  reuse "$recipe" kwok-stages.yaml && return
   step="kwok: assemble stages from the module"
   log "$step"
   local src
@@ -135,6 +238,7 @@ kwok_stages() {
     printf '\n' >>"$tmp"
   done
   mv "$tmp" "$bin_dir/kwok-stages.yaml"
+  record_recipe "$recipe" kwok-stages.yaml
 }
 
 start=$(date +%s)
@@ -146,9 +250,9 @@ kwok_stages
 build_kubernetes
 build_tool kustomize "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION" sigs.k8s.io/kustomize/kustomize/v5 \
   "-X sigs.k8s.io/kustomize/api/provenance.version=$KUSTOMIZE_VERSION"
-build_tool helm "helm.sh/helm/v3@$HELM_VERSION" helm.sh/helm/v3/cmd/helm \
-  "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+build_helm
 build_tool sops "github.com/getsops/sops/v3@$SOPS_VERSION" github.com/getsops/sops/v3/cmd/sops
+build_jsonnet
 step="done"
 have_all
 log "built all binaries into $bin_dir in $(( $(date +%s) - start ))s"
