@@ -4,7 +4,12 @@ Order of a sync: phase (PreSync, Sync, PostSync; SyncFail only on failure) → w
 kind (Namespaces and CRDs before what lives in them, in Helm's install order) → name.
 Within a wave, applies come first and prunes after them in reverse order; prunes marked
 PruneLast (per object or app-wide) run in a final wave of their own after every other
-Sync wave. Hooks come from tether's, Argo CD's and Helm's annotations.
+Sync wave. Hooks come from tether's, Argo CD's and Helm's annotations; a hook's wave is
+its sync-wave or `helm.sh/hook-weight`, so hooks of one phase run lowest weight first.
+
+Hooks are not resources of the app: they are run by a sync, never compared, never part
+of its health (as in Argo CD). A hook named by `generateName` is a new object on every
+run; live hooks no longer in the render are leftovers that a prune removes.
 """
 
 from __future__ import annotations
@@ -58,13 +63,25 @@ HELM_DELETE_POLICIES = {
     "hook-failed": "HookFailed",
     "before-hook-creation": "BeforeHookCreation",
 }
+HELM_HOOK = "helm.sh/hook"
+HELM_HOOK_WEIGHT = "helm.sh/hook-weight"
+# Helm 2 marked CRDs with this hook value; they are not hooks (Argo CD applies them as
+# ordinary resources, and Helm 3 has crds/ instead).
+HELM_CRD_INSTALL = "crd-install"
 
 Action = Literal["apply", "prune"]
 
 
+def annotations_of(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    """`metadata.annotations`, or {} when it is absent, null or not a map at all."""
+    metadata = obj.get("metadata")
+    found = metadata.get("annotations") if isinstance(metadata, Mapping) else None
+    return found if isinstance(found, Mapping) else {}
+
+
 def annotation(obj: Mapping[str, Any], name: str) -> str | None:
     """`tether.dev/<name>`, else `argocd.argoproj.io/<name>`."""
-    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    annotations = annotations_of(obj)
     for prefix in PREFIXES:
         value = annotations.get(f"{prefix}/{name}")
         if value is not None:
@@ -86,8 +103,8 @@ def sync_options(obj: Mapping[str, Any]) -> dict[str, str]:
 def wave_of(obj: Mapping[str, Any]) -> int:
     raw = annotation(obj, "sync-wave")
     if raw is None:
-        annotations = (obj.get("metadata") or {}).get("annotations") or {}
-        raw = annotations.get("helm.sh/hook-weight") if "helm.sh/hook" in annotations else None
+        annotations = annotations_of(obj)
+        raw = annotations.get(HELM_HOOK_WEIGHT) if HELM_HOOK in annotations else None
     try:
         return int(str(raw).strip()) if raw is not None else 0
     except ValueError:
@@ -102,8 +119,12 @@ class HookSpec:
 
 
 def hook_of(obj: Mapping[str, Any]) -> HookSpec | None:
-    """The hook an object declares, or None for an ordinary resource."""
-    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    """The hook an object declares, or None for an ordinary resource.
+
+    tether's and Argo CD's annotation wins over Helm's. Helm's test hooks and the hooks
+    of events a sync does not have (pre/post-delete, rollback) are hooks that never run.
+    """
+    annotations = annotations_of(obj)
     raw = annotation(obj, "hook")
     policies_raw = annotation(obj, "hook-delete-policy")
     phases: list[SyncPhase] = []
@@ -115,13 +136,15 @@ def hook_of(obj: Mapping[str, Any]) -> HookSpec | None:
             elif item in SyncPhase._value2member_map_:
                 phases.append(SyncPhase(item))
         policies = {p.strip() for p in (policies_raw or "").split(",") if p.strip()}
-    elif "helm.sh/hook" in annotations:
-        for item in (p.strip() for p in str(annotations["helm.sh/hook"]).split(",")):
+    elif HELM_HOOK in annotations and str(annotations[HELM_HOOK]).strip() != HELM_CRD_INSTALL:
+        for item in (p.strip() for p in str(annotations[HELM_HOOK]).split(",")):
             if item in HELM_HOOK_PHASES and HELM_HOOK_PHASES[item] not in phases:
                 phases.append(HELM_HOOK_PHASES[item])
         if not phases:
-            skip = True  # test hooks, pre/post-delete, rollback hooks: not part of a sync
-        helm_policies = str(annotations.get("helm.sh/hook-delete-policy", ""))
+            # test/test-success/test-failure (`helm test` only), pre/post-delete and
+            # rollback hooks: no event of a sync, never run.
+            skip = True
+        helm_policies = str(annotations.get(f"{HELM_HOOK}-delete-policy", ""))
         policies = {
             HELM_DELETE_POLICIES[p.strip()]
             for p in helm_policies.split(",")
@@ -131,8 +154,54 @@ def hook_of(obj: Mapping[str, Any]) -> HookSpec | None:
         return None
     if skip and not phases:
         return HookSpec((), frozenset(), skip=True)
-    # Like Argo CD: a hook without a policy is replaced on the next sync.
+    # Like Argo CD and Helm 3: a hook without a policy is replaced on the next sync.
     return HookSpec(tuple(phases), frozenset(policies or {"BeforeHookCreation"}))
+
+
+def is_hook(obj: Mapping[str, Any]) -> bool:
+    """Whether `obj` is a hook (or a Skip/test hook): run by a sync, never compared."""
+    return hook_of(obj) is not None
+
+
+def generate_name_of(obj: Mapping[str, Any]) -> str | None:
+    """`metadata.generateName` of an object that has no `metadata.name`, else None."""
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, Mapping) or metadata.get("name"):
+        return None
+    prefix = metadata.get("generateName")
+    return prefix if isinstance(prefix, str) and prefix else None
+
+
+def object_key(obj: Mapping[str, Any]) -> ResourceKey:
+    """`ResourceKey.of`, except that an object named by `generateName` (a hook that is a
+    new object on every run) is keyed `<generateName>*`, which no real object can be."""
+    key = ResourceKey.of(dict(obj))
+    prefix = generate_name_of(obj)
+    return dataclasses.replace(key, name=f"{prefix}*") if prefix is not None else key
+
+
+def hook_keys(
+    desired: Iterable[Mapping[str, Any]], live: Mapping[ResourceKey, Mapping[str, Any]]
+) -> frozenset[ResourceKey]:
+    """Keys of the hooks among desired and live objects. The desired object decides for
+    its key (annotating a resource as a hook in Git makes it one); a live object that
+    nothing desires any more (a leftover hook, an earlier run of a generateName hook) is
+    judged by its own annotations."""
+    found = {object_key(o) for o in desired if is_hook(o)}
+    wanted = {object_key(o) for o in desired}
+    found.update(k for k, o in live.items() if k not in wanted and is_hook(o))
+    return frozenset(found)
+
+
+def _instance_of(obj: Mapping[str, Any]) -> tuple[str, str, str, str] | None:
+    """(group, kind, namespace, generateName) of a live object created from a
+    generateName hook: the desired hook it is a run of."""
+    metadata = obj.get("metadata")
+    prefix = metadata.get("generateName") if isinstance(metadata, Mapping) else None
+    if not isinstance(prefix, str) or not prefix:
+        return None
+    key = ResourceKey.of(dict(obj))
+    return (key.group, key.kind, key.namespace, prefix)
 
 
 @dataclass(frozen=True)
@@ -181,6 +250,14 @@ class SyncPlan:
     def applies(self) -> list[SyncTask]:
         return [t for t in self.tasks if t.action == "apply"]
 
+    @property
+    def fail_waves(self) -> tuple[Wave, ...]:
+        """The SyncFail hooks in waves of one weight each, lowest first."""
+        grouped: dict[int, list[SyncTask]] = {}
+        for task in self.fail_hooks:
+            grouped.setdefault(task.wave, []).append(task)
+        return tuple(Wave(SyncPhase.SYNC_FAIL, w, tuple(grouped[w])) for w in sorted(grouped))
+
 
 def _apply_order(task: SyncTask) -> tuple[int, int, int, str, str]:
     return (PHASE_ORDER[task.phase], task.wave, task.kind_rank, task.key.namespace, task.key.name)
@@ -197,12 +274,16 @@ def plan_sync(
     applies: list[SyncTask] = []
     fail_hooks: list[SyncTask] = []
     skipped: list[ResourceKey] = []
+    runs_of: set[tuple[str, str, str, str]] = set()
     for obj in desired:
-        key = ResourceKey.of(obj)
+        key = object_key(obj)
         hook = hook_of(obj)
         options = sync_options(obj)
-        if hook is not None and hook.skip and not hook.phases:
-            skipped.append(key)
+        prefix = generate_name_of(obj)
+        if hook is not None and prefix is not None:
+            runs_of.add((key.group, key.kind, key.namespace, prefix))
+        if hook is not None and not hook.phases:
+            skipped.append(key)  # Skip, test hooks, hooks of events a sync does not have
             continue
         phases = hook.phases if hook else (SyncPhase.SYNC,)
         for phase in phases:
@@ -217,12 +298,17 @@ def plan_sync(
         for obj in prune_candidates:
             key = ResourceKey.of(obj)
             options = sync_options(obj)
-            if options.get("Prune") == "false" or hook_of(obj) is not None:
-                skipped.append(key)  # hooks are cleaned up by their delete policy, not pruned
+            hook = hook_of(obj)
+            if hook is not None and _instance_of(obj) in runs_of:
+                continue  # an earlier run of a hook still rendered: its delete policy decides
+            if options.get("Prune") == "false":
+                skipped.append(key)
                 continue
             if options.get("Prune") == "confirm":
                 needs_confirm.append(key)
-            task = SyncTask(key, "prune", SyncPhase.SYNC, wave_of(obj), obj, None, options)
+            # A leftover hook goes with the Sync prunes of wave 0: its weight ordered its run.
+            wave = 0 if hook is not None else wave_of(obj)
+            task = SyncTask(key, "prune", SyncPhase.SYNC, wave, obj, None, options)
             last = prune_last or options.get("PruneLast") == "true"
             (late_prunes if last else prunes).append(task)
 

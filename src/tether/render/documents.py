@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tether.core.plan import is_hook, object_key
 from tether.model.keys import ResourceKey
 from tether.render.loading import LoadBudget, load_yaml
 from tether.render.request import RenderProblem
@@ -78,9 +79,18 @@ def _not_an_object(value: Any) -> str | None:
     metadata = value.get("metadata")
     if not isinstance(metadata, dict):
         return "metadata is missing"
-    if not isinstance(metadata.get("name"), str) or not metadata["name"]:
+    given = metadata.get("name")
+    if given is not None and not isinstance(given, str):
+        return f"metadata.name must be a string, got {_type_name(given)}"
+    if not given and not _names_itself(metadata):
         return "metadata.name is missing"
     return None
+
+
+def _names_itself(metadata: dict[str, Any]) -> bool:
+    """A `generateName` stands in for the name (the API server, or a sync, picks one)."""
+    prefix = metadata.get("generateName")
+    return isinstance(prefix, str) and bool(prefix)
 
 
 def _type_name(value: Any) -> str:
@@ -107,6 +117,13 @@ def _flatten(value: Any, origin: Origin) -> Iterator[RenderedObject]:
             hint="every YAML/JSON file at the app path must hold Kubernetes objects "
             "(use spec.source.directory.exclude for other files)",
         )
+    if not value["metadata"].get("name") and not is_hook(value):
+        # Each sync would create yet another copy of it: only a hook runs anew each time.
+        raise RenderProblem(
+            f"{origin.source}: {origin.label}: metadata.generateName is only allowed for"
+            " hooks; set metadata.name",
+            hint="or make it a hook (argocd.argoproj.io/hook, tether.dev/hook or helm.sh/hook)",
+        )
     yield RenderedObject(origin, value)
 
 
@@ -130,7 +147,7 @@ def rendered_objects(found: Iterable[Document], max_objects: int) -> list[Render
 def check_unique(objects: Sequence[RenderedObject]) -> None:
     seen: dict[ResourceKey, Origin] = {}
     for obj in objects:
-        key = ResourceKey.of(obj.value)
+        key = object_key(obj.value)
         first = seen.get(key)
         if first is not None:
             raise RenderProblem(
