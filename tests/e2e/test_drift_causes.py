@@ -1,8 +1,9 @@
 """`tether drift` against the real control plane, one test per drift cause, each drift made
 the way it happens in real life: a mutating webhook served over TLS, another controller
-process, a Helm hook left behind, an edit through another apiVersion, a Secret rotated by
-a rotator. Each asserts tether's cause, writer and path, and for intentional drift that
-the suggested ignoreDifferences entry makes the app Synced.
+process, an edit through another apiVersion, a Secret rotated by a rotator. Each asserts
+tether's cause, writer and path, and for intentional drift that the suggested
+ignoreDifferences entry makes the app Synced. A Helm hook left behind is no drift at all
+(hooks are not compared) and a pruning sync removes it.
 
 (manual-edit and autoscaler are in test_drift_cli.py.)
 """
@@ -316,7 +317,7 @@ async def test_controller_write_by_another_controller_process(
         app.assert_synced()  # while the controller keeps running
 
 
-# --- hook-leftover --------------------------------------------------------------------------
+# --- a leftover hook ------------------------------------------------------------------------
 
 CHART = {
     "charts/shop/Chart.yaml": "apiVersion: v2\nname: shop\nversion: 1.0.0\n",
@@ -343,7 +344,7 @@ spec:
 }
 
 
-async def test_hook_leftover_after_the_hook_left_the_chart(
+async def test_a_hook_left_behind_by_the_chart_is_no_drift_and_a_prune_removes_it(
     kubeconfig: str, kube: KubeClient, namespace: str, repo: GitopsRepo, tmp_path: Path
 ) -> None:
     repo.write(CHART)
@@ -352,24 +353,18 @@ async def test_hook_leftover_after_the_hook_left_the_chart(
     app.create_and_sync(repo, "charts/shop")
     assert await kube.get("batch/v1", "Job", "shop-migrate", namespace) is not None
 
-    # Migrations move to an init container; the hook leaves the chart. A pruning sync does
-    # not delete hooks (their delete policy does), so the Job stays, tracked by the app.
+    # Migrations move to an init container; the hook leaves the chart. Hooks are not part
+    # of the app's sync status (as in Argo CD): the Job left behind is no drift, and stays
+    # until a pruning sync removes it.
     repo.remove("charts/shop/templates/migrate.yaml")
     repo.write({"charts/shop/Chart.yaml": "apiVersion: v2\nname: shop\nversion: 1.1.0\n"})
     repo.commit("shop 1.1.0: no migration hook")
-    app.sync("--prune")
+    app.sync()
     assert await kube.get("batch/v1", "Job", "shop-migrate", namespace) is not None
-
-    finding = only(app.drift())
-    assert summary(finding) == (
-        f"Job.batch {namespace}/shop-migrate",
-        "",
-        "hook-leftover",
-        None,
-    )
-    assert "helm.sh/hook=post-install,post-upgrade" in finding["evidence"][0]
-    assert finding["when"]  # the Job's creation time
-    assert finding["suggestion"] is None  # delete it, do not hide it
+    app.assert_synced()
+    app.sync("--prune")
+    assert await kube.get("batch/v1", "Job", "shop-migrate", namespace) is None
+    app.assert_synced()
 
 
 # --- api-version-skew -----------------------------------------------------------------------

@@ -22,7 +22,7 @@ from tether.core.health import (
     aggregate_health,
     health_of_missing,
 )
-from tether.core.plan import sync_options
+from tether.core.plan import hook_keys, object_key, sync_options
 from tether.core.policy import ProjectViolation, check_project
 from tether.core.status import (
     CONDITION_EMPTY_RENDER,
@@ -83,6 +83,10 @@ class Comparison:
     # Desired objects that exist but were not created by tether (no tracking id of this
     # app): a sync refuses to take them over unless the app or object says Adopt=true.
     unmanaged: dict[ResourceKey, str] = field(default_factory=dict)  # key -> why
+    # Hooks among `desired` and `live`: a sync runs them, but like Argo CD tether leaves
+    # them out of the diff, the health and status.resources (a hook-succeeded Job is
+    # gone after the sync, a test hook never runs).
+    hooks: frozenset[ResourceKey] = frozenset()
     project: Project | None = None
     status: ApplicationStatus | None = None
     error: TetherError | None = None
@@ -177,22 +181,32 @@ async def _compare_into(
     result.live = live
     result.shared = shared
     result.unmanaged = unmanaged
+    # Hooks stay in result.desired/live (a sync runs and prunes them) but not in the
+    # diff, the health or status.resources: no dry-run for them either.
+    result.hooks = hooks = hook_keys(desired, live)
+    compared = [o for o in desired if object_key(o) not in hooks]
+    compared_live = {k: o for k, o in live.items() if k not in hooks}
     predicted = await _predict(
-        engine, app.name, engine.writer_for(app), desired, live, use_cache=not hard_refresh
+        engine,
+        app.name,
+        engine.writer_for(app),
+        compared,
+        compared_live,
+        use_cache=not hard_refresh,
     )
     result.predicted = predicted
     diff = await engine.evaluator.compare_app(
-        desired,
-        live,
+        compared,
+        compared_live,
         predicted,
         [d.to_dict() for d in app.spec.ignore_differences],
         what=f"Application {app.name}",
     )
     result.diff = diff
 
-    desired_keys = {ResourceKey.of(o) for o in desired}
+    desired_keys = {ResourceKey.of(o) for o in compared}
     health_rules = await engine.health_rules(app.namespace)
-    keys = sorted(desired_keys | live.keys())
+    keys = sorted(desired_keys | compared_live.keys())
     present = [key for key in keys if key in live]
     assessed = await engine.evaluator.assess_health(
         [live[key] for key in present], health_rules, what=f"Application {app.name}"

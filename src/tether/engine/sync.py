@@ -43,6 +43,8 @@ from .compare import (
 )
 from .hints import rejection_hint
 from .history import record_history
+from .hooks import HookRun, dry_run_hook, phase_succeeded, run_hook, sync_failed, wait_for_hooks
+from .sync_errors import SyncFailed
 from .takeover import take_over_person_fields
 
 CRD_KIND = "CustomResourceDefinition"
@@ -82,6 +84,8 @@ class SyncResult:
     stored_versions: dict[ResourceKey, int] = field(default_factory=dict)
     # The client of every write to the app's objects (impersonating its ServiceAccount).
     writer: KubeClient | None = field(default=None, repr=False, compare=False)
+    # Every hook object this sync created, for the hook delete policies.
+    hooks: list[HookRun] = field(default_factory=list)
 
     def write_client(self, engine: Engine) -> KubeClient:
         return self.writer or engine.writer_for(self.app)
@@ -89,10 +93,6 @@ class SyncResult:
     @property
     def succeeded(self) -> bool:
         return self.phase is OperationPhase.SUCCEEDED
-
-
-class SyncFailed(ConditionNotMet):
-    """A wave, hook or apply failed after the sync started; the status says which."""
 
 
 class SyncRefused(ConditionNotMet):
@@ -178,17 +178,17 @@ async def run_operation(
             + (f" at {revision[:8]}" if revision else "")
             + empty_render_note(comparison.status if comparison else None)
         )
+    if result.phase is not OperationPhase.SUCCEEDED:
+        await sync_failed(engine, result, progress)
     if result.phase is not OperationPhase.SUCCEEDED and plan.fail_hooks:
         progress("running SyncFail hooks")
         try:
             await asyncio.wait_for(
-                _run_wave(
-                    engine, Wave(SyncPhase.SYNC_FAIL, 0, plan.fail_hooks), request, result, progress
-                ),
-                timeout,
+                _run_fail_hooks(engine, plan, request, result, progress), timeout
             )
         except (TetherError, TimeoutError) as exc:
             progress(f"SyncFail hook failed: {exc}")
+            await sync_failed(engine, result, progress)
     await _finish(engine, app, result, started, request, record=record)
     if result.phase is not OperationPhase.SUCCEEDED:
         error_type = InputError if result.phase is OperationPhase.ERROR else SyncFailed
@@ -338,7 +338,10 @@ async def _preflight(
 
     async def check(task: SyncTask) -> None:
         try:
-            await kube.apply(task.obj, field_manager=FIELD_MANAGER, dry_run=True)
+            if task.hook is not None:
+                await dry_run_hook(kube, task)
+            else:
+                await kube.apply(task.obj, field_manager=FIELD_MANAGER, dry_run=True)
         except ClusterError as exc:
             if is_immutable_field_error(exc):
                 if request.force or task.options.get("Replace") == "true":
@@ -365,6 +368,16 @@ async def _execute(
     for index, wave in enumerate(plan.waves):
         gate = request.final_health_gate or index < last
         await _run_wave(engine, wave, request, result, progress, gate=gate)
+        if index == last or plan.waves[index + 1].phase is not wave.phase:
+            await phase_succeeded(engine, result, wave.phase, progress)
+
+
+async def _run_fail_hooks(
+    engine: Engine, plan: SyncPlan, request: SyncRequest, result: SyncResult, progress: Progress
+) -> None:
+    for wave in plan.fail_waves:
+        await _run_wave(engine, wave, request, result, progress)
+    await phase_succeeded(engine, result, SyncPhase.SYNC_FAIL, progress)
 
 
 async def _run_wave(
@@ -379,17 +392,31 @@ async def _run_wave(
     label = f"{wave.phase.value} wave {wave.wave}" + (" (prune last)" if wave.prune_last else "")
     applies = [t for t in wave.tasks if t.action == "apply"]
     for group in _by_kind(applies):
-        await asyncio.gather(*(_apply(engine, t, request, result) for t in group))
+        await asyncio.gather(
+            *(
+                run_hook(
+                    engine, t, result, replace=request.force or t.options.get("Replace") == "true"
+                )
+                if t.hook is not None
+                else _apply(engine, t, request, result)
+                for t in group
+            )
+        )
         if group[0].key.kind == CRD_KIND:
             await asyncio.gather(*(_wait_established(engine.kube, t.key.name) for t in group))
     if applies:
-        progress(f"{label}: applied {len(applies)}: " + ", ".join(str(t.key) for t in applies))
+        runs = {run.planned: run for run in result.hooks}
+        progress(
+            f"{label}: applied {len(applies)}: "
+            + ", ".join(str(runs[t].key if t in runs else t.key) for t in applies)
+        )
         rules = await engine.health_rules(result.app.namespace)
         # Hooks always run to completion; other objects of the last wave only when gated.
-        awaited = applies if gate else [t for t in applies if t.hook is not None]
-        await _wait_healthy(
-            engine, awaited, label, rules, result.stored_versions, result.write_client(engine)
-        )
+        resources = [t for t in applies if t.hook is None] if gate else []
+        # One after the other (a failure of either ends the wave, no wait left running);
+        # the hooks' watch events are kept meanwhile.
+        await _wait_healthy(engine, resources, label, rules, result.stored_versions)
+        await wait_for_hooks(engine, [runs[t] for t in applies if t in runs], label, rules)
         progress(f"{label}: healthy" if gate else f"{label}: applied (health tracked in status)")
     writer = result.write_client(engine)
     for task in (t for t in wave.tasks if t.action == "prune"):
@@ -397,9 +424,6 @@ async def _run_wave(
         await writer.delete(api_version, task.key.kind, task.key.name, task.key.namespace or None)
         result.pruned.append(task.key)
         progress(f"{label}: pruned {task.key}")
-    for task in applies:
-        if task.hook is not None and "HookSucceeded" in task.hook.delete_policies:
-            await _delete_and_wait(writer, task)
 
 
 def _by_kind(tasks: Sequence[SyncTask]) -> list[list[SyncTask]]:
@@ -417,9 +441,7 @@ def _by_kind(tasks: Sequence[SyncTask]) -> list[list[SyncTask]]:
 
 
 async def _apply(engine: Engine, task: SyncTask, request: SyncRequest, result: SyncResult) -> None:
-    kube = result.write_client(engine)
-    if task.hook is not None and "BeforeHookCreation" in task.hook.delete_policies:
-        await _delete_and_wait(kube, task)
+    kube = result.write_client(engine)  # (hooks are written by hooks.run_hook)
     replace = request.force or task.options.get("Replace") == "true"
     # Fields a person's kubectl owns would survive the apply: make them tether's first.
     await take_over_person_fields(engine, kube, result.app, task.obj, result.comparison)
@@ -483,9 +505,9 @@ async def _wait_healthy(
     label: str,
     rules: Sequence[CustomHealthRule] = (),
     applied_versions: Mapping[ResourceKey, int] | None = None,
-    writer: KubeClient | None = None,
 ) -> None:
     """Wait until every object of the wave is Healthy (or Suspended); Degraded fails now.
+    (Hooks are waited for by hooks.wait_for_hooks.)
 
     The watch cache may still hold the copy from before our apply; an object is only
     judged once the copy at hand is at least as new as what the apply stored.
@@ -518,8 +540,6 @@ async def _wait_healthy(
             ):
                 still.append(task)
             elif health is not None and health.status is HealthStatus.DEGRADED:
-                if task.hook is not None and "HookFailed" in task.hook.delete_policies:
-                    await _delete_and_wait(writer or engine.kube, task)
                 raise SyncFailed(f"{label}: {task.key} is Degraded: {health.message}")
         pending = still
         if pending:
