@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.age import generate_age_key_pair, sops_encrypt
-from tests.support.cli import tether
+from tests.support.cli import assert_one_error_line, tether
 from tests.support.repos import GitopsRepo
 from tether.localcluster import LocalCluster, binaries
 
@@ -138,10 +138,12 @@ def test_bootstrap_rebuilds_everything_in_order_and_times_it(
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     phases = [p["phase"] for p in report["phases"]]
-    assert phases[:3] == ["secrets", "crds", "root"]
-    assert phases[-1] == "health"
-    # dependsOn: the CRD app is synced in a wave before the app that uses it.
-    assert phases.index("wave platform-crds") < phases.index("wave shop")
+    assert phases == ["secrets", "crds", "root", "wave -1", "wave 0 (dependsOn level 1)", "health"]
+    # dependsOn: the CRD app is synced in a wave before the app that uses it; each wave
+    # counts its apps and lists them with their own sync time.
+    waves = [p for p in report["phases"] if p["phase"].startswith("wave")]
+    assert [p["detail"] for p in waves] == ["1 application", "1 application"]
+    assert [[a["name"] for a in p["applications"]] for p in waves] == [["platform-crds"], ["shop"]]
     assert report["total_seconds"] > 0 and sorted(report["applications"]) == [
         "platform-crds",
         "shop",
@@ -201,3 +203,117 @@ def test_dr_check_lists_hazards_and_exits_1(tmp_path: Path) -> None:
         check=False,
     )
     assert ok.returncode == 0, ok.stdout + ok.stderr
+
+
+HOOKED_ROOT = {
+    "root/hooked.yaml": """\
+apiVersion: tether.dev/v1alpha1
+kind: Application
+metadata: {name: hooked}
+spec:
+  source: {repoURL: REPO, path: apps/hooked, targetRevision: main}
+  destination: {namespace: hooked}
+  syncPolicy: {syncOptions: [CreateNamespace=true]}
+""",
+    "root/stuck.yaml": """\
+apiVersion: tether.dev/v1alpha1
+kind: Application
+metadata:
+  name: stuck
+  annotations: {tether.dev/sync-wave: "1"}
+spec:
+  source: {repoURL: REPO, path: apps/stuck, targetRevision: main}
+  destination: {namespace: stuck}
+  syncPolicy: {syncOptions: [CreateNamespace=true]}
+""",
+    # Hooks of every kind: none of them may keep the app from Synced + Healthy.
+    "apps/hooked/app.yaml": """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings}
+data: {mode: prod}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: test-connection
+  annotations: {helm.sh/hook: test}
+spec:
+  containers: [{name: t, image: "busybox:1.36"}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: migrate
+  annotations: {helm.sh/hook: pre-install, helm.sh/hook-delete-policy: hook-succeeded}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: m, image: "busybox:1.36"}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: admission-patch
+  annotations: {argocd.argoproj.io/hook: PostSync}
+spec:
+  ttlSecondsAfterFinished: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: p, image: "busybox:1.36"}]
+""",
+    "apps/stuck/app.yaml": """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  progressDeadlineSeconds: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      nodeSelector: {no-such-node: "true"}
+      containers: [{name: web, image: "nginx:1.27"}]
+""",
+}
+
+
+def test_a_failed_bootstrap_reports_what_finished_and_what_it_waited_for(
+    empty_cluster: LocalCluster, tmp_path: Path
+) -> None:
+    repo = GitopsRepo(tmp_path)
+    repo.write({k: v.replace("REPO", repo.url) for k, v in HOOKED_ROOT.items()})
+    repo.commit("an app with hooks, then one that never becomes healthy")
+    kubeconfig = str(empty_cluster.kubeconfig)
+    args = ("dr", "bootstrap", "--repo", repo.url, "--path", "root", "--revision", "main")
+
+    result = tether(kubeconfig, *args, "--timeout", "120", cache=tmp_path / "cache")
+    error = assert_one_error_line(result, 1, "recovery stopped at wave 1", "stuck")
+    assert "Deployment.apps stuck/web" in error and "Degraded" in error, error
+    # The breakdown of what finished comes first, on stdout: the wave of the app with
+    # hooks succeeded (its hooks ran, none is waited for), the next one failed.
+    rows = [line.split(None, 2) for line in result.stdout.splitlines()[1:]]
+    assert [r[0] for r in rows] == [
+        "secrets",
+        "crds",
+        "root",
+        "wave",
+        "hooked",
+        "wave",
+        "stuck",
+        "total",
+    ], result.stdout
+    assert "1 application" in result.stdout and "1 application, 1 failed" in result.stdout
+    hooked = next(r for r in rows if r[0] == "hooked")
+    assert hooked[2].startswith("synced"), hooked
+
+    listed = json.loads(
+        tether(kubeconfig, "app", "get", "hooked", "-o", "json", cache=tmp_path / "cache").stdout
+    )
+    assert (listed["status"]["sync"]["status"], listed["status"]["health"]["status"]) == (
+        "Synced",
+        "Healthy",
+    )
+    assert [r["kind"] for r in listed["status"]["resources"]] == ["ConfigMap"]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import click
 
 from tether.engine.dr import RecoveryReport, bootstrap, check_path
-from tether.errors import ConditionNotMet, InputError
+from tether.errors import ConditionNotMet, InputError, TetherError
 
 from .context import CliContext, open_engine, output_option, pass_cli
 from .output import emit_data, emit_table, message
@@ -48,9 +49,11 @@ def dr_bootstrap(
         except OSError as exc:
             raise InputError(f"--age-key-file {age_key_file}: {exc.strerror}") from exc
 
-    async def run() -> RecoveryReport:
+    report = RecoveryReport()
+
+    async def run() -> None:
         async with open_engine(cli) as engine:
-            return await bootstrap(
+            await bootstrap(
                 engine,
                 repo_url=repo_url,
                 path=path,
@@ -58,26 +61,59 @@ def dr_bootstrap(
                 timeout=timeout,
                 age_key=age_key,
                 progress=message,
+                report=report,
             )
 
-    report = asyncio.run(run())
-    fmt = cli.fmt(fmt)
-    rows = [(p.phase, f"{p.seconds:.2f}s", p.detail) for p in report.phases]
-    if fmt in ("json", "yaml"):
-        emit_data(
-            {
-                "total_seconds": round(report.total, 3),
-                "applications": report.apps,
-                "phases": [
-                    {"phase": p.phase, "seconds": round(p.seconds, 3), "detail": p.detail}
-                    for p in report.phases
-                ],
-            },
-            fmt,
-        )
-    else:
-        emit_table(["PHASE", "TIME", "DETAIL"], [*rows, ("total", f"{report.total:.2f}s", "")])
+    try:
+        asyncio.run(run())
+    except TetherError as exc:
+        # What finished, and the phase that failed, before the error itself.
+        if report.phases:
+            _emit_report(report, cli.fmt(fmt), error=exc.message)
+        raise
+    _emit_report(report, cli.fmt(fmt))
     message(f"recovered {len(report.apps)} applications in {report.total:.1f}s")
+
+
+def _emit_report(report: RecoveryReport, fmt: str, *, error: str | None = None) -> None:
+    """Phases in order; a wave's row counts its applications, each listed below it."""
+    if fmt in ("json", "yaml"):
+        data: dict[str, Any] = {
+            "total_seconds": round(report.total, 3),
+            "applications": report.apps,
+            "phases": [
+                {
+                    "phase": p.phase,
+                    "seconds": round(p.seconds, 3),
+                    "detail": p.detail,
+                    **(
+                        {
+                            "applications": [
+                                {
+                                    "name": a.name,
+                                    "seconds": round(a.seconds, 3),
+                                    "outcome": a.outcome,
+                                }
+                                for a in p.apps
+                            ]
+                        }
+                        if p.apps
+                        else {}
+                    ),
+                }
+                for p in report.phases
+            ],
+        }
+        if error is not None:
+            data["error"] = error
+        emit_data(data, fmt)
+        return
+    rows: list[tuple[str, str, str]] = []
+    for phase in report.phases:
+        rows.append((phase.phase, f"{phase.seconds:.2f}s", phase.detail))
+        rows += [(f"  {a.name}", f"{a.seconds:.2f}s", a.outcome) for a in phase.apps]
+    rows.append(("total", f"{report.total:.2f}s", "failed" if error is not None else ""))
+    emit_table(["PHASE", "TIME", "DETAIL"], rows)
 
 
 @dr_group.command("check")

@@ -7,13 +7,13 @@ import base64
 import hashlib
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tether.core.drcheck import Finding, SourcedObject, check_repository
 from tether.core.plan import wave_of
-from tether.errors import ConditionNotMet, InputError
+from tether.errors import ConditionNotMet, InputError, TetherError
 from tether.git import SECRET_TYPE_LABEL, SECRET_TYPE_REPOSITORY
 from tether.model.application import (
     API_VERSION,
@@ -25,12 +25,21 @@ from tether.model.keys import ResourceKey
 from tether.render import load_untrusted_yaml
 
 from .apps import crd_installed, create_app, ensure_namespace, get_app, install_crd
-from .compare import Engine
+from .compare import Engine, compare
 from .sync import Progress, SyncRequest, sync_app
-from .wait import wait_for_apps
+from .wait import not_ready, wait_for_apps
 
 ROOT_APP = "root"
 AGE_SECRET = "sops-age"
+
+
+@dataclass(frozen=True)
+class AppTiming:
+    """One application synced in a wave: how long its sync took and how it ended."""
+
+    name: str
+    seconds: float
+    outcome: str
 
 
 @dataclass(frozen=True)
@@ -38,12 +47,15 @@ class PhaseTiming:
     phase: str
     seconds: float
     detail: str = ""
+    apps: tuple[AppTiming, ...] = ()
 
 
 @dataclass
 class RecoveryReport:
-    phases: list[PhaseTiming]
-    apps: list[str]
+    """The phases that finished (or failed) so far: a failed bootstrap still has one."""
+
+    phases: list[PhaseTiming] = field(default_factory=list)
+    apps: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> float:
@@ -51,13 +63,13 @@ class RecoveryReport:
 
 
 class _Clock:
-    def __init__(self) -> None:
-        self.phases: list[PhaseTiming] = []
+    def __init__(self, report: RecoveryReport) -> None:
+        self.phases = report.phases
         self._start = time.monotonic()
 
-    def lap(self, phase: str, detail: str = "") -> None:
+    def lap(self, phase: str, detail: str = "", apps: Sequence[AppTiming] = ()) -> None:
         now = time.monotonic()
-        self.phases.append(PhaseTiming(phase, now - self._start, detail))
+        self.phases.append(PhaseTiming(phase, now - self._start, detail, tuple(apps)))
         self._start = now
 
 
@@ -70,11 +82,17 @@ async def bootstrap(
     timeout: float = 600.0,
     age_key: str | None = None,
     progress: Progress = lambda _: None,
+    report: RecoveryReport | None = None,
 ) -> RecoveryReport:
-    """Install the CRD, secrets and the root app-of-apps, sync every app in order, wait."""
+    """Install the CRD, secrets and the root app-of-apps, sync every app in order, wait.
+
+    `report` (returned) is filled phase by phase: when the bootstrap fails, it holds what
+    finished and the phase that failed, and the error says what it was waiting for.
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    clock = _Clock()
+    report = report if report is not None else RecoveryReport()
+    clock = _Clock(report)
     kube = engine.kube
 
     await ensure_namespace(kube, DEFAULT_APP_NAMESPACE)
@@ -103,28 +121,39 @@ async def bootstrap(
         ),
         upsert=True,
     )
-    result = await sync_app(engine, root, SyncRequest(initiated_by="dr-bootstrap"), progress)
+    try:
+        result = await sync_app(engine, root, SyncRequest(initiated_by="dr-bootstrap"), progress)
+    except TetherError as exc:
+        clock.lap("root", f"failed: {exc.message}")
+        raise
+    manifests = result.comparison.desired if result.comparison else []
     children = [
         ResourceKey.of(o)
-        for o in (result.comparison.desired if result.comparison else [])
+        for o in manifests
         if o.get("kind") == "Application" and str(o.get("apiVersion", "")).startswith("tether.dev/")
     ]
     clock.lap("root", f"{len(children)} applications")
 
     apps = [await get_app(kube, k.namespace or DEFAULT_APP_NAMESPACE, k.name) for k in children]
-    for group in order_for_recovery(apps, result.comparison.desired if result.comparison else []):
-        names = ", ".join(a.name for a in group)
-        progress(f"syncing {names}")
+    report.apps = [a.name for a in apps]
+    for step in recovery_steps(apps, manifests):
+        names = ", ".join(a.name for a in step.apps)
+        progress(f"{step.label}: syncing {names}")
         remaining = max(deadline - loop.time(), 1.0)
-        await asyncio.gather(
-            *(
-                sync_app(
-                    engine, a, SyncRequest(initiated_by="dr-bootstrap", timeout=remaining), progress
-                )
-                for a in group
-            )
+        timings = await asyncio.gather(
+            *(_sync_child(engine, app, remaining, progress) for app in step.apps)
         )
-        clock.lap(f"wave {_group_label(group)}", names)
+        failed = [t for t in timings if t.outcome.startswith(FAILED)]
+        count = f"{len(step.apps)} application{'s' if len(step.apps) != 1 else ''}"
+        clock.lap(step.label, count + (f", {len(failed)} failed" if failed else ""), timings)
+        if failed:
+            states = await _states(engine, [a for a in step.apps if a.name in _names(failed)])
+            raise ConditionNotMet(
+                f"recovery stopped at {step.label} after {report.total:.1f}s: "
+                + "; ".join(f"{t.name}: {t.outcome.removeprefix(FAILED)}" for t in failed)
+                + (f" (now {'; '.join(states)})" if states else ""),
+                hint="later waves depend on this one; fix the app and run dr bootstrap again",
+            )
 
     waiting = await wait_for_apps(
         engine,
@@ -133,19 +162,78 @@ async def bootstrap(
         want_health=True,
         timeout=max(deadline - loop.time(), 1.0),
     )
-    clock.lap("health", "all Synced + Healthy" if not waiting else "; ".join(waiting))
-    report = RecoveryReport(clock.phases, [a.name for a in apps])
     if waiting:
+        states = await _states(engine, [root, *apps])
+        clock.lap("health", f"waited for {len(states)} applications")
         raise ConditionNotMet(
-            f"recovery incomplete after {report.total:.1f}s: {'; '.join(waiting)}"
+            f"recovery incomplete after {report.total:.1f}s, still waiting for: "
+            + "; ".join(states or waiting)
         )
+    clock.lap("health", "all Synced + Healthy")
     return report
 
 
-def order_for_recovery(
+FAILED = "failed: "
+
+
+@dataclass(frozen=True)
+class RecoveryStep:
+    """Applications synced together: one sync wave of one dependsOn level."""
+
+    level: int
+    wave: int
+    apps: list[Application]
+
+    @property
+    def label(self) -> str:
+        return f"wave {self.wave}" + (f" (dependsOn level {self.level})" if self.level else "")
+
+
+async def _sync_child(
+    engine: Engine, app: Application, timeout: float, progress: Progress
+) -> AppTiming:
+    started = time.monotonic()
+    try:
+        result = await sync_app(
+            engine, app, SyncRequest(initiated_by="dr-bootstrap", timeout=timeout), progress
+        )
+    except TetherError as exc:
+        return AppTiming(app.name, time.monotonic() - started, FAILED + exc.message)
+    return AppTiming(app.name, time.monotonic() - started, result.message)
+
+
+def _names(timings: Sequence[AppTiming]) -> set[str]:
+    return {t.name for t in timings}
+
+
+async def _states(engine: Engine, apps: Sequence[Application]) -> list[str]:
+    """`name: sync/health: the first object out of sync, the first unhealthy one` of every
+    app that is not Synced+Healthy (hooks are no part of either)."""
+    states = []
+    for app in apps:
+        result = await compare(engine, app, fetch=False)
+        if not not_ready(result, want_sync=True, want_health=True):
+            continue
+        if result.error is not None or result.diff is None or result.app_health is None:
+            message = result.error.message if result.error else "not compared"
+            states.append(f"{app.name}: comparison failed: {message}")
+            continue
+        parts = [f"{result.diff.verdict.value}/{result.app_health.status.value}"]
+        drifted = result.diff.out_of_sync
+        if drifted:
+            first = drifted[0]
+            more = f" and {len(drifted) - 1} more" if len(drifted) > 1 else ""
+            parts.append(f"{first.key} {first.verdict.value}{more}")
+        if result.app_health.status.value != "Healthy":
+            parts.append(result.app_health.message)
+        states.append(f"{app.name}: " + ", ".join(parts))
+    return states
+
+
+def recovery_steps(
     apps: Sequence[Application], manifests: Sequence[dict[str, Any]]
-) -> list[list[Application]]:
-    """Groups to sync one after another: dependsOn levels, then the apps' sync waves."""
+) -> list[RecoveryStep]:
+    """The steps of a recovery, in order: dependsOn levels, then the apps' sync waves."""
     by_name = {a.name: a for a in apps}
     waves = {
         str((m.get("metadata") or {}).get("name")): wave_of(m)
@@ -167,11 +255,10 @@ def order_for_recovery(
     groups: dict[tuple[int, int], list[Application]] = {}
     for app in apps:
         groups.setdefault((depth(app.name, frozenset()), waves.get(app.name, 0)), []).append(app)
-    return [sorted(groups[k], key=lambda a: a.name) for k in sorted(groups)]
-
-
-def _group_label(group: Sequence[Application]) -> str:
-    return "/".join(sorted({a.name for a in group}))[:60]
+    return [
+        RecoveryStep(lvl, wave, sorted(groups[(lvl, wave)], key=lambda a: a.name))
+        for lvl, wave in sorted(groups)
+    ]
 
 
 async def _secrets(engine: Engine, repo_url: str, age_key: str | None) -> list[str]:
