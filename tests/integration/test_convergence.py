@@ -86,13 +86,17 @@ async def test_a_key_added_with_kubectl_edit_is_drift_and_the_sync_removes_it(
     tmp_path: Path,
 ) -> None:
     repo.write({"app/cm.yaml": CONFIGMAP})
-    app = await deployed(engine, kube, namespace, repo)
+    # A jq rule (evaluated in a worker) protects one key: its writer keeps it.
+    ignore = [{"kind": "ConfigMap", "jqPathExpressions": [".data.kept"]}]
+    app = await deployed(engine, kube, namespace, repo, ignoreDifferences=ignore)
     editor = tmp_path / "edit.sh"
-    editor.write_text('#!/bin/sh\nsed -i \'s#^  a: "1"#  a: "1"\\n  added: by-hand#\' "$1"\n')
+    editor.write_text(
+        '#!/bin/sh\nsed -i \'s#^  a: "1"#  a: "1"\\n  added: by-hand\\n  kept: too#\' "$1"\n'
+    )
     editor.chmod(0o755)
     kubectl("edit", "-n", namespace, "configmap/settings", env={"KUBE_EDITOR": str(editor)})
     live = await kube.get("v1", "ConfigMap", "settings", namespace)
-    assert live is not None and live["data"] == {"a": "1", "added": "by-hand"}
+    assert live is not None and live["data"] == {"a": "1", "added": "by-hand", "kept": "too"}
     assert ("kubectl-edit", "Update", "") in managers(live)
 
     found = await drifted(engine, app, "/data/added")
@@ -102,9 +106,11 @@ async def test_a_key_added_with_kubectl_edit_is_drift_and_the_sync_removes_it(
 
     await synced_after_sync(engine, kube, namespace)
     live = await kube.get("v1", "ConfigMap", "settings", namespace)
-    assert live is not None and live["data"] == {"a": "1"}
-    # One entry of tether's, the person's entry gone with the field it owned.
-    assert managers(live) == [("tether", "Apply", "")]
+    assert live is not None and live["data"] == {"a": "1", "kept": "too"}
+    # One entry of tether's; the person's entry keeps only the protected key.
+    assert managers(live) == [("kubectl-edit", "Update", ""), ("tether", "Apply", "")]
+    edit = [e for e in live["metadata"]["managedFields"] if e["manager"] == "kubectl-edit"]
+    assert edit[0]["fieldsV1"] == {"f:data": {"f:kept": {}}}
 
 
 async def test_fields_kubectl_changed_are_restored_and_their_entries_taken(

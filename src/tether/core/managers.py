@@ -9,8 +9,8 @@ compare flagged, and never a field an `ignoreDifferences` rule protects (that fi
 left to its writer). Fields of controllers (HPA, kube-controller-manager, operators) are
 never touched.
 
-What the real API server does with a rewritten `metadata.managedFields` (found on
-kube-apiserver, see docs/sync.md): it stores the list as given; entries with the same
+What the real API server does with a rewritten `metadata.managedFields` (tried on
+kube-apiserver): it stores the list as given; entries with the same
 manager and operation are not merged but collapse to the LAST one (the ownership of the
 others is silently lost), so taken fields are merged into tether's single Apply entry
 here; an entry of the `scale` subresource names fields of the main resource and can be
