@@ -9,12 +9,14 @@ that re-compares the app on every event pays for it once per commit, not per com
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, Final
 
 from tether.core.determinism import self_written_drift, unstable_paths
 from tether.core.drift import DriftFinding
+from tether.errors import TetherError
 from tether.git import GitCredentials
 from tether.model.application import Application
 from tether.model.keys import ResourceKey
@@ -22,6 +24,8 @@ from tether.render import RenderRequest, render
 
 from .runtime import Engine
 from .source import load_source
+
+log = logging.getLogger(__name__)
 
 _SECOND_RENDERS: OrderedDict[RenderRequest, list[dict[str, Any]]] = OrderedDict()
 _SECOND_RENDERS_SIZE: Final = 64
@@ -44,7 +48,12 @@ async def unstable_render_paths(
         return {}
     second = _SECOND_RENDERS.get(request)
     if second is None:
-        second = await _render_again(engine, app, request, revision, credentials)
+        try:
+            second = await _render_again(engine, app, request, revision, credentials)
+        except TetherError as exc:
+            # Only evidence is missing (the first render worked): the causes stay as found.
+            log.warning("second render of %s for drift attribution failed: %s", app.name, exc)
+            return {}
         _SECOND_RENDERS[request] = second
         while len(_SECOND_RENDERS) > _SECOND_RENDERS_SIZE:
             _SECOND_RENDERS.popitem(last=False)
