@@ -943,7 +943,11 @@ def test_crd_enums_match_the_model() -> None:
 def test_crd_spec_fields_match_the_model_fields() -> None:
     spec = _schema_at("spec")
     every = example()
-    every["spec"].update(project="payments", serviceAccountName="deployer")
+    every["spec"].update(
+        project="payments",
+        serviceAccountName="deployer",
+        healthChecks=[{"group": "example.com", "kind": "Widget", "cel": {"current": "true"}}],
+    )
     assert set(spec["properties"]) == set(Application.from_dict(every).to_dict()["spec"])
     assert _schema_at("spec", "source", "helm")["properties"]["values"]["type"] == "string"
     ignore = _schema_at("spec", "ignoreDifferences")["items"]["properties"]

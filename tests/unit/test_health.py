@@ -480,7 +480,13 @@ def test_ingress() -> None:
 
 @pytest.mark.parametrize(
     ("phase", "expected"),
-    [("Bound", H.HEALTHY), ("Pending", H.PROGRESSING), ("Lost", H.DEGRADED), (None, H.UNKNOWN)],
+    [
+        ("Bound", H.HEALTHY),
+        ("Pending", H.PROGRESSING),
+        ("Lost", H.DEGRADED),
+        ("Gone", H.UNKNOWN),
+        (None, H.PROGRESSING),  # just created: kstatus InProgress
+    ],
 )
 def test_pvc(phase: str | None, expected: HealthStatus) -> None:
     pvc: dict[str, Any] = {
@@ -772,7 +778,8 @@ def widget_with(*conditions: dict[str, Any], **status: Any) -> dict[str, Any]:
 
 def test_kstatus_ready() -> None:
     assert assess_health(WIDGET) == ResourceHealth(H.HEALTHY, "Succeeded: widget is up")
-    assert status_of(widget_with(cond("Ready", "False", "Failed", "boom"))) is H.DEGRADED
+    # kstatus: not Ready is InProgress unless Stalled (issue 14, trait 2).
+    assert status_of(widget_with(cond("Ready", "False", "Failed", "boom"))) is H.PROGRESSING
     assert status_of(widget_with(cond("Ready", "Unknown", "Pending"))) is H.PROGRESSING
 
 
@@ -912,11 +919,10 @@ def test_bad_jq_is_input_error_at_parse() -> None:
         parse_health_rules([{"kind": "A", "jq": '"Healthy"'}, {"kind": "B", "jq": ".status | ["}])
 
 
-def test_cel_is_not_supported_yet() -> None:
-    with pytest.raises(InputError, match=r"^healthChecks\[0\]\.cel: CEL health rules are not sup"):
+def test_cel_rule_must_be_a_mapping_of_expressions() -> None:
+    # CEL rules themselves: tests/unit/test_health_cel.py.
+    with pytest.raises(InputError, match=r"^healthChecks\[0\]\.cel: must be a mapping with 'cu"):
         parse_health_rules([{"kind": "Widget", "cel": "self.status.ready"}])
-    with pytest.raises(InputError, match="not supported yet"):
-        CustomHealthRule(kind="Widget", cel="self.status.ready")
 
 
 @pytest.mark.parametrize(

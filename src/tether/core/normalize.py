@@ -57,10 +57,12 @@ _HPA_TARGET_QUANTITIES = ("value", "averageValue")
 def normalize(obj: Mapping[str, Any], *, compare_status: bool = False) -> Obj:
     """A normalized deep copy of `obj`; the input is not modified."""
     result: Obj = copy.deepcopy(dict(obj))
-    _drop_nulls(result)
-    _strip_server_fields(result, compare_status=compare_status)
     kind = str(result.get("kind", ""))
     group, _ = split_api_version(str(result.get("apiVersion", "")))
+    if group == "" and kind in _PAYLOAD_MAPS:
+        _empty_null_payload_values(result, _PAYLOAD_MAPS[kind])
+    _drop_nulls(result)
+    _strip_server_fields(result, compare_status=compare_status)
     if group == "" and kind == "Secret":
         _fold_secret_string_data(result)
     _normalize_quantities(result, group, kind)
@@ -103,6 +105,26 @@ def pod_specs(obj: Obj) -> Iterator[Obj]:
         spec = _get_in(obj, path)
         if isinstance(spec, dict) and isinstance(spec.get("containers"), list):
             yield spec
+
+
+# --- payload maps ----------------------------------------------------------------------
+
+# The payload maps of Secret and ConfigMap: a key whose value is `null` is a key with an
+# empty value to the API server (Go decodes null into an empty []byte or string), so it
+# equals `""` and is not an absent key.
+_PAYLOAD_MAPS: dict[str, tuple[str, ...]] = {
+    "Secret": ("data", "stringData"),
+    "ConfigMap": ("data", "binaryData"),
+}
+
+
+def _empty_null_payload_values(obj: Obj, fields: tuple[str, ...]) -> None:
+    for field in fields:
+        payload = obj.get(field)
+        if isinstance(payload, dict):
+            for key, value in payload.items():
+                if value is None:
+                    payload[key] = ""
 
 
 # --- server-written fields ------------------------------------------------------------

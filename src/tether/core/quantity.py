@@ -40,6 +40,9 @@ _QUANTITY_RE = re.compile(
 
 # The API server keeps nine fractional digits and rounds anything finer up (away from zero).
 _SMALLEST_UNIT = Fraction(1, 10**9)
+# apimachinery caps a binary-suffixed amount at the largest int64 when it parses it
+# (`9Ei` and `9223372036854775807Ki` both become 9223372036854775807).
+_MAX_BINARY_AMOUNT = Fraction(2**63 - 1)
 
 
 class QuantityFormat(StrEnum):
@@ -65,11 +68,16 @@ class Quantity:
         if match is None:
             raise InputError(f"invalid quantity {text!r}", hint="e.g. 500m, 0.5, 1Gi, 1e3")
         number = Fraction(match["number"])
-        if match["sign"] == "-":
-            number = -number
+        sign = -1 if match["sign"] == "-" else 1
         suffix = match["suffix"]
         if suffix in _BINARY_SUFFIXES:
-            return cls(number * 1024 ** _BINARY_SUFFIXES[suffix], QuantityFormat.BINARY_SI)
+            amount = min(number * 1024 ** _BINARY_SUFFIXES[suffix], _MAX_BINARY_AMOUNT)
+            # Like apimachinery: a binary amount below one is kept in decimal form (0.5Ki
+            # is 512, but 0.0001Ki is 102400u, not a fraction of a Ki).
+            if 0 < amount < 1:
+                return cls(sign * amount, QuantityFormat.DECIMAL_SI)
+            return cls(sign * amount, QuantityFormat.BINARY_SI)
+        number *= sign
         if suffix[:1] in ("e", "E") and len(suffix) > 1:
             return cls(number * Fraction(10) ** int(suffix[1:]), QuantityFormat.DECIMAL_EXPONENT)
         return cls(number * Fraction(10) ** _DECIMAL_SUFFIXES[suffix], QuantityFormat.DECIMAL_SI)

@@ -205,7 +205,7 @@ async def _compare_into(
     result.diff = diff
 
     desired_keys = {ResourceKey.of(o) for o in compared}
-    health_rules = await engine.health_rules(app.namespace)
+    health_rules = await engine.health_rules(app.namespace, app)
     keys = sorted(desired_keys | compared_live.keys())
     present = [key for key in keys if key in live]
     assessed = await engine.evaluator.assess_health(

@@ -22,6 +22,7 @@ from tether.git import GitCredentials, GitRepos, RepositorySecret, credentials_f
 from tether.git import select_credentials as select_repo_credentials
 from tether.kube import KubeClient, LiveCache
 from tether.model.application import API_GROUP, API_VERSION, Application
+from tether.model.health_checks import HealthCheck
 from tether.model.keys import ResourceKey
 from tether.model.project import (
     DEFAULT_PROJECT,
@@ -39,8 +40,8 @@ from tether.render import (
 from tether.sandbox import Evaluator
 
 REPOSITORY_SECRET_SELECTOR = "tether.dev/secret-type=repository"
-# Custom health rules (jq) live in this ConfigMap of the app's namespace: every data key
-# holds a YAML list of {group, kind, jq} rules.
+# Custom health rules (jq or CEL) live in this ConfigMap of the app's namespace: every data
+# key holds a YAML list of {group, kind, jq | cel} rules (docs/health.md).
 HEALTH_RULES_CONFIGMAP = "tether-health-rules"
 
 
@@ -111,6 +112,10 @@ class Engine:
     evaluator: Evaluator = field(default_factory=Evaluator)
     _repo_secrets: dict[str, list[RepositorySecret]] = field(default_factory=dict)
     _health_rules: dict[str, tuple[str, list[CustomHealthRule]]] = field(default_factory=dict)
+    # An Application's own spec.healthChecks, compiled once per version of the list.
+    _app_health_rules: dict[
+        tuple[str, str], tuple[tuple[HealthCheck, ...], list[CustomHealthRule]]
+    ] = field(default_factory=dict)
     # Renders of git trees (immutable per commit) keyed by the whole request: a controller
     # re-compares an app on every live event and must not re-run helm each time.
     _renders: OrderedDict[RenderRequest, list[dict[str, Any]]] = field(default_factory=OrderedDict)
@@ -172,12 +177,29 @@ class Engine:
             self._renders.popitem(last=False)
         return rendered
 
-    async def health_rules(self, namespace: str) -> list[CustomHealthRule]:
-        """The custom health rules of an app namespace (ConfigMap `tether-health-rules`).
+    async def health_rules(
+        self, namespace: str, app: Application | None = None
+    ) -> list[CustomHealthRule]:
+        """The custom health rules for an app: its own `spec.healthChecks` first, then
+        those of its namespace (ConfigMap `tether-health-rules`); the first match wins.
 
         Read from the watch cache, so a rule set applied a moment ago (say by the root
         app during a bootstrap) is in force at once; parsed again only when it changed.
         """
+        own = self._own_health_rules(app) if app is not None else []
+        return own + await self._namespace_health_rules(namespace)
+
+    def _own_health_rules(self, app: Application) -> list[CustomHealthRule]:
+        checks = app.spec.health_checks
+        cached = self._app_health_rules.get((app.namespace, app.name))
+        if cached is not None and cached[0] == checks:
+            return cached[1]
+        where = f"Application {app.namespace}/{app.name} spec.healthChecks"
+        rules = parse_health_rules([check.to_dict() for check in checks], where=where)
+        self._app_health_rules[(app.namespace, app.name)] = (checks, rules)
+        return rules
+
+    async def _namespace_health_rules(self, namespace: str) -> list[CustomHealthRule]:
         await self.cache.watch_kind("v1", "ConfigMap")
         config = self.cache.get(ResourceKey("", "ConfigMap", namespace, HEALTH_RULES_CONFIGMAP))
         version = str(((config or {}).get("metadata") or {}).get("resourceVersion", ""))

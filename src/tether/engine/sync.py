@@ -410,7 +410,7 @@ async def _run_wave(
             f"{label}: applied {len(applies)}: "
             + ", ".join(str(runs[t].key if t in runs else t.key) for t in applies)
         )
-        rules = await engine.health_rules(result.app.namespace)
+        rules = await engine.health_rules(result.app.namespace, result.app)
         # Hooks always run to completion; other objects of the last wave only when gated.
         resources = [t for t in applies if t.hook is None] if gate else []
         # One after the other (a failure of either ends the wave, no wait left running);

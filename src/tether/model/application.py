@@ -31,6 +31,7 @@ from tether.model.fields import (
     parse_duration,
     show,
 )
+from tether.model.health_checks import HealthCheck, parse_health_check
 from tether.model.keys import ResourceKey
 
 _HELM_RELEASE_NAME_MAX = 53  # Helm stores releases in Secrets whose names add a suffix
@@ -673,6 +674,9 @@ class ApplicationSpec:
     # Every apply, dry-run and delete impersonates this ServiceAccount of the app's
     # namespace (Flux's serviceAccountName): RBAC then bounds what the app may touch.
     service_account_name: str | None = None
+    # Custom health rules (jq or CEL) for this app's objects, before the namespace's
+    # tether-health-rules ConfigMap (docs/health.md).
+    health_checks: tuple[HealthCheck, ...] = ()
 
     @property
     def auto_sync_enabled(self) -> bool:
@@ -719,6 +723,7 @@ class ApplicationSpec:
                 "revisionHistoryLimit": self.revision_history_limit,
                 "project": self.project if self.project != DEFAULT_PROJECT else None,
                 "serviceAccountName": self.service_account_name,
+                "healthChecks": list_or_none([rule.to_dict() for rule in self.health_checks]),
             }
         )
 
@@ -741,6 +746,7 @@ _SPEC_FIELDS = (
     "revisionHistoryLimit",
     "project",
     "serviceAccountName",
+    "healthChecks",
 )
 
 
@@ -766,6 +772,7 @@ def _parse_spec(fields: Fields, app_namespace: str | None, app_name: str | None)
         ),
         project=fields.string("project", DEFAULT_PROJECT) or DEFAULT_PROJECT,
         service_account_name=fields.optional_string("serviceAccountName") or None,
+        health_checks=tuple(parse_health_check(rule) for rule in fields.children("healthChecks")),
     )
     check_name(fields, "project", spec.project)
     if spec.service_account_name is not None:
