@@ -55,6 +55,7 @@ from tether.render import (
 )
 
 from .apps import apply_status
+from .facts import helm_capabilities, renders_helm
 from .hints import rejection_hint
 from .rerender import unstable_render_paths
 from .runtime import (
@@ -332,9 +333,15 @@ async def _render_request(
     helm = source.helm
     directory = source.directory
     kustomize = source.kustomize
+    jsonnet = directory.jsonnet if directory else None
     age_key = None
     if source.decryption is not None:
         age_key = await _age_key(engine.kube, app)
+    # A chart sees the target cluster's version and APIs (cached, part of the cache key).
+    kube_version: str | None = None
+    api_versions: tuple[str, ...] = ()
+    if renders_helm(source.render_type, root, app_path):
+        kube_version, api_versions = helm_capabilities(await engine.cluster_facts(), helm)
     return RenderRequest(
         root=root,
         path=app_path,
@@ -342,10 +349,19 @@ async def _render_request(
         recurse=bool(directory and directory.recurse),
         include=directory.include if directory else None,
         exclude=directory.exclude if directory else None,
+        jsonnet_ext_vars=tuple((v.name, v.value, v.code) for v in jsonnet.ext_vars)
+        if jsonnet
+        else (),
+        jsonnet_tlas=tuple((v.name, v.value, v.code) for v in jsonnet.tlas) if jsonnet else (),
+        jsonnet_libs=jsonnet.libs if jsonnet else (),
         helm_release_name=(helm.release_name if helm else None) or app.name,
         helm_value_files=tuple(helm.value_files) if helm else (),
         helm_values=helm.values if helm else None,
         helm_parameters=tuple((p.name, p.value) for p in helm.parameters) if helm else (),
+        helm_kube_version=kube_version,
+        helm_api_versions=api_versions,
+        helm_skip_crds=helm.skip_crds if helm else False,
+        helm_skip_tests=helm.skip_tests if helm else True,
         kustomize_name_prefix=kustomize.name_prefix if kustomize else None,
         kustomize_name_suffix=kustomize.name_suffix if kustomize else None,
         kustomize_images=tuple(kustomize.images) if kustomize else (),
@@ -353,7 +369,7 @@ async def _render_request(
         kustomize_common_annotations=(
             tuple(kustomize.common_annotations.items()) if kustomize else ()
         ),
-        namespace=app.spec.destination.namespace,
+        namespace=(helm.namespace if helm else None) or app.spec.destination.namespace,
         app_name=app.name,
         sops_age_key=age_key,
         limits=engine.render_limits,

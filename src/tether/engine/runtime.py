@@ -6,8 +6,10 @@ Shared by the CLI (one command) and the controller (one long-running process).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
+import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -38,6 +40,8 @@ from tether.render import (
     render,
 )
 from tether.sandbox import Evaluator
+
+from .facts import ClusterFacts, discover, fingerprint, watch_discovery_kinds
 
 REPOSITORY_SECRET_SELECTOR = "tether.dev/secret-type=repository"
 # Custom health rules (jq or CEL) live in this ConfigMap of the app's namespace: every data
@@ -128,6 +132,12 @@ class Engine:
     # Flux's --no-remote-bases): docs/security.md lists each limit and its default.
     render_limits: RenderLimits = field(default_factory=RenderLimits)
     allow_remote_bases: bool = False
+    # The target cluster's version and served APIs, for `helm template` (facts.py):
+    # read again when the watched CRDs/APIServices change, or once this old.
+    cluster_facts_max_age: float = 600.0
+    _facts: tuple[ClusterFacts, str, float] | None = None  # facts, fingerprint, read at
+    _facts_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _facts_watching: bool = False
 
     def writer_for(self, app: Application) -> KubeClient:
         """The client for every write an app makes to its objects (apply, dry-run,
@@ -176,6 +186,30 @@ class Engine:
         while len(self._renders) > self.render_cache_size:
             self._renders.popitem(last=False)
         return rendered
+
+    async def cluster_facts(self) -> ClusterFacts:
+        """The target cluster's version and served API versions (Argo CD's kubeVersion
+        and apiVersions for Helm), cached: discovery runs on first use, when a watched
+        CRD or APIService changed (a CRD appeared, was established or removed), and
+        after `cluster_facts_max_age`; otherwise this costs no API call."""
+        if not self._facts_watching:
+            self._facts_watching = True
+            await watch_discovery_kinds(self.cache)
+        async with self._facts_lock:
+            current = fingerprint(self.cache)
+            now = time.monotonic()
+            if self._facts is not None:
+                facts, seen, read_at = self._facts
+                if seen == current and now - read_at < self.cluster_facts_max_age:
+                    return facts
+            crds = self.cache.objects("apiextensions.k8s.io", "CustomResourceDefinition")
+            facts = await discover(self.kube, crds)
+            self._facts = (facts, current, now)
+            return facts
+
+    def refresh_cluster_facts(self) -> None:
+        """Forget the cluster facts: the next render reads them again."""
+        self._facts = None
 
     async def health_rules(
         self, namespace: str, app: Application | None = None

@@ -32,12 +32,19 @@ from tether.model.fields import (
     show,
 )
 from tether.model.health_checks import HealthCheck, parse_health_check
+from tether.model.jsonnet import JsonnetSource, parse_jsonnet
 from tether.model.keys import ResourceKey
 
 _HELM_RELEASE_NAME_MAX = 53  # Helm stores releases in Secrets whose names add a suffix
 _GIT_URL_SCHEMES = ("file://", "https://", "http://", "ssh://", "git://", "git+ssh://")
 _SCP_LIKE_GIT_URL = re.compile(r"^[\w.-]+@[\w.-]+:.+$")  # git@host:org/repo.git
 _BAD_POINTER_ESCAPE = re.compile(r"~(?![01])")
+# What helm's --kube-version parses (semver, leading "v" and patch optional).
+_HELM_KUBE_VERSION = re.compile(r"^v?\d+\.\d+(\.\d+)?([-+][0-9A-Za-z.+-]+)?$")
+# [group/]version[/Kind]: never a comma (helm splits --api-versions on commas).
+_HELM_API_VERSION = re.compile(
+    r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(/[A-Za-z][A-Za-z0-9]*)?$"
+)
 
 API_GROUP = "tether.dev"
 API_VERSION = "tether.dev/v1alpha1"
@@ -129,15 +136,22 @@ def _parse_sync_option_list(fields: Fields, key: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class DirectorySource:
-    """A directory of plain YAML/JSON manifests."""
+    """A directory of plain YAML/JSON manifests and `*.jsonnet` files."""
 
     recurse: bool = False
     include: str | None = None  # glob of file names to read, e.g. "{*.yaml,*.json}"
     exclude: str | None = None
+    jsonnet: JsonnetSource | None = None  # how the *.jsonnet files are evaluated
 
     def to_dict(self) -> dict[str, Any]:
+        jsonnet = self.jsonnet.to_dict() if self.jsonnet is not None else None
         return drop_none(
-            {"recurse": self.recurse, "include": self.include, "exclude": self.exclude}
+            {
+                "recurse": self.recurse,
+                "include": self.include,
+                "exclude": self.exclude,
+                "jsonnet": jsonnet or None,
+            }
         )
 
     @classmethod
@@ -146,11 +160,15 @@ class DirectorySource:
 
 
 def _parse_directory(fields: Fields) -> DirectorySource:
-    fields.only(("recurse", "include", "exclude"))
+    fields.only(("recurse", "include", "exclude", "jsonnet"))
+    jsonnet = fields.child("jsonnet")
+    parsed = parse_jsonnet(jsonnet) if jsonnet is not None else None
     return DirectorySource(
         recurse=fields.boolean("recurse"),
         include=fields.optional_string("include"),
         exclude=fields.optional_string("exclude"),
+        # `jsonnet: {}` says nothing beyond the defaults: kept as absent.
+        jsonnet=parsed if parsed != JsonnetSource() else None,
     )
 
 
@@ -211,12 +229,23 @@ def _parse_helm_parameter(fields: Fields) -> HelmParameter:
 
 @dataclass(frozen=True)
 class HelmSource:
-    """A Helm chart at `path`. `values` is YAML text, layered after `valueFiles`."""
+    """A Helm chart at `path`. `values` is YAML text, layered after `valueFiles`.
+
+    `helm template` sees the target cluster as Argo CD shows it to a chart: its version
+    (`.Capabilities.KubeVersion`) and every group/version and group/version/Kind it
+    serves (`.Capabilities.APIVersions`). `kube_version` replaces the former,
+    `api_versions` are added to the latter.
+    """
 
     release_name: str | None = None  # defaults to the Application's name
     value_files: tuple[str, ...] = ()
     values: str | None = None
     parameters: tuple[HelmParameter, ...] = ()
+    kube_version: str | None = None  # e.g. "1.30" or "v1.30.4"; default: the cluster's
+    api_versions: tuple[str, ...] = ()  # e.g. "monitoring.coreos.com/v1/ServiceMonitor"
+    skip_crds: bool = False  # leave out the chart's crds/ directory
+    skip_tests: bool = True  # leave out `helm.sh/hook: test` hooks (never applied)
+    namespace: str | None = None  # .Release.Namespace; default: the destination namespace
 
     def to_dict(self) -> dict[str, Any]:
         return drop_none(
@@ -225,6 +254,11 @@ class HelmSource:
                 "valueFiles": list_or_none(self.value_files),
                 "values": self.values,
                 "parameters": list_or_none([p.to_dict() for p in self.parameters]),
+                "kubeVersion": self.kube_version,
+                "apiVersions": list_or_none(self.api_versions),
+                "skipCrds": True if self.skip_crds else None,
+                "skipTests": False if not self.skip_tests else None,
+                "namespace": self.namespace,
             }
         )
 
@@ -234,7 +268,19 @@ class HelmSource:
 
 
 def _parse_helm(fields: Fields) -> HelmSource:
-    fields.only(("releaseName", "valueFiles", "values", "parameters"))
+    fields.only(
+        (
+            "releaseName",
+            "valueFiles",
+            "values",
+            "parameters",
+            "kubeVersion",
+            "apiVersions",
+            "skipCrds",
+            "skipTests",
+            "namespace",
+        )
+    )
     release_name = fields.optional_string("releaseName")
     if release_name is not None and not (
         len(release_name) <= _HELM_RELEASE_NAME_MAX and is_dns1123_subdomain(release_name)
@@ -253,11 +299,32 @@ def _parse_helm(fields: Fields) -> HelmSource:
         values = None
     else:
         values = fields.optional_string("values")
+    kube_version = fields.optional_string("kubeVersion")
+    if kube_version is not None and not _HELM_KUBE_VERSION.match(kube_version):
+        fields.problem(
+            "kubeVersion",
+            f"must be a Kubernetes version like 1.30 or v1.30.4, got {show(kube_version)}",
+        )
+    api_versions = fields.strings("apiVersions")
+    for index, api_version in enumerate(api_versions):
+        if not _HELM_API_VERSION.match(api_version):
+            fields.problems.add(
+                f"{fields.path_of('apiVersions')}[{index}]",
+                "must be [group/]version or [group/]version/Kind (e.g. policy/v1 or "
+                f"monitoring.coreos.com/v1/ServiceMonitor), got {show(api_version)}",
+            )
+    namespace = fields.optional_string("namespace")
+    check_namespace(fields, "namespace", namespace)
     return HelmSource(
         release_name=release_name,
         value_files=fields.strings("valueFiles"),
         values=values,
         parameters=tuple(_parse_helm_parameter(p) for p in fields.children("parameters")),
+        kube_version=kube_version,
+        api_versions=api_versions,
+        skip_crds=fields.boolean("skipCrds"),
+        skip_tests=fields.boolean("skipTests", True),
+        namespace=namespace,
     )
 
 

@@ -59,14 +59,20 @@ def _is_hidden(name: str) -> bool:
 
 
 def manifest_files(
-    app_dir: Path, *, recurse: bool, include: str | None, exclude: str | None
+    app_dir: Path,
+    *,
+    recurse: bool,
+    include: str | None,
+    exclude: str | None,
+    suffixes: tuple[str, ...] = MANIFEST_SUFFIXES,
 ) -> list[Path]:
-    """The YAML/JSON files of a directory source, in a stable order (that of a sorted walk)."""
+    """The files of a directory source with one of `suffixes` (YAML/JSON by default),
+    in a stable order (that of a sorted walk)."""
     found: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(app_dir):
         dirnames[:] = [d for d in dirnames if not _is_hidden(d)] if recurse else []
         for name in filenames:
-            if _is_hidden(name) or not name.endswith(MANIFEST_SUFFIXES):
+            if _is_hidden(name) or not name.endswith(suffixes):
                 continue
             path = Path(dirpath, name)
             relative = path.relative_to(app_dir).as_posix()

@@ -67,7 +67,11 @@ def helm_flags(ctx: RenderContext, value_files: Sequence[Path]) -> list[str]:
     """Flags in helm's precedence order: value files, then inline values (the last
     file), then --set parameters."""
     request = ctx.request
-    flags = ["--include-crds"]
+    # As Argo CD: the chart's crds/ are part of the render unless skipped, and test
+    # hooks (`helm test`, never run by a sync) are not rendered unless asked for.
+    flags = ["--skip-crds" if request.helm_skip_crds else "--include-crds"]
+    if request.helm_skip_tests:
+        flags.append("--skip-tests")
     if request.namespace is not None:
         flags.append(f"--namespace={request.namespace}")
     if request.helm_kube_version is not None:
@@ -119,6 +123,11 @@ async def render_helm(ctx: RenderContext) -> list[Document]:
         hint = None
         if "missing in charts/ directory" in message:
             hint = "vendor the chart's dependencies (`helm dependency build`, commit charts/)"
+        elif "incompatible with Kubernetes" in message:
+            hint = (
+                "the chart's kubeVersion does not admit the target cluster's version; "
+                "spec.source.helm.kubeVersion renders it for another"
+            )
         raise RenderProblem(f"helm template {request.path} failed: {message}", hint)
     output = result.stdout.decode("utf-8", "replace")
     return await asyncio.to_thread(helm_documents, output, ctx.budget)

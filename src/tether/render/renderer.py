@@ -1,8 +1,9 @@
 """Render an application's source tree into Kubernetes objects (plain dicts).
 
-Sources, as Argo CD and Flux have them: a directory of YAML/JSON manifests, a Kustomize
-overlay (`kustomize build`), a local Helm chart (`helm template`), and SOPS-encrypted
-files in any of them (`sops --decrypt` with an age key).
+Sources, as Argo CD and Flux have them: a directory of YAML/JSON manifests and jsonnet
+files (tether-jsonnet), a Kustomize overlay (`kustomize build`), a local Helm chart
+(`helm template`), and SOPS-encrypted files in any of them (`sops --decrypt` with an
+age key).
 
 A repository is untrusted input. Rules every path follows:
 - Confinement: nothing outside the repository tree is read. The app path, every file
@@ -39,8 +40,9 @@ from tether.render.documents import (
     is_sops_document,
     rendered_objects,
 )
-from tether.render.files import load_files, manifest_files
+from tether.render.files import MANIFEST_SUFFIXES, load_files, manifest_files
 from tether.render.helm import CHART_FILE, render_helm
+from tether.render.jsonnet import JSONNET_SUFFIX, render_jsonnet
 from tether.render.kustomize import render_kustomize
 from tether.render.kustomize_refs import KUSTOMIZATION_FILES
 from tether.render.loading import load_manifest
@@ -115,15 +117,23 @@ async def render_directory(ctx: RenderContext) -> list[Document]:
         recurse=request.recurse,
         include=request.include,
         exclude=request.exclude,
+        suffixes=(*MANIFEST_SUFFIXES, JSONNET_SUFFIX),
     )
-    parsed = await asyncio.to_thread(load_files, ctx.root, files, ctx.budget)
-    encrypted = [p for p, values in parsed if any(map(is_sops_document, values))]
+    programs = [p for p in files if p.name.endswith(JSONNET_SUFFIX)]
+    manifests = [p for p in files if not p.name.endswith(JSONNET_SUFFIX)]
+    parsed = dict(await asyncio.to_thread(load_files, ctx.root, manifests, ctx.budget))
+    encrypted = [p for p, values in parsed.items() if any(map(is_sops_document, values))]
     plaintexts = await decrypt_all(ctx, encrypted)
+    evaluated = await render_jsonnet(ctx, programs) if programs else {}
     found: list[Document] = []
-    for path, values in parsed:
+    for path in files:  # in the order of the files, whatever renders them
+        if path in evaluated:
+            found.extend(evaluated[path])
+            continue
+        values = parsed[path]
         source = ctx.relative(path)
         if path in plaintexts:
             ctx.budget.refund_documents(len(values))
-            values = load_manifest(plaintexts[path], source, ctx.budget)  # noqa: PLW2901
+            values = load_manifest(plaintexts[path], source, ctx.budget)
         found.extend(documents(values, source))
     return found

@@ -12,18 +12,27 @@ from tether.render.limits import RenderLimits
 RenderKind = Literal["directory", "kustomize", "helm"]
 
 
+JSONNET_PROGRAM = "tether-jsonnet"  # go-jsonnet, imports confined (tools/controlplane/jsonnet)
+
+
 @dataclass(frozen=True)
 class RenderTools:
-    """Where the helm, kustomize and sops binaries are."""
+    """Where the helm, kustomize, sops and tether-jsonnet binaries are."""
 
     helm: Path
     kustomize: Path
     sops: Path
+    jsonnet: Path = Path(JSONNET_PROGRAM)
 
     @classmethod
     def from_dir(cls, path: Path | str) -> RenderTools:
         base = Path(path)
-        return cls(helm=base / "helm", kustomize=base / "kustomize", sops=base / "sops")
+        return cls(
+            helm=base / "helm",
+            kustomize=base / "kustomize",
+            sops=base / "sops",
+            jsonnet=base / JSONNET_PROGRAM,
+        )
 
     @classmethod
     def from_path(cls) -> RenderTools:
@@ -32,7 +41,12 @@ class RenderTools:
         def find(name: str) -> Path:
             return Path(shutil.which(name) or name)
 
-        return cls(helm=find("helm"), kustomize=find("kustomize"), sops=find("sops"))
+        return cls(
+            helm=find("helm"),
+            kustomize=find("kustomize"),
+            sops=find("sops"),
+            jsonnet=find(JSONNET_PROGRAM),
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,13 +64,22 @@ class RenderRequest:
     recurse: bool = False
     include: str | None = None  # glob on the path relative to `path`; `{a,b}` allowed
     exclude: str | None = None
+    # jsonnet (*.jsonnet files of a directory): (name, value, is_code) of external
+    # variables and top-level arguments; library directories relative to the root
+    jsonnet_ext_vars: tuple[tuple[str, str, bool], ...] = ()
+    jsonnet_tlas: tuple[tuple[str, str, bool], ...] = ()
+    jsonnet_libs: tuple[str, ...] = ()
     # helm
     helm_release_name: str | None = None  # default: app_name
     helm_value_files: tuple[str, ...] = ()  # relative to the chart directory
     helm_values: str | None = None  # inline YAML, layered after the value files
     helm_parameters: tuple[tuple[str, str], ...] = ()  # --set name=value, layered last
+    # The target cluster's facts (or the app's overrides): part of the request, so a
+    # render is cached per cluster version and set of served APIs.
     helm_kube_version: str | None = None  # .Capabilities.KubeVersion (default: helm's)
     helm_api_versions: tuple[str, ...] = ()  # extra .Capabilities.APIVersions
+    helm_skip_crds: bool = False  # leave out the chart's crds/ (no --include-crds)
+    helm_skip_tests: bool = True  # leave out `helm.sh/hook: test` hooks (--skip-tests)
     # kustomize: applied with `kustomize edit` on a copy, like Argo CD's kustomize options
     kustomize_name_prefix: str | None = None
     kustomize_name_suffix: str | None = None
@@ -68,7 +91,7 @@ class RenderRequest:
     # runs without network. On, kustomize fetches them, with network, and only those
     # three fields may name a URL.
     allow_remote_bases: bool = False
-    namespace: str | None = None  # destination namespace: helm's --namespace only
+    namespace: str | None = None  # helm's --namespace only (.Release.Namespace)
     sops_age_key: str | None = field(default=None, repr=False)  # age identity (secret)
     timeout: float = 60  # seconds for the whole render
     limits: RenderLimits = field(default_factory=RenderLimits)
