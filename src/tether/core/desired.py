@@ -114,6 +114,8 @@ def _metadata(obj: dict[str, Any], kind: str) -> dict[str, Any]:
         meta = obj["metadata"] = {}
     if not isinstance(meta, dict):
         raise InputError(f"{kind or 'object'}: metadata must be a map, got {_shape(meta)}")
+    if "name" in meta and meta["name"] is None:
+        del meta["name"]  # `name: null` beside a generateName: no name (not "None")
     for field in ("labels", "annotations"):
         value = meta.get(field, {})
         if value is None:

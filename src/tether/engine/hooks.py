@@ -29,13 +29,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tether.core.health import CustomHealthRule, HealthStatus
-from tether.core.plan import SyncPhase, SyncTask, generate_name_of
+from tether.core.plan import SyncPhase, SyncTask, generate_name_of, is_hook
 from tether.errors import ClusterError, TetherError
 from tether.kube import KubeClient, LiveCache
-from tether.model.application import FIELD_MANAGER, TRACKING_ANNOTATION, tracking_id_of
+from tether.model.application import (
+    FIELD_MANAGER,
+    TRACKING_ANNOTATION,
+    Application,
+    tracking_id_of,
+)
 from tether.model.keys import ResourceKey, resource_version_of, split_api_version
 
 from .compare import Engine, is_immutable_field_error
+from .history import load_manifests
 from .sync_errors import SyncFailed
 
 if TYPE_CHECKING:
@@ -50,6 +56,7 @@ _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 _SUFFIX_LENGTH = 5
 _MAX_NAME = 63
 _DONE = (HealthStatus.HEALTHY, HealthStatus.SUSPENDED)
+_USUAL_HOOK_KINDS = (("batch/v1", "Job"), ("v1", "Pod"))
 _POLL = 1.0  # seconds between looks when no watch event arrives (or the kind is unwatched)
 Progress = Any  # Callable[[str], None]; sync.Progress, kept loose to avoid the import cycle
 
@@ -79,7 +86,8 @@ class HookRun:
 
 
 class _Observer:
-    """The newest copy, and the deletion, of followed objects as the watch reports them.
+    """The newest copy, and the deletion, of followed objects as the watch reports them
+    (and which history entries' hook kinds this cache watches already).
 
     One per LiveCache (a listener cannot be removed): syncs follow the keys of their
     hooks for as long as they wait on them.
@@ -90,6 +98,8 @@ class _Observer:
         self._newest: dict[tuple[ResourceKey, str], dict[str, Any]] = {}
         self._gone: set[tuple[ResourceKey, str]] = set()
         self._wakeups: set[asyncio.Event] = set()
+        # (app namespace, app name, history id) whose hook kinds are watched already
+        self.history_read: set[tuple[str, str, int]] = set()
 
     def on_event(self, event: str, obj: dict[str, Any]) -> None:
         key = ResourceKey.of(obj)
@@ -146,6 +156,39 @@ def _observer(cache: LiveCache) -> _Observer:
 
 def _uid(obj: dict[str, Any]) -> str:
     return str((obj.get("metadata") or {}).get("uid") or "")
+
+
+# --- finding leftover hooks -----------------------------------------------------------------
+
+
+async def watch_earlier_hook_kinds(engine: Engine, app: Application) -> None:
+    """Watch the kinds of the hooks the app ran before, so that a prune sees them.
+
+    Hooks are not in status.resources, which is what tells a fresh process (the CLI, a
+    restarted controller) the kinds of the app's objects that it no longer renders: a
+    leftover hook of such a kind would be missed. The kinds come from the manifests of
+    the app's history entries (each read once per process), plus Job and Pod, the kinds
+    of nearly every hook.
+    """
+    observer = _observer(engine.cache)
+    kinds = set(_USUAL_HOOK_KINDS)
+    for entry in app.status.history if app.status else []:
+        seen = (app.namespace, app.name, entry.id)
+        if seen in observer.history_read:
+            continue
+        try:
+            manifests = await load_manifests(engine.kube, app, entry.id)
+        except TetherError:
+            continue  # best effort: an unreadable entry names no kinds
+        observer.history_read.add(seen)
+        kinds |= {
+            (str(o.get("apiVersion", "")), str(o.get("kind", ""))) for o in manifests if is_hook(o)
+        }
+    for api_version, kind in sorted(kinds):
+        group, _ = split_api_version(api_version)
+        if not engine.cache.watched(group, kind):
+            with contextlib.suppress(ClusterError):
+                await engine.cache.watch_kind(api_version, kind)
 
 
 # --- creating hooks -------------------------------------------------------------------------

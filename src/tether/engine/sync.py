@@ -43,7 +43,15 @@ from .compare import (
 )
 from .hints import rejection_hint
 from .history import record_history
-from .hooks import HookRun, dry_run_hook, phase_succeeded, run_hook, sync_failed, wait_for_hooks
+from .hooks import (
+    HookRun,
+    dry_run_hook,
+    phase_succeeded,
+    run_hook,
+    sync_failed,
+    wait_for_hooks,
+    watch_earlier_hook_kinds,
+)
 from .sync_errors import SyncFailed
 from .takeover import take_over_person_fields
 
@@ -110,6 +118,8 @@ def _noop(_: str) -> None:
 async def sync_app(
     engine: Engine, app: Application, request: SyncRequest, progress: Progress = _noop
 ) -> SyncResult:
+    if request.prune or app.auto_prune:
+        await watch_earlier_hook_kinds(engine, app)  # leftover hooks are pruned too
     comparison = await compare(engine, app, revision=request.revision, fetch=request.fetch)
     if comparison.error is not None:
         if comparison.status is not None:
@@ -620,6 +630,7 @@ __all__ = [
 
 async def delete_cascade(engine: Engine, app: Application, progress: Progress = _noop) -> int:
     """Delete every object this app tracks, in reverse sync order; returns how many."""
+    await watch_earlier_hook_kinds(engine, app)  # its hooks go as well
     comparison = await compare(engine, app, fetch=False)
     owned = [o for k, o in comparison.live.items() if k not in comparison.shared]
     if comparison.error is not None and not owned:
