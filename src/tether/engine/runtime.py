@@ -193,8 +193,9 @@ class Engine:
         CRD or APIService changed (a CRD appeared, was established or removed), and
         after `cluster_facts_max_age`; otherwise this costs no API call."""
         if not self._facts_watching:
-            self._facts_watching = True
+            # Refusals are settled inside; an unreachable server raises and is retried.
             await watch_discovery_kinds(self.cache)
+            self._facts_watching = True
         async with self._facts_lock:
             current = fingerprint(self.cache)
             now = time.monotonic()
