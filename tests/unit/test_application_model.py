@@ -691,6 +691,9 @@ def test_tracking_id_format() -> None:
         "tether-system/api:apps/Deployment:prod/api",
         "t/a:/ConfigMap:prod/cfg",
         "t/a:rbac.authorization.k8s.io/ClusterRole:/view",
+        # RBAC object names may contain ':' (cert-manager's ClusterRoles do)
+        "t/a:rbac.authorization.k8s.io/ClusterRole:/cert-manager-webhook:subjectaccessreviews",
+        "t/a:rbac.authorization.k8s.io/Role:kube-system/cert-manager:leaderelection",
     ],
 )
 def test_parse_tracking_id_round_trips(value: str) -> None:
@@ -708,7 +711,7 @@ def test_parse_tracking_id_round_trips(value: str) -> None:
         "t/:apps/Deployment:prod/api",
         "t/a:apps/:prod/api",
         "t/a:apps/Deployment:prod/",
-        "t/a:apps/Deployment:prod/api:extra",
+        "t/a:apps/Deployment:prod/api/extra",
         "t/a/b:apps/Deployment:prod/api",
     ],
 )

@@ -19,6 +19,7 @@ from tether.core.desired import prepare_desired
 from tether.core.diff import compare_app, compare_object
 from tether.core.plan import hook_keys, object_key, plan_sync
 from tether.errors import InputError
+from tether.model.application import tracking_id_of
 from tether.model.keys import ResourceKey
 
 SCALARS = (
@@ -147,7 +148,8 @@ def rendered_objects(draw: st.DrawFn) -> dict[str, Any]:
         annotations = {**(annotations or {}), "argocd.argoproj.io/hook": "PreSync"}
         meta["generateName"] = draw(st.sampled_from(["run-", "migrate-"]))
     else:
-        meta["name"] = draw(st.sampled_from(["web", "db", "cfg", "a" * 63]))
+        # RBAC names carry ':' (cert-manager-webhook:subjectaccessreviews)
+        meta["name"] = draw(st.sampled_from(["web", "db", "cfg", "a" * 63, "cm-webhook:sar"]))
     if "generateName" in meta or draw(st.booleans()):
         meta["annotations"] = annotations
     if draw(st.booleans()):
@@ -181,6 +183,10 @@ def run_pipeline(rendered: list[dict[str, Any]], changes: list[Any], data: st.Da
         assert isinstance(meta.get("annotations"), dict)
         assert meta.get("labels") is None or isinstance(meta["labels"], dict)
         assert "None" not in str(object_key(obj))
+        if meta.get("name") and isinstance(meta["name"], str):
+            # The id stamped on it parses back and describes it: the object stays ours.
+            owner = tracking_id_of(obj)
+            assert owner is not None and owner.belongs_to("tether-system", "app"), meta
     live: dict[ResourceKey, dict[str, Any]] = {}
     for obj, change in zip(desired, changes, strict=False):
         if data.draw(st.booleans()):

@@ -114,8 +114,13 @@ def _metadata(obj: dict[str, Any], kind: str) -> dict[str, Any]:
         meta = obj["metadata"] = {}
     if not isinstance(meta, dict):
         raise InputError(f"{kind or 'object'}: metadata must be a map, got {_shape(meta)}")
-    if "name" in meta and meta["name"] is None:
-        del meta["name"]  # `name: null` beside a generateName: no name (not "None")
+    for field in ("name", "generateName", "namespace"):
+        if field in meta and meta[field] is None:
+            del meta[field]  # `name: null` beside a generateName: no name (not "None")
+        elif field in meta and not isinstance(meta[field], str):
+            raise InputError(
+                f"{kind or 'object'}: metadata.{field} must be a string, got {_shape(meta[field])}"
+            )
     for field in ("labels", "annotations"):
         value = meta.get(field, {})
         if value is None:

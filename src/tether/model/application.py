@@ -1420,9 +1420,11 @@ def tracking_id(
 
 
 def parse_tracking_id(value: str) -> TrackingId:
-    """Inverse of `tracking_id`; InputError when `value` is not one. Names, namespaces,
-    groups and kinds never contain ':' or '/', so the split is unambiguous."""
-    parts = value.split(":")
+    """Inverse of `tracking_id`; InputError when `value` is not one. Namespaces, groups,
+    kinds and app names never contain ':' or '/', and object names never '/'; an object
+    name may contain ':' (RBAC names such as `cert-manager-webhook:subjectaccessreviews`),
+    so only the first two ':' separate."""
+    parts = value.split(":", 2)
     if len(parts) == 3:
         app, group_kind, object_ref = (part.split("/") for part in parts)
         if len(app) == 2 and len(group_kind) == 2 and len(object_ref) == 2:
