@@ -532,6 +532,13 @@ async def test_crash_in_the_middle_of_a_sync_is_resumed_without_duplicate_histor
         assert [h.revision for h in app.status.history] == [head]  # recorded once
         events = await kube.list("v1", "Event", namespace)
         assert any(e.get("reason") == "SyncInterrupted" for e in events)
+        # tether's own interrupted writes are finished, not reported as drift.
+        own = [
+            e["message"]
+            for e in events
+            if e.get("reason") == "DriftDetected" and "writer tether)" in e.get("message", "")
+        ]
+        assert own == []
         assert await kube.get("v1", "ConfigMap", "after", namespace) is not None
     finally:
         first.kill()

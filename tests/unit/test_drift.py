@@ -588,13 +588,21 @@ def test_no_secret_value_in_evidence() -> None:
     assert "present (value hidden)" in text
 
 
-def test_human_secret_edit_is_rotation_without_suggestion() -> None:
+def test_a_secret_changed_with_a_persons_tool_is_a_manual_edit() -> None:
     desired, live = secrets()
-    live["metadata"]["managedFields"][1]["manager"] = "kubectl-edit"
+    for tool in ("kubectl-edit", "kubectl-patch"):
+        live["metadata"]["managedFields"][1]["manager"] = tool
+        finding = explain_one(out_of_sync(ResourceKey.of(desired), "/data/password"), desired, live)
+        assert finding.cause is DriftCause.MANUAL_EDIT
+        assert finding.suggestion is None
+        assert (
+            f"someone changed Secret key 'password' by hand with kubectl (field manager {tool})"
+            in finding.evidence
+        )
+    # The same write by a controller is a rotation: the tool is what decides.
+    live["metadata"]["managedFields"][1]["manager"] = "vault-secrets-operator"
     finding = explain_one(out_of_sync(ResourceKey.of(desired), "/data/password"), desired, live)
     assert finding.cause is DriftCause.SECRET_ROTATION
-    assert finding.suggestion is None
-    assert any("a person's tool" in line for line in finding.evidence)
 
 
 def test_unowned_path_is_unknown_with_raw_evidence() -> None:
@@ -715,3 +723,34 @@ def test_object_causes_pick_the_known_majority_cause_and_its_latest_writer() -> 
         key: ("manual-edit", "kubectl-patch"),
         other: ("unknown", "someone"),
     }
+
+
+def test_without_a_write_time_old_events_are_not_evidence() -> None:
+    # `kubectl scale` writes through /scale, which records no time: a rollout's event
+    # from 17 minutes earlier says nothing about it.
+    scaled = entry("kubectl", REPLICAS_FIELDS, subresource="scale")
+    scaled.pop("time", None)
+    old_rollout = {
+        "involvedObject": {"kind": "Deployment", "name": "api", "namespace": NS},
+        "reason": "ScalingReplicaSet",
+        "message": "Scaled up replica set api-5c4b3a2 to 2",
+        "lastTimestamp": "2026-11-26T17:35:00Z",
+        "source": {"component": "deployment-controller"},
+    }
+    finding = explain_one(
+        out_of_sync(DEPLOY_KEY, "/spec/replicas"),
+        desired_deployment(),
+        live_deployment(scaled, replicas=6),
+        events=[old_rollout],
+    )
+    assert finding.cause is DriftCause.MANUAL_EDIT
+    assert not [line for line in finding.evidence if line.startswith("event ")]
+    # With the write's time, the same event within the window is evidence again.
+    timed = entry("kubectl", REPLICAS_FIELDS, time="2026-11-26T17:35:05Z")
+    finding = explain_one(
+        out_of_sync(DEPLOY_KEY, "/spec/replicas"),
+        desired_deployment(),
+        live_deployment(timed, replicas=6),
+        events=[old_rollout],
+    )
+    assert [line for line in finding.evidence if line.startswith("event ")]

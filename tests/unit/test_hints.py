@@ -23,3 +23,27 @@ def test_forbidden_names_whose_rights_are_missing() -> None:
 def test_anything_else_is_the_manifest() -> None:
     exc = ClusterError("spec.replicas: Invalid value", status=422, reason="Invalid")
     assert rejection_hint(exc, app="web", impersonated=None) == "fix the manifest in Git"
+
+
+def test_an_argo_cd_application_in_a_render_says_what_tether_reads() -> None:
+    import pytest
+
+    from tether.core.desired import prepare_desired
+    from tether.errors import InputError
+
+    argo = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": "guestbook"},
+        "spec": {},
+    }
+    with pytest.raises(InputError) as caught:
+        prepare_desired(
+            [argo],
+            app_namespace="tether-system",
+            app_name="root",
+            destination_namespace="tether-system",
+            scope=lambda group, kind: None,
+        )
+    assert "does not serve kind Application in argoproj.io/v1alpha1" in caught.value.message
+    assert "tether reads tether.dev/v1alpha1 Applications" in (caught.value.hint or "")

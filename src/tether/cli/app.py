@@ -13,7 +13,7 @@ import click
 from tether.core.diff import AppDiff, ObjectDiff, Verdict, unified_diff
 from tether.core.drift import explain_object
 from tether.core.status import CONDITION_EMPTY_RENDER
-from tether.engine.apps import delete_app, get_app, list_apps
+from tether.engine.apps import InvalidApplication, delete_app, get_app, list_apps
 from tether.engine.compare import Comparison, compare, write_status
 from tether.engine.revert import identity_from_env
 from tether.engine.rollback import RollbackReport, rollback_app
@@ -64,6 +64,35 @@ def _sync_warning(status: ApplicationStatus) -> str:
     return ""
 
 
+# Conditions that say why an app is not what it should be, most telling first: the
+# MESSAGE column shows the first one present (then a non-Healthy health message).
+_MESSAGE_ORDER = (
+    "InvalidSpec",
+    "ProjectViolation",
+    "ComparisonError",
+    "SourceError",
+    "SyncError",
+    "SelfHealFailing",
+    "HistoryRewritten",
+    "BreakGlass",
+    "AdoptionRequired",
+    "EmptyRender",
+    "SharedResource",
+    "WaitingForDependencies",
+)
+MESSAGE_WIDTH = 70
+
+
+def status_message(status: ApplicationStatus, width: int = MESSAGE_WIDTH) -> str:
+    """One line saying what is wrong with an app, truncated to `width` ('' when nothing)."""
+    found = {c.type: c.message for c in status.conditions}
+    text = next((found[t] for t in _MESSAGE_ORDER if found.get(t)), "")
+    if not text and status.health.status.value not in ("Healthy", "Unknown"):
+        text = status.health.message or ""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _row(app: Application, wide: bool) -> list[Any]:
     status = _status(app)
     revision = (status.sync.revision or "")[:8]
@@ -83,7 +112,16 @@ def _row(app: Application, wide: bool) -> list[Any]:
             "on" if app.auto_sync_enabled else "off",
             "yes" if app.spec.suspend else "no",
         ]
-    return row
+    return [*row, status_message(status, 160 if wide else MESSAGE_WIDTH)]
+
+
+def _invalid_row(bad: InvalidApplication, wide: bool) -> list[Any]:
+    row: list[Any] = [bad.name, "Unknown", "Unknown", "", ""]
+    if wide:
+        row += [bad.namespace, "", "", "", "", ""]
+    width = 160 if wide else MESSAGE_WIDTH
+    text = f"invalid spec: {bad.problem}"
+    return [*row, text if len(text) <= width else text[: width - 1] + "…"]
 
 
 HEADERS = ["NAME", "SYNC", "HEALTH", "REVISION", "OUT-OF-SYNC"]
@@ -99,10 +137,13 @@ def app_list(cli: CliContext, selector: str | None, all_namespaces: bool, fmt: s
     """List applications with their sync and health status."""
     fmt = cli.fmt(fmt)
 
+    invalid: list[InvalidApplication] = []
+
     async def run() -> list[Application]:
         kube = cli.kube()
         try:
-            return await list_apps(kube, None if all_namespaces else cli.app_namespace, selector)
+            namespace = None if all_namespaces else cli.app_namespace
+            return await list_apps(kube, namespace, selector, invalid=invalid)
         finally:
             kube.close()
 
@@ -113,7 +154,10 @@ def app_list(cli: CliContext, selector: str | None, all_namespaces: bool, fmt: s
         click.echo("\n".join(f"application/{a.name}" for a in apps))
     else:
         wide = fmt == "wide"
-        emit_table(WIDE_HEADERS if wide else HEADERS, [_row(a, wide) for a in apps])
+        rows = [_row(a, wide) for a in apps] + [_invalid_row(b, wide) for b in invalid]
+        emit_table([*(WIDE_HEADERS if wide else HEADERS), "MESSAGE"], rows)
+    for bad in invalid:
+        message(f"warning: Application {bad.namespace}/{bad.name} is invalid: {bad.problem}")
 
 
 @app_group.command("get")

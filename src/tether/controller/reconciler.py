@@ -39,6 +39,7 @@ from tether.core.autosync import (
     is_controller_operation,
 )
 from tether.core.diff import Verdict
+from tether.core.drift import DriftCause
 from tether.core.metrics import ControllerCounters, MetricsSnapshot, snapshot
 from tether.core.sharding import shard_of
 from tether.core.status import CONDITION_COMPARISON_ERROR, CONDITION_INVALID_SPEC
@@ -624,6 +625,10 @@ class Controller:
             found = resources.get(obj)
             cause = (found.drift_cause if found else None) or "unknown"
             writer = found.drift_writer if found else None
+            if writer == FIELD_MANAGER and cause != DriftCause.NON_DETERMINISTIC_RENDER.value:
+                # tether's own write (a sync interrupted by a restart, say) is not drift:
+                # the next sync finishes it; an event would blame nobody for nothing.
+                continue
             self.counters.drift_events[(app.namespace, app.name, cause)] += 1
             await record_event(
                 self.engine.kube,

@@ -61,7 +61,7 @@ def prepare_desired(
             raise InputError(
                 f"{label}: the cluster does not serve"
                 f" kind {kind} in {obj.get('apiVersion')} and no CRD in the app declares it",
-                hint="install its CustomResourceDefinition first (or add it to the app)",
+                hint=_unserved_hint(group, kind),
             )
         if not meta.get("name") and (generate_name_of(obj) is None or not is_hook(obj)):
             raise InputError(
@@ -142,3 +142,13 @@ def _shape(value: Any) -> str:
     if isinstance(value, str):
         return "a string"
     return type(value).__name__
+
+
+def _unserved_hint(group: str, kind: str) -> str:
+    if group == "argoproj.io" and kind in ("Application", "ApplicationSet", "AppProject"):
+        return (
+            f"this is an Argo CD {kind}: tether reads tether.dev/v1alpha1 Applications and"
+            " Projects (same field names; set apiVersion: tether.dev/v1alpha1, and"
+            " destination.namespace instead of destination.server)"
+        )
+    return "install its CustomResourceDefinition first (or add it to the app)"

@@ -198,9 +198,9 @@ def unified_diff(diff: ObjectDiff, *, context: int = 3) -> str:
     live, desired = diff.live, diff.desired
     is_secret = _is_secret_key(diff.key)
     if is_secret:
-        # Both sides read "*** (changed)" for a changed value; tag each side so that the
-        # line shows up as changed, then remove the tags from the output.
-        live = _tag_changed(_mask_remaining(live), _LIVE_TAG)
+        # A changed value reads "***" on the live side and "*** (changed)" on the desired
+        # side: the line shows up as changed, and the marker is said once.
+        live = _untag_changed(_mask_remaining(live))
         desired = _tag_changed(_mask_remaining(desired), _DESIRED_TAG)
     label = _label(diff.key)
     lines = difflib.unified_diff(
@@ -212,7 +212,7 @@ def unified_diff(diff: ObjectDiff, *, context: int = 3) -> str:
     )
     text = "".join(lines)
     if is_secret:
-        text = text.replace(_LIVE_TAG, "").replace(_DESIRED_TAG, "")
+        text = text.replace(_DESIRED_TAG, "")
     return text
 
 
@@ -659,8 +659,20 @@ def _mask_remaining(obj: Obj | None) -> Obj | None:
 
 
 # Private-use characters: they cannot clash with anything a manifest would contain.
-_LIVE_TAG = "\ue000live"
 _DESIRED_TAG = "\ue000desired"
+
+
+def _untag_changed(obj: Obj | None) -> Obj | None:
+    """The live side of a Secret diff: a changed value is just `***` there."""
+    if obj is None:
+        return None
+    for section in ("data", "stringData"):
+        values = obj.get(section)
+        if isinstance(values, dict):
+            for secret_key, value in values.items():
+                if value == MASK_CHANGED:
+                    values[secret_key] = MASK
+    return obj
 
 
 def _tag_changed(obj: Obj | None, tag: str) -> Obj | None:

@@ -499,16 +499,21 @@ def _cause_of_foreign_write(
 ) -> DriftCause:
     """Another manager than tether owns the field: the manager's kind decides."""
     human = is_human_manager(writer.manager)
+    if human:
+        # A person's tool is a manual edit, Secrets included: rotation is what a
+        # controller (a rotator, an operator) does.
+        tool = "kubectl" if writer.manager.lower().startswith("kubectl") else "a dashboard"
+        what = f"Secret key {parts[1]!r}" if _is_secret_data(ctx.key, parts) else "this field"
+        evidence.append(
+            f"someone changed {what} by hand with {tool} (field manager {writer.manager})"
+        )
+        return DriftCause.MANUAL_EDIT
     if _is_secret_data(ctx.key, parts):
         evidence.append(
-            f"Secret key {parts[1]!r} was rewritten by {writer.manager}, not by {ctx.field_manager}"
-            + (" (a person's tool)" if human else "")
+            f"Secret key {parts[1]!r} was rewritten by {writer.manager}, a controller, not by"
+            f" {ctx.field_manager}: a rotation"
         )
         return DriftCause.SECRET_ROTATION
-    if human:
-        tool = "kubectl" if writer.manager.lower().startswith("kubectl") else "a dashboard"
-        evidence.append(f"{writer.manager} is {tool}: a person changed this field by hand")
-        return DriftCause.MANUAL_EDIT
     if _is_autoscaler(writer, parts):
         via = f" through the {writer.subresource} subresource" if writer.subresource else ""
         evidence.append(f"{writer.manager} is an autoscaler and wrote this scaling field{via}")
@@ -690,11 +695,16 @@ def _event_evidence(
     ctx: _Context, writer: FieldWriter | None, parts: tuple[str, ...], cause: DriftCause
 ) -> list[str]:
     lines = []
+    write_time = writer.time if writer else None
     for event in ctx.events:
         is_rescale = event.get("reason") == "SuccessfulRescale"
         if is_rescale and not (cause is DriftCause.AUTOSCALER or _is_scaling_path(parts)):
             continue
-        if not _near(_event_time(event), writer.time if writer else None):
+        if write_time is None and not (is_rescale and cause is DriftCause.AUTOSCALER):
+            # No time to anchor on (writes through /scale carry none): an old event of
+            # the object (a rollout's ScalingReplicaSet) would only mislead.
+            continue
+        if not _near(_event_time(event), write_time):
             continue
         lines.append(_describe_event(ctx, event))
         if len(lines) == _MAX_EVENTS:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 
 from tether.errors import ClusterError, ConditionNotMet, InputError
@@ -113,16 +114,42 @@ async def get_app(kube: KubeClient, namespace: str, name: str) -> Application:
     return app
 
 
+@dataclass(frozen=True)
+class InvalidApplication:
+    """An Application in the cluster that tether cannot read, and why."""
+
+    namespace: str
+    name: str
+    problem: str
+
+
 async def list_apps(
-    kube: KubeClient, namespace: str | None, label_selector: str | None = None
+    kube: KubeClient,
+    namespace: str | None,
+    label_selector: str | None = None,
+    *,
+    invalid: list[InvalidApplication] | None = None,
 ) -> list[Application]:
+    """The Applications, sorted; one that does not parse raises, unless `invalid` is
+    given: then it is recorded there and the others are still listed."""
     try:
         items = await kube.list(API_VERSION, KIND, namespace, label_selector=label_selector)
     except ClusterError as exc:
         if exc.status == 404:
             return []
         raise
-    return sorted((Application.from_dict(i) for i in items), key=lambda a: (a.namespace, a.name))
+    apps = []
+    for item in items:
+        try:
+            apps.append(Application.from_dict(item))
+        except InputError as exc:
+            if invalid is None:
+                raise
+            meta = item.get("metadata") or {}
+            invalid.append(
+                InvalidApplication(str(meta.get("namespace")), str(meta.get("name")), exc.message)
+            )
+    return sorted(apps, key=lambda a: (a.namespace, a.name))
 
 
 async def delete_app(kube: KubeClient, namespace: str, name: str) -> None:
