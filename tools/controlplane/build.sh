@@ -53,9 +53,38 @@ fi
 
 mkdir -p "$bin_dir" "$work_dir"
 step="setup"
-trap 'rc=$?; if [[ $rc -ne 0 ]]; then echo "build failed at step: $step (exit $rc); see output above" >&2; fi' EXIT
+# The go tool's own output (hundreds of "go: downloading" lines) goes to this file; the
+# terminal gets one line per component. TETHER_BUILD_VERBOSE=1 streams everything.
+build_log="$work_dir/build.log"
+: >"$build_log"
+on_exit() {
+  local rc=$?
+  if [[ $rc -ne 0 ]]; then
+    echo "build failed at step: $step (exit $rc); full log: $build_log" >&2
+    if [[ -z "${TETHER_BUILD_VERBOSE:-}" ]]; then tail -n 15 "$build_log" | sed 's/^/  | /' >&2; fi
+  fi
+}
+trap on_exit EXIT
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# component NAME WHAT FUNCTION ARGS...: build one component, one progress line for it.
+component() {
+  local name=$1 what=$2 t0
+  shift 2
+  t0=$(date +%s)
+  # On a terminal the line says what is being built and is then completed in place;
+  # in a log (CI) only the finished line appears.
+  if [[ -t 2 ]]; then printf '[%s] %-16s %s ...' "$(date +%H:%M:%S)" "$name" "$what" >&2; fi
+  if [[ -n "${TETHER_BUILD_VERBOSE:-}" ]]; then
+    "$@"
+  else
+    "$@" >>"$build_log" 2>&1
+  fi
+  if [[ -t 2 ]]; then printf '\r\033[K' >&2; fi
+  printf '[%s] %-16s %s: ready in %ss\n' "$(date +%H:%M:%S)" "$name" "$what" \
+    "$(( $(date +%s) - t0 ))" >&2
+}
 
 # new_module DIR NAME: an empty wrapper module in the build dir.
 new_module() {
@@ -242,17 +271,24 @@ kwok_stages() {
 }
 
 start=$(date +%s)
-build_tool etcd "go.etcd.io/etcd/server/v3@$ETCD_VERSION" go.etcd.io/etcd/server/v3 \
+log "building the control plane and render tools into $bin_dir (log: $build_log)"
+component etcd "etcd $ETCD_VERSION" \
+  build_tool etcd "go.etcd.io/etcd/server/v3@$ETCD_VERSION" go.etcd.io/etcd/server/v3 \
   "-X go.etcd.io/etcd/api/v3/version.GitSHA=$ETCD_VERSION"
-build_tool kwok "sigs.k8s.io/kwok@$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok \
+component kwok "kwok $KWOK_VERSION" \
+  build_tool kwok "sigs.k8s.io/kwok@$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok \
   "-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION"
-kwok_stages
-build_kubernetes
-build_tool kustomize "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION" sigs.k8s.io/kustomize/kustomize/v5 \
+component kwok-stages "kwok's pod stages" kwok_stages
+component kubernetes "kube-apiserver, controller-manager, scheduler, kubectl $K8S_VERSION" \
+  build_kubernetes
+component kustomize "kustomize $KUSTOMIZE_VERSION" \
+  build_tool kustomize "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION" \
+  sigs.k8s.io/kustomize/kustomize/v5 \
   "-X sigs.k8s.io/kustomize/api/provenance.version=$KUSTOMIZE_VERSION"
-build_helm
-build_tool sops "github.com/getsops/sops/v3@$SOPS_VERSION" github.com/getsops/sops/v3/cmd/sops
-build_jsonnet
+component helm "helm $HELM_VERSION" build_helm
+component sops "sops $SOPS_VERSION" \
+  build_tool sops "github.com/getsops/sops/v3@$SOPS_VERSION" github.com/getsops/sops/v3/cmd/sops
+component tether-jsonnet "go-jsonnet $JSONNET_VERSION" build_jsonnet
 step="done"
 have_all
 log "built all binaries into $bin_dir in $(( $(date +%s) - start ))s"

@@ -24,7 +24,7 @@ from types import FrameType
 from typing import Any
 
 from tether.engine.compare import Engine
-from tether.server.http import Probes, metrics_app, serve, webhook_app
+from tether.server.http import Probes, bind_listener, metrics_app, serve, webhook_app
 
 from .leases import ShardLeases, new_identity
 from .liveness import Liveness, LivenessLimits
@@ -137,6 +137,9 @@ async def _run(
     liveness_limits: LivenessLimits,
 ) -> None:
     loop = asyncio.get_running_loop()
+    # The ports first: a taken one is one clear line before anything talks to the cluster.
+    metrics_listener = bind_listener(metrics_at, "metrics")
+    webhook_listener = bind_listener(webhook_at, "webhooks")
     controller = Controller(engine, options)
     controller.held_shards.clear()  # work starts when a Lease is held
     leases = ShardLeases(
@@ -155,10 +158,21 @@ async def _run(
         asyncio.create_task(_after(controller, leases), name="leases"),
         asyncio.create_task(liveness.heartbeat(), name="heartbeat"),
         asyncio.create_task(
-            serve(metrics_app(controller.metrics, probes), metrics_at, "metrics"), name="metrics"
+            serve(
+                metrics_app(controller.metrics, probes),
+                metrics_at,
+                "metrics",
+                listener=metrics_listener,
+            ),
+            name="metrics",
         ),
         asyncio.create_task(
-            serve(webhook_app(webhook_secret, controller.on_push), webhook_at, "webhooks"),
+            serve(
+                webhook_app(webhook_secret, controller.on_push),
+                webhook_at,
+                "webhooks",
+                listener=webhook_listener,
+            ),
             name="webhooks",
         ),
     ]

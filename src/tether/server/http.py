@@ -171,10 +171,16 @@ def parse_address(text: str, default_port: int) -> tuple[str, int]:
 
 
 async def serve(
-    app: Starlette, address: tuple[str, int], name: str, limits: ServerLimits | None = None
+    app: Starlette,
+    address: tuple[str, int],
+    name: str,
+    limits: ServerLimits | None = None,
+    *,
+    listener: socket.socket | None = None,
 ) -> None:
     """Serve `app` until cancelled; on cancellation the listener and every open
-    connection are closed before the CancelledError goes on."""
+    connection are closed before the CancelledError goes on. `listener` is a socket
+    bound beforehand (bind_listener), so a caller can fail on a taken port first."""
     config = LimitedConfig(
         app,
         limits=limits or ServerLimits(),
@@ -185,7 +191,7 @@ async def serve(
         lifespan="off",
     )
     server = _Server(config)
-    listener = _bind(address, name)
+    listener = listener or bind_listener(address, name)
     log.info("%s listening on http://%s:%d", name, *address)
     try:
         await server.serve(sockets=[listener])
@@ -195,7 +201,7 @@ async def serve(
         raise
 
 
-def _bind(address: tuple[str, int], name: str) -> socket.socket:
+def bind_listener(address: tuple[str, int], name: str) -> socket.socket:
     """The listening socket, bound here so that a taken port is one clear line (exit 3)
     instead of uvicorn's traceback and SystemExit."""
     family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
