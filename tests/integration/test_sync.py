@@ -449,3 +449,30 @@ async def test_a_status_from_an_old_read_keeps_newer_history(
     await write_status(kube, stale, result.status)
     final = await get_app(kube, namespace, "racy-status")
     assert final.status is not None and [e.id for e in final.status.history] == [1, 2]
+
+
+async def test_a_timeout_names_what_it_waited_for_and_how_to_fix_an_ingress(
+    engine: Engine, kube: KubeClient, namespace: str, repo: GitopsRepo
+) -> None:
+    # Nothing on the local cluster publishes an Ingress address: it stays Progressing.
+    ingress = """\
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: shop}
+spec:
+  defaultBackend: {service: {name: shop, port: {number: 80}}}
+"""
+    repo.write({"app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"})
+    repo.write({"app/ingress.yaml": ingress})
+    repo.commit("ingress")
+    app = application("ingress", namespace, repo.url, "app")
+    await create_app(kube, app)
+    with pytest.raises(SyncFailed) as raised:
+        await sync_app(engine, app, SyncRequest(timeout=4))
+    message = raised.value.message
+    assert "timed out after 4s waiting for Ingress.networking.k8s.io" in message
+    assert f"{namespace}/shop" in message and "ConfigMap" not in message  # only what it awaits
+    assert "tether-health-rules" in (raised.value.hint or "")
+    stored = await get_app(kube, namespace, "ingress")
+    assert stored.status is not None and stored.status.operation_state is not None
+    assert "Ingress.networking.k8s.io" in (stored.status.operation_state.message or "")

@@ -43,6 +43,7 @@ from tether.model.keys import ResourceKey, resource_version_of, split_api_versio
 from .compare import Engine, is_immutable_field_error
 from .history import load_manifests
 from .sync_errors import SyncFailed
+from .waiting import WaitedFor, Waiting
 
 if TYPE_CHECKING:
     from .sync import SyncResult
@@ -338,7 +339,12 @@ async def dry_run_hook(writer: KubeClient, task: SyncTask) -> None:
 
 
 async def wait_for_hooks(
-    engine: Engine, runs: Sequence[HookRun], label: str, rules: Sequence[CustomHealthRule]
+    engine: Engine,
+    runs: Sequence[HookRun],
+    label: str,
+    rules: Sequence[CustomHealthRule],
+    *,
+    waiting: Waiting | None = None,
 ) -> None:
     """Wait until every hook of the wave is Healthy (a Job or Pod: completed); a Degraded
     hook, or one deleted before it completed, fails the sync at once."""
@@ -347,12 +353,14 @@ async def wait_for_hooks(
     with observer.wakeup() as wakeup:
         while pending:
             wakeup.clear()
+            if waiting is not None:
+                waiting.clear()
             copies = [await _copy_of(engine, observer, run) for run in pending]
             assessed = await engine.evaluator.assess_health(
                 [_as_finished(obj) for obj, _ in copies], rules, what=label
             )
             still: list[HookRun] = []
-            for run, (_, gone), health in zip(pending, copies, assessed, strict=True):
+            for run, (obj, gone), health in zip(pending, copies, assessed, strict=True):
                 status = health.status if health is not None else HealthStatus.HEALTHY
                 message = health.message if health is not None else ""
                 if status in _DONE:
@@ -367,6 +375,9 @@ async def wait_for_hooks(
                     )
                 else:
                     still.append(run)
+                    if waiting is not None:
+                        shown = f"{status.value}: {message}".rstrip(": ")
+                        waiting[run.key] = WaitedFor(obj, f"hook {shown}")
             pending = still
             if pending:
                 with contextlib.suppress(TimeoutError):

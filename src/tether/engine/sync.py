@@ -54,6 +54,7 @@ from .hooks import (
 )
 from .sync_errors import SyncFailed
 from .takeover import take_over_person_fields
+from .waiting import WaitedFor, Waiting, timeout_report
 
 CRD_KIND = "CustomResourceDefinition"
 Progress = Callable[[str], None]
@@ -94,6 +95,8 @@ class SyncResult:
     writer: KubeClient | None = field(default=None, repr=False, compare=False)
     # Every hook object this sync created, for the hook delete policies.
     hooks: list[HookRun] = field(default_factory=list)
+    # What the health gate waits for right now, and why: a timeout names it.
+    waiting: Waiting = field(default_factory=dict, repr=False)
 
     def write_client(self, engine: Engine) -> KubeClient:
         return self.writer or engine.writer_for(self.app)
@@ -174,7 +177,8 @@ async def run_operation(
         await _preflight(result.writer, plan, request, progress, app_name=app.name)
         await asyncio.wait_for(_execute(engine, plan, request, result, progress), timeout)
     except TimeoutError:
-        result.phase, result.message = OperationPhase.FAILED, f"sync timed out after {timeout:.0f}s"
+        result.phase = OperationPhase.FAILED
+        result.message, result.hint = timeout_report(timeout, result.waiting)
     except SyncFailed as exc:
         result.phase, result.message, result.hint = OperationPhase.FAILED, exc.message, exc.hint
     except TetherError as exc:
@@ -425,8 +429,12 @@ async def _run_wave(
         resources = [t for t in applies if t.hook is None] if gate else []
         # One after the other (a failure of either ends the wave, no wait left running);
         # the hooks' watch events are kept meanwhile.
-        await _wait_healthy(engine, resources, label, rules, result.stored_versions)
-        await wait_for_hooks(engine, [runs[t] for t in applies if t in runs], label, rules)
+        await _wait_healthy(
+            engine, resources, label, rules, result.stored_versions, waiting=result.waiting
+        )
+        await wait_for_hooks(
+            engine, [runs[t] for t in applies if t in runs], label, rules, waiting=result.waiting
+        )
         progress(f"{label}: healthy" if gate else f"{label}: applied (health tracked in status)")
     writer = result.write_client(engine)
     for task in (t for t in wave.tasks if t.action == "prune"):
@@ -515,8 +523,11 @@ async def _wait_healthy(
     label: str,
     rules: Sequence[CustomHealthRule] = (),
     applied_versions: Mapping[ResourceKey, int] | None = None,
+    *,
+    waiting: Waiting | None = None,
 ) -> None:
     """Wait until every object of the wave is Healthy (or Suspended); Degraded fails now.
+    `waiting` is kept current with what is still awaited and why (for a timeout's message).
     (Hooks are waited for by hooks.wait_for_hooks.)
 
     The watch cache may still hold the copy from before our apply; an object is only
@@ -541,6 +552,8 @@ async def _wait_healthy(
             lives.append(live)
         present = [live for live in lives if live is not None]
         assessed = iter(await engine.evaluator.assess_health(present, rules, what=label))
+        if waiting is not None:
+            waiting.clear()
         for task, live in zip(pending, lives, strict=True):
             health = next(assessed) if live is not None else None
             if live is None or (
@@ -549,6 +562,13 @@ async def _wait_healthy(
                 in (HealthStatus.PROGRESSING, HealthStatus.UNKNOWN, HealthStatus.MISSING)
             ):
                 still.append(task)
+                if waiting is not None:
+                    waiting[task.key] = WaitedFor(
+                        live,
+                        "not found yet"
+                        if live is None or health is None
+                        else f"{health.status.value}: {health.message}".rstrip(": "),
+                    )
             elif health is not None and health.status is HealthStatus.DEGRADED:
                 raise SyncFailed(f"{label}: {task.key} is Degraded: {health.message}")
         pending = still
