@@ -37,7 +37,7 @@ unit: venv
 
 # The README's test command: lint, then every test against the real local control plane.
 test: venv cluster-bins lint
-	$(BIN)/pytest tests
+	$(BIN)/pytest -n 3 --dist loadfile tests
 
 demo: venv cluster-bins
 	bash scripts/demo.sh
