@@ -317,3 +317,34 @@ def test_a_failed_bootstrap_reports_what_finished_and_what_it_waited_for(
         "Healthy",
     )
     assert [r["kind"] for r in listed["status"]["resources"]] == ["ConfigMap"]
+
+
+def test_dr_check_of_a_repository_url_with_a_chart(tmp_path: Path) -> None:
+    repo = GitopsRepo(tmp_path)
+    repo.write(
+        {
+            "charts/web/Chart.yaml": "apiVersion: v2\nname: web\nversion: 0.1.0\n",
+            "charts/web/templates/cm.yaml": (
+                "kind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n"
+            ),
+            "apps/web.yaml": (
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n"
+                "  template: {spec: {containers: [{name: web, image: 'nginx:1.27'}]}}\n"
+            ),
+        }
+    )
+    first = repo.commit("pinned")
+    repo.write({"apps/web.yaml": (repo.work / "apps/web.yaml").read_text().replace(":1.27", "")})
+    repo.commit("unpinned")
+    cache = tmp_path / "cache"
+    latest = tether("", "dr", "check", repo.url, cache=cache)
+    assert latest.returncode == 1, latest.stderr
+    assert latest.stdout.strip().startswith("apps/web.yaml: unpinned-image: Deployment web")
+    assert "1 Helm chart(s) not linted as files" in latest.stderr and "charts/web" in latest.stderr
+    older = tether("", "dr", "check", repo.url, "--revision", first, cache=cache)
+    assert older.returncode == 0, older.stderr
+    assert f"@{first[:12]}: no recovery hazards found" in older.stderr
+    gone = tether("", "dr", "check", f"file://{tmp_path}/nothing.git", cache=cache)
+    assert_one_error_line(gone, 3, "nothing.git", "unreachable")
+    local_revision = tether("", "dr", "check", str(repo.work), "--revision", "main")
+    assert_one_error_line(local_revision, 2, "--revision needs a repository URL")

@@ -8,10 +8,13 @@ from typing import Any
 
 import click
 
-from tether.engine.dr import RecoveryReport, bootstrap, check_path
+from tether.engine.dr import RecoveryReport, bootstrap, check_path, check_remote
+from tether.engine.drscan import RepositoryScan
 from tether.errors import ConditionNotMet, InputError, TetherError
+from tether.git import GitRepos, credentials_from_env
+from tether.model.urls import display_url, is_repository_url
 
-from .context import CliContext, open_engine, output_option, pass_cli
+from .context import CliContext, cache_dir, open_engine, output_option, pass_cli
 from .output import emit_data, emit_table, message
 
 
@@ -117,13 +120,32 @@ def _emit_report(report: RecoveryReport, fmt: str, *, error: str | None = None) 
 
 
 @dr_group.command("check")
-@click.argument("path", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("source")
+@click.option(
+    "--revision", default="HEAD", show_default=True, help="Branch, tag or commit (a URL only)."
+)
 @pass_cli
-def dr_check(cli: CliContext, path: Path) -> None:
-    """Lint a GitOps repository for recovery hazards; exit 1 if any is found."""
-    findings = check_path(path)
-    for finding in findings:
+def dr_check(cli: CliContext, source: str, revision: str) -> None:
+    """Lint a GitOps repository (a directory, or a git URL) for recovery hazards; exit 1 if
+    any is found."""
+    if is_repository_url(source):
+
+        async def fetch() -> tuple[str, RepositoryScan]:
+            repos = GitRepos(
+                cache_dir() / "git", max_tree_cache_bytes=cli.settings.tree_cache_bytes
+            )
+            return await check_remote(repos, source, revision, credentials_from_env())
+
+        sha, scan = asyncio.run(fetch())
+        shown = f"{display_url(source)}@{sha[:12]}"
+    else:
+        if revision != "HEAD":
+            raise InputError(f"dr check {source}: --revision needs a repository URL")
+        scan, shown = check_path(Path(source)), source
+    for note in scan.notes():
+        message(note)
+    for finding in scan.findings:
         click.echo(str(finding))
-    if findings:
-        raise ConditionNotMet(f"{len(findings)} recovery hazard(s) in {path}")
-    message(f"{path}: no recovery hazards found")
+    if scan.findings:
+        raise ConditionNotMet(f"{len(scan.findings)} recovery hazard(s) in {shown}")
+    message(f"{shown}: no recovery hazards found")

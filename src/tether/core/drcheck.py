@@ -33,7 +33,7 @@ CLUSTER_SPECIFIC_FIELDS = (
 class Finding:
     file: str
     # crd-order, secret-not-in-git, plaintext-secret, unpinned-image, cluster-specific,
-    # missing-dependency
+    # missing-dependency, malformed-yaml
     hazard: str
     message: str
 
@@ -57,7 +57,8 @@ def check_repository(objects: Sequence[SourcedObject]) -> list[Finding]:
 def _name(obj: Mapping[str, Any]) -> str:
     meta = obj.get("metadata") or {}
     ns = meta.get("namespace")
-    return f"{obj.get('kind')} {ns + '/' if ns else ''}{meta.get('name')}"
+    name = meta.get("name") or (f"{meta['generateName']}*" if meta.get("generateName") else "?")
+    return f"{obj.get('kind')} {ns + '/' if ns else ''}{name}"
 
 
 def _crd_order(objects: Sequence[SourcedObject]) -> list[Finding]:

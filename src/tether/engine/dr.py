@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tether.core.drcheck import Finding, SourcedObject, check_repository
+from tether.core.drcheck import check_repository
 from tether.core.plan import wave_of
 from tether.errors import ConditionNotMet, InputError, TetherError
-from tether.git import SECRET_TYPE_LABEL, SECRET_TYPE_REPOSITORY
+from tether.git import SECRET_TYPE_LABEL, SECRET_TYPE_REPOSITORY, GitCredentials, GitRepos
 from tether.model.application import (
     API_VERSION,
     DEFAULT_APP_NAMESPACE,
@@ -22,10 +22,10 @@ from tether.model.application import (
     Application,
 )
 from tether.model.keys import ResourceKey
-from tether.render import load_untrusted_yaml
 
 from .apps import crd_installed, create_app, ensure_namespace, get_app, install_crd
 from .compare import Engine, compare
+from .drscan import RepositoryScan, scan_repository
 from .sync import Progress, SyncRequest, sync_app
 from .wait import not_ready, wait_for_apps
 
@@ -303,28 +303,18 @@ async def _secrets(engine: Engine, repo_url: str, age_key: str | None) -> list[s
     return made
 
 
-def load_repository_files(root: Path) -> list[SourcedObject]:
-    """Every YAML/JSON document under `root` (encrypted ones too) with its relative file."""
-    if not root.is_dir():
-        raise InputError(f"dr check {root}: not a directory")
-    found: list[SourcedObject] = []
-    for file in sorted(root.rglob("*")):
-        if file.suffix not in (".yaml", ".yml", ".json") or not file.is_file():
-            continue
-        rel = str(file.relative_to(root))
-        if any(part.startswith(".") for part in file.relative_to(root).parts):
-            continue
-        try:
-            docs = load_untrusted_yaml(file.read_bytes(), rel)
-        except InputError as exc:
-            raise InputError(f"dr check: {exc.message} (malformed YAML)", exc.hint) from None
-        for doc in docs:
-            if isinstance(doc, dict) and doc.get("kind") == "List":
-                found += [(rel, item) for item in doc.get("items") or [] if isinstance(item, dict)]
-            elif isinstance(doc, dict) and doc.get("kind"):
-                found.append((rel, doc))
-    return found
+def check_path(root: Path) -> RepositoryScan:
+    """The recovery hazards of the repository checked out at `root`."""
+    scan = scan_repository(root)
+    scan.findings = sorted({*scan.findings, *check_repository(scan.objects)})
+    return scan
 
 
-def check_path(root: Path) -> list[Finding]:
-    return check_repository(load_repository_files(root))
+async def check_remote(
+    repos: GitRepos, repo_url: str, revision: str, credentials: GitCredentials | None = None
+) -> tuple[str, RepositoryScan]:
+    """The commit `revision` of `repo_url` resolves to, and its recovery hazards."""
+    await repos.fetch(repo_url, credentials)
+    sha = await repos.resolve(repo_url, revision, credentials=credentials)
+    async with repos.lease_tree(repo_url, sha, credentials=credentials) as tree:
+        return sha, await asyncio.to_thread(check_path, tree)

@@ -41,9 +41,25 @@ def strip_userinfo(url: str) -> str:
     return _SCHEME_USERINFO.sub(lambda m: m.group("scheme"), url) if "@" in url else url
 
 
+_SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^/]")  # git@github.com:org/repo
+
+
+def is_repository_url(text: str) -> bool:
+    """Whether a command-line argument names a git remote (`https://…`, `ssh://…`,
+    `file://…`, `git@host:org/repo`) rather than a local directory."""
+    return "://" in text or bool(_SCP_LIKE.match(text))
+
+
 def has_userinfo(url: str) -> bool:
     """Whether the URL carries credentials that `display_url` would mask."""
     return scrub_userinfo(url) != url
 
 
-__all__ = ["MASK", "display_url", "has_userinfo", "scrub_userinfo", "strip_userinfo"]
+__all__ = [
+    "MASK",
+    "display_url",
+    "has_userinfo",
+    "is_repository_url",
+    "scrub_userinfo",
+    "strip_userinfo",
+]
