@@ -25,6 +25,7 @@ from tests.support.repos import GitopsRepo
 from tests.support.waiting import eventually
 from tether.engine.apps import create_app, get_app
 from tether.engine.compare import Engine, compare
+from tether.engine.facts import ClusterFacts
 from tether.engine.sync import SyncRequest, sync_app
 from tether.kube import KubeClient
 from tether.localcluster import binaries
@@ -269,6 +270,23 @@ async def test_chart_branches_on_the_served_api_versions_and_sees_a_new_crd(
     assert await kube.get("v1", "ConfigMap", "widgets-missing", namespace) is None
     await assert_synced_and_healthy(engine, kube, app)
     await assert_edit_found(engine, app, kubectl, "capabilities", "apps")
+    # A hard refresh reads the facts again (a change the watches missed is seen then).
+    cached = await settled_facts(engine)
+    assert await engine.cluster_facts() is cached
+    await compare(engine, app, hard_refresh=True)
+    assert await engine.cluster_facts() is not cached
+
+
+async def settled_facts(engine: Engine) -> ClusterFacts:
+    """The cached facts once CRDs of earlier tests stopped changing them."""
+    first = await engine.cluster_facts()
+    for _ in range(30):
+        await asyncio.sleep(0.5)
+        settled = await engine.cluster_facts()
+        if settled is first:
+            break
+        first = settled
+    return first
 
 
 async def test_cluster_facts_are_cached_and_follow_crds(
@@ -283,12 +301,7 @@ async def test_cluster_facts_are_cached_and_follow_crds(
     )
     # CRDs of earlier tests may still be going away: each such event refreshes the facts
     # (as it should). Once nothing changes, the facts are served from the cache.
-    for _ in range(30):
-        await asyncio.sleep(0.5)
-        settled = await engine.cluster_facts()
-        if settled is first:
-            break
-        first = settled
+    first = await settled_facts(engine)
     started = time.perf_counter()
     assert await engine.cluster_facts() is first  # no discovery while nothing changed
     cached = time.perf_counter() - started

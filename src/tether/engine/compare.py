@@ -140,6 +140,8 @@ async def _compare_into(
     hard_refresh: bool,
 ) -> None:
     source = app.spec.source
+    if hard_refresh:  # a CRD or APIService change the watches missed is seen now
+        engine.refresh_cluster_facts()
     # The project first: a repository it does not allow is not even fetched.
     project = await engine.project_of(app)
     result.project = project
@@ -160,7 +162,8 @@ async def _compare_into(
         # `--local DIR` is the app directory itself, as with `argocd app diff --local`.
         app_path = "." if local_dir is not None else app.spec.source.path
         request = await _render_request(engine, app, tree.root, app_path)
-        rendered = await engine.render_cached(request, cacheable=tree.revision is not None)
+        cacheable = tree.revision is not None and not hard_refresh
+        rendered = await engine.render_cached(request, cacheable=cacheable)
     scopes = await _scopes(engine.kube, rendered)
     desired = prepare_desired(
         rendered,
