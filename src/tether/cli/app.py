@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from tether.core.diff import AppDiff, ObjectDiff, Verdict, unified_diff
-from tether.core.drift import explain_object
 from tether.core.status import CONDITION_EMPTY_RENDER
 from tether.engine.apps import InvalidApplication, delete_app, get_app, list_apps
 from tether.engine.compare import Comparison, compare, write_status
@@ -24,9 +21,9 @@ from tether.model.application import (
     Application,
     ApplicationStatus,
 )
-from tether.model.keys import ResourceKey
 
 from .context import CliContext, initiator, open_engine, output_option, pass_cli
+from .diff_view import diff_json, print_diff
 from .output import emit_data, emit_table, message
 from .progress import SyncProgress
 
@@ -268,63 +265,6 @@ def app_delete(cli: CliContext, name: str, cascade: bool) -> None:
 # -- diff --------------------------------------------------------------------------------------
 
 
-def _diff_json(result: Comparison, diff: AppDiff) -> dict[str, Any]:
-    return {
-        "application": f"{result.app.namespace}/{result.app.name}",
-        "revision": result.revision,
-        "sync": diff.verdict.value,
-        "objects": [
-            {
-                "group": d.key.group,
-                "kind": d.key.kind,
-                "namespace": d.key.namespace,
-                "name": d.key.name,
-                "status": d.verdict.value,
-                "paths": d.paths,
-            }
-            for d in diff.objects
-        ],
-    }
-
-
-def _writers(result: Comparison, obj: ObjectDiff) -> dict[str, str]:
-    """path -> "writer (cause)" from the live object's managedFields."""
-    desired = next((d for d in result.desired if ResourceKey.of(d) == obj.key), None)
-    findings = explain_object(
-        obj,
-        desired=desired,
-        live=result.live.get(obj.key),
-        predicted=result.predicted.get(obj.key),
-    )
-    return {
-        f.path: f"{f.writer.manager if f.writer else 'unknown writer'}, {f.cause.value}"
-        for f in findings
-    }
-
-
-def _print_diff(result: Comparison, diff: AppDiff) -> None:
-    color = sys.stdout.isatty()
-    for obj in diff.out_of_sync:
-        header = f"===== {obj.key} ({obj.verdict.value}) ====="
-        click.echo(click.style(header, bold=True) if color else header)
-        if obj.verdict is Verdict.OUT_OF_SYNC and obj.paths:
-            writers = _writers(result, obj)
-            click.echo(
-                "changed: "
-                + ", ".join(f"{p} ({writers[p]})" if p in writers else p for p in obj.paths)
-            )
-        for line in unified_diff(obj).splitlines():
-            click.echo(_colored(line) if color else line)
-
-
-def _colored(line: str) -> str:
-    if line.startswith("+") and not line.startswith("+++"):
-        return click.style(line, fg="green")
-    if line.startswith("-") and not line.startswith("---"):
-        return click.style(line, fg="red")
-    return line
-
-
 @app_group.command("diff")
 @click.argument("name")
 @click.option(
@@ -366,12 +306,15 @@ def app_diff(
         raise result.error
     assert result.diff is not None
     if fmt in ("json", "yaml"):
-        emit_data(_diff_json(result, result.diff), fmt)
+        emit_data(diff_json(result, result.diff), fmt)
     else:
-        _print_diff(result, result.diff)
+        print_diff(result, result.diff)
+        edits = sum(len(d.manual_edits) for d in result.diff.objects)
         message(
             f"{result.app.name}: {result.diff.verdict.value}"
-            f" ({len(result.diff.out_of_sync)} of {len(result.diff.objects)} objects differ)"
+            f" ({len(result.diff.out_of_sync)} of {len(result.diff.objects)} objects differ"
+            + (f", {edits} undeclared manual edit(s)" if edits else "")
+            + ")"
             + (f" at {result.revision[:8]}" if result.revision else "")
         )
     if exit_code and not result.diff.in_sync:

@@ -611,11 +611,13 @@ class Controller:
             return
         # Drift is a change to a live object, or the deletion of one we saw; an object
         # that was never created yet (Missing before the first sync) is not drift.
+        # An undeclared manual edit is drift too, though it leaves the object Synced.
         drifted = {
-            str(d.key): frozenset(d.paths) or frozenset({"(deleted)"})
-            for d in diff.out_of_sync
+            str(d.key): frozenset(d.paths) | frozenset(d.manual_edits) or frozenset({"(deleted)"})
+            for d in diff.objects
             if d.verdict is Verdict.OUT_OF_SYNC
             or (d.verdict is Verdict.MISSING and d.key in memory.was_live)
+            or (d.verdict is Verdict.SYNCED and d.manual_edits)
         }
         memory.was_live = set(comparison.live)
         fresh = memory.drift.new_drift(drifted)

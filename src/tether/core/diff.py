@@ -44,6 +44,8 @@ from tether.core.normalize import (
     normalize,
     secret_data,
 )
+from tether.core.undeclared import manual_edit_paths
+from tether.core.undeclared import strict_manual_edits as opts_in_to_strict
 from tether.errors import InputError
 from tether.model.keys import ResourceKey
 
@@ -72,6 +74,9 @@ class ObjectDiff:
     `paths` are RFC 6901 pointers of the drifted fields (list indices are those of the
     desired object, or of live for fields only live has). `desired` and `live` are the
     compared fields, normalized, for display; Secret values in them are masked.
+    `manual_edits` are the pointers (live's indices) of undeclared manual edits: fields a
+    person's tool wrote that the manifest does not declare (core.undeclared). They are in
+    `paths` too, and make the object OutOfSync, only under StrictManualEdits.
     """
 
     key: ResourceKey
@@ -79,6 +84,7 @@ class ObjectDiff:
     paths: list[str] = field(default_factory=list)
     desired: Obj | None = None
     live: Obj | None = None
+    manual_edits: list[str] = field(default_factory=list)
 
     @property
     def in_sync(self) -> bool:
@@ -113,8 +119,11 @@ def compare_object(
     rules: Sequence[IgnoreRule] = (),
     compare_status: bool = False,
     field_manager: str = TETHER_FIELD_MANAGER,
+    strict_manual_edits: bool = False,
 ) -> ObjectDiff:
-    """Compare one desired object with its live counterpart (see the module docstring)."""
+    """Compare one desired object with its live counterpart (see the module docstring).
+    Undeclared manual edits count as drift with `strict_manual_edits` (the app's option)
+    or when the desired object opts in with its own compare-options annotation."""
     reference = desired if desired is not None else live
     if reference is None:
         raise ValueError("compare_object needs a desired or a live object")
@@ -144,6 +153,16 @@ def compare_object(
         removed = _owned_fields_missing_from_desired(
             stripped.desired, stripped.live, managed_fields, field_manager
         )
+    # Only what the diff does not see already (a key added to a ConfigMap's data is
+    # ordinary drift: free-form maps are compared key by key).
+    seen = [*comparison.paths, *removed]
+    edits = [
+        edit
+        for edit in manual_edit_paths(stripped.desired, stripped.live, managed_fields)
+        if not any(edit[: len(p)] == p or p[: len(edit)] == edit for p in seen)
+    ]
+    if strict_manual_edits or opts_in_to_strict(desired):
+        removed = [*removed, *edits]
     for path in removed:
         comparison.record(path)
         _graft(live_view, stripped.live, path)
@@ -151,7 +170,10 @@ def compare_object(
     paths = _without_descendants(list(comparison.paths))
     verdict = Verdict.OUT_OF_SYNC if paths else Verdict.SYNCED
     desired_view, live_view = _masked_views(key, _as_obj(target_view), _as_obj(live_view))
-    return ObjectDiff(key, verdict, [path_to_pointer(p) for p in paths], desired_view, live_view)
+    pointers = [path_to_pointer(p) for p in paths]
+    return ObjectDiff(
+        key, verdict, pointers, desired_view, live_view, [path_to_pointer(p) for p in edits]
+    )
 
 
 def compare_app(
@@ -162,6 +184,7 @@ def compare_app(
     *,
     compare_status: bool = False,
     field_manager: str = TETHER_FIELD_MANAGER,
+    strict_manual_edits: bool = False,
 ) -> AppDiff:
     """Compare every desired object; live objects nobody desires any more are Extraneous.
 
@@ -183,6 +206,7 @@ def compare_app(
             rules=rules,
             compare_status=compare_status,
             field_manager=field_manager,
+            strict_manual_edits=strict_manual_edits,
         )
         for key in sorted(desired_by_key.keys() | live_objects.keys())
     ]

@@ -41,17 +41,13 @@ from tether.core.ignore import (
 )
 from tether.core.normalize import secret_data
 from tether.core.plan import hook_of
+from tether.core.undeclared import is_human_manager
 from tether.model.keys import ResourceKey
 
 Obj = dict[str, Any]
 Event = Mapping[str, Any]
 
 TETHER_FIELD_MANAGER: Final = "tether"
-
-# Field managers are derived from the client's user agent: these are people at a terminal
-# or in a dashboard, not controllers.
-_HUMAN_MANAGERS: Final = frozenset({"kubectl", "mozilla", "k9s", "lens", "openlens", "headlamp"})
-_HUMAN_PREFIXES: Final = ("kubectl-",)
 
 _AUTOSCALER_MANAGERS: Final = frozenset(
     {
@@ -100,6 +96,7 @@ class DriftCause(StrEnum):
     API_VERSION_SKEW = "api-version-skew"
     SECRET_ROTATION = "secret-rotation"
     NON_DETERMINISTIC_RENDER = "non-deterministic-render"
+    UNDECLARED_MANUAL_EDIT = "undeclared-manual-edit"
     UNKNOWN = "unknown"
 
 
@@ -291,12 +288,6 @@ def _matching_index(wanted: object, items: list[Any]) -> int | None:
 # --- classification -------------------------------------------------------------------------
 
 
-def is_human_manager(manager: str) -> bool:
-    """Whether a field manager is a person's tool (kubectl, a dashboard in a browser)."""
-    name = manager.lower()
-    return name in _HUMAN_MANAGERS or name.startswith(_HUMAN_PREFIXES)
-
-
 def _is_scaling_path(parts: tuple[str, ...]) -> bool:
     return bool(parts) and (parts[-1] in ("replicas", "resources") or "resources" in parts)
 
@@ -392,7 +383,7 @@ def explain_object(
     """One finding per drifted path of `diff` (one for the whole object when it is Missing
     or Extraneous); nothing when it is Synced. `unstable` are the pointers on which two
     renders of the same commit differ (see `unstable_paths`)."""
-    if diff.verdict is Verdict.SYNCED:
+    if diff.verdict is Verdict.SYNCED and not diff.manual_edits:
         return []
     if desired is not None and "stringData" in desired and diff.key.kind == "Secret":
         # Compared as stored: `stringData` folded into `data` (the drifted pointers' form).
@@ -412,7 +403,14 @@ def explain_object(
         return [_explain_extraneous(ctx)]
     if diff.verdict is Verdict.MISSING or live is None:
         return [_explain_missing(ctx)]
-    return [_explain_path(ctx, live, pointer) for pointer in diff.paths or [""]]
+    edits = set(diff.manual_edits)
+    drifted = [p for p in diff.paths if p not in edits]
+    if diff.verdict is Verdict.OUT_OF_SYNC and not drifted and not edits:
+        drifted = [""]
+    return [
+        *(_explain_path(ctx, live, pointer) for pointer in drifted),
+        *(_explain_manual_edit(ctx, live, pointer) for pointer in diff.manual_edits),
+    ]
 
 
 def explain_app(
@@ -492,6 +490,22 @@ def _explain_path(ctx: _Context, live: Obj, pointer: str) -> DriftFinding:
     evidence.extend(_event_evidence(ctx, writer, parts, cause))
     when = writer.time if writer is not None else None
     return _finding(ctx, pointer, cause, writer, when, evidence)
+
+
+def _explain_manual_edit(ctx: _Context, live: Obj, pointer: str) -> DriftFinding:
+    """A field a person's tool wrote that Git does not declare (core.undeclared): the
+    pointer is live's already."""
+    owner = _find_owner(live, _pointer_parts(pointer))
+    writer = owner.writer if owner is not None else None
+    evidence = [_ownership_evidence(owner)] if owner is not None else []
+    evidence += [
+        f"live: {_describe_value(ctx, live, pointer)}; Git does not set this field, so a"
+        " sync leaves it to its writer and the app still looks Synced",
+        "to have it removed, set the compare option StrictManualEdits=true (a sync then"
+        " takes the field back and drops it); to keep it, declare it in Git",
+    ]
+    when = writer.time if writer is not None else None
+    return _finding(ctx, pointer, DriftCause.UNDECLARED_MANUAL_EDIT, writer, when, evidence)
 
 
 def _cause_of_foreign_write(

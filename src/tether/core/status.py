@@ -59,7 +59,8 @@ def resource_statuses(
         sync = (
             SyncStatusCode.SYNCED if obj.verdict is Verdict.SYNCED else SyncStatusCode.OUT_OF_SYNC
         )
-        drift: tuple[str, ...] = tuple(obj.paths)
+        # Undeclared manual edits are listed as drift even while the object is Synced.
+        drift: tuple[str, ...] = (*obj.paths, *(p for p in obj.manual_edits if p not in obj.paths))
         if obj.verdict is Verdict.MISSING:
             drift = ("(missing: needs create)",)
         elif obj.verdict is Verdict.EXTRANEOUS:

@@ -32,6 +32,7 @@ from tether.core.status import (
     failed_status,
     merge_status,
 )
+from tether.core.undeclared import strict_in_annotations
 from tether.errors import ClusterError, InputError, TetherError
 from tether.git import GitCredentials
 from tether.kube import KubeClient
@@ -205,6 +206,7 @@ async def _compare_into(
         predicted,
         [d.to_dict() for d in app.spec.ignore_differences],
         what=f"Application {app.name}",
+        strict_manual_edits=strict_in_annotations(app.annotations),
     )
     result.diff = diff
 
@@ -271,15 +273,17 @@ async def _compare_into(
 def drift_rows(
     comparison: Comparison, *, modified_only: bool = False
 ) -> list[tuple[ObjectDiff, dict[str, Any] | None, dict[str, Any] | None, dict[str, Any] | None]]:
-    """(diff, desired, live, predicted) of every object that differs, as drift
-    attribution takes them; `modified_only` leaves out objects to create or prune."""
+    """(diff, desired, live, predicted) of every object that differs or carries
+    undeclared manual edits, as drift attribution takes them; `modified_only` leaves out
+    objects to create or prune."""
     if comparison.diff is None:
         return []
     desired = {ResourceKey.of(o): o for o in comparison.desired}
     return [
         (d, desired.get(d.key), comparison.live.get(d.key), comparison.predicted.get(d.key))
-        for d in comparison.diff.out_of_sync
-        if not modified_only or d.verdict is Verdict.OUT_OF_SYNC
+        for d in comparison.diff.objects
+        if (not d.in_sync or d.manual_edits)
+        and (not modified_only or d.verdict in (Verdict.OUT_OF_SYNC, Verdict.SYNCED))
     ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -33,12 +34,19 @@ class Evaluator:
         ignore_specs: Sequence[Mapping[str, Any]],
         *,
         what: str,
+        strict_manual_edits: bool = False,
     ) -> AppDiff:
         rules = parse_ignore_rules(ignore_specs)  # syntax errors are reported here, at once
         if not any(rule.jq_path_expressions for rule in rules):
-            return await asyncio.to_thread(compare_app, desired, live, predicted, rules)
+            return await asyncio.to_thread(
+                functools.partial(compare_app, strict_manual_edits=strict_manual_edits),
+                desired,
+                live,
+                predicted,
+                rules,
+            )
         specs = [dict(spec) for spec in ignore_specs]
-        job = ("compare", list(desired), dict(live), dict(predicted), specs)
+        job = ("compare", list(desired), dict(live), dict(predicted), specs, strict_manual_edits)
         result: AppDiff = await self.pool.run(job, what=f"{what}: comparing (jq ignore rules)")
         return result
 

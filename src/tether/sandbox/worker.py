@@ -6,7 +6,7 @@ big-endian length, then a pickle. It imports only pure code (tether.core) and ho
 credentials, client or file handle of the controller; a job that loops or allocates
 without end is stopped from outside (the parent kills this process), never from within.
 
-Jobs: ("compare", desired, live, predicted, ignore_specs) -> AppDiff;
+Jobs: ("compare", desired, live, predicted, ignore_specs, strict) -> AppDiff;
 ("health", objects, health_rule_specs) -> list[ResourceHealth | None].
 Answers: ("ok", value) or ("error", message, hint). A failure of the worker's own making
 is reported as an error answer, so the parent never sees a traceback.
@@ -43,11 +43,13 @@ def _compare(
     live: Mapping[Any, dict[str, Any]],
     predicted: Mapping[Any, dict[str, Any]],
     ignore_specs: Sequence[Mapping[str, Any]],
+    strict_manual_edits: bool = False,
 ) -> Any:
     from tether.core.diff import compare_app
     from tether.core.ignore import parse_ignore_rules
 
-    return compare_app(desired, live, predicted, parse_ignore_rules(ignore_specs))
+    rules = parse_ignore_rules(ignore_specs)
+    return compare_app(desired, live, predicted, rules, strict_manual_edits=strict_manual_edits)
 
 
 def _health(objects: Sequence[dict[str, Any]], rule_specs: Sequence[Mapping[str, Any]]) -> Any:
