@@ -717,3 +717,17 @@ def test_compare_app_rejects_duplicates() -> None:
     config = configmap("api-config", {"LOG_LEVEL": "info"})
     with pytest.raises(InputError, match="more than once"):
         compare_app([config, copy.deepcopy(config)], {})
+
+
+def test_an_extraneous_object_with_ignore_extraneous_does_not_count_for_the_app() -> None:
+    config = configmap("api-config", {"LOG_LEVEL": "info"})
+    generated = configmap("generated", {"A": "b"})
+    live = {ResourceKey.of(config): copy.deepcopy(config), ResourceKey.of(generated): generated}
+    assert compare_app([config], live).verdict is Verdict.OUT_OF_SYNC  # without the option
+    generated["metadata"]["annotations"] = {
+        "argocd.argoproj.io/compare-options": "IgnoreExtraneous"
+    }
+    result = compare_app([config], live)
+    assert result.verdict is Verdict.SYNCED
+    # The object itself is still extraneous (a prune with --prune removes it).
+    assert [d.verdict for d in result.objects][-1] is Verdict.EXTRANEOUS

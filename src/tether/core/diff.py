@@ -44,6 +44,7 @@ from tether.core.normalize import (
     normalize,
     secret_data,
 )
+from tether.core.plan import annotations_of, compare_options
 from tether.core.undeclared import manual_edit_paths
 from tether.core.undeclared import strict_manual_edits as opts_in_to_strict
 from tether.errors import InputError
@@ -210,7 +211,16 @@ def compare_app(
         )
         for key in sorted(desired_by_key.keys() | live_objects.keys())
     ]
-    in_sync = all(diff.in_sync for diff in diffs)
+    # An extraneous object whose compare-options say IgnoreExtraneous (Argo CD's option:
+    # often one an operator generated and labelled) does not count for the app.
+    in_sync = all(
+        diff.in_sync
+        or (
+            diff.verdict is Verdict.EXTRANEOUS
+            and "IgnoreExtraneous" in compare_options(annotations_of(live_objects[diff.key]))
+        )
+        for diff in diffs
+    )
     return AppDiff(Verdict.SYNCED if in_sync else Verdict.OUT_OF_SYNC, diffs)
 
 

@@ -91,12 +91,25 @@ def annotation(obj: Mapping[str, Any], name: str) -> str | None:
 
 def sync_options(obj: Mapping[str, Any]) -> dict[str, str]:
     """Per-object `…/sync-options: Prune=false,Replace=true` as a dict."""
-    raw = annotation(obj, "sync-options") or ""
+    return option_list(annotation(obj, "sync-options"))
+
+
+def compare_options(annotations: Mapping[str, Any]) -> dict[str, str]:
+    """`…/compare-options: IgnoreExtraneous,StrictManualEdits=true` (of a manifest or an
+    Application's own annotations) as a dict; a bare name means `true`."""
+    for prefix in PREFIXES:
+        value = annotations.get(f"{prefix}/compare-options")
+        if value is not None:
+            return option_list(str(value))
+    return {}
+
+
+def option_list(raw: str | None) -> dict[str, str]:
     options: dict[str, str] = {}
-    for item in raw.split(","):
+    for item in (raw or "").split(","):
         name, sep, value = item.strip().partition("=")
         if name:
-            options[name] = value if sep else "true"
+            options[name] = value.strip() if sep else "true"
     return options
 
 

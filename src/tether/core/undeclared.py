@@ -22,12 +22,11 @@ from tether.core.ignore import (
     decode_fields_v1,
     resolve_field_path,
 )
-from tether.core.plan import PREFIXES, annotations_of
+from tether.core.plan import annotations_of, compare_options
 
 Obj = dict[str, Any]
 
 STRICT_MANUAL_EDITS: Final = "StrictManualEdits"
-COMPARE_OPTIONS: Final = "compare-options"
 
 # Field managers are derived from the client's user agent: these are people at a terminal
 # (kubectl-edit, kubectl-patch, kubectl-set, kubectl for scale/create,
@@ -91,17 +90,10 @@ def strict_manual_edits(obj: Mapping[str, Any] | None) -> bool:
 def strict_in_annotations(annotations: Mapping[str, Any]) -> bool:
     """Whether the `…/compare-options` annotation (of an Application or a manifest) says
     StrictManualEdits=true."""
-    for prefix in PREFIXES:
-        raw = annotations.get(f"{prefix}/{COMPARE_OPTIONS}")
-        for item in str(raw or "").split(","):
-            name, sep, value = item.strip().partition("=")
-            if name == STRICT_MANUAL_EDITS:
-                return (value.strip().lower() if sep else "true") == "true"
-    return False
+    return compare_options(annotations).get(STRICT_MANUAL_EDITS, "false").lower() == "true"
 
 
 __all__ = [
-    "COMPARE_OPTIONS",
     "STRICT_MANUAL_EDITS",
     "is_human_manager",
     "is_person_entry",
