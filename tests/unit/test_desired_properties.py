@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -234,3 +235,25 @@ def test_any_object_ends_in_a_result_or_an_input_error(
     rendered: list[dict[str, Any]], changes: list[Any], data: st.DataObject
 ) -> None:
     run_pipeline(rendered, changes, data)
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"generateName": "\n"}},
+        {"apiVersion": "example.dev/v1", "kind": "Widget", "metadata": {"name": "a\nb"}},
+        {"apiVersion": "v1", "kind": "Config\rMap", "metadata": {}},
+    ],
+)
+def test_a_control_character_in_a_name_keeps_the_error_on_one_line(obj: dict[str, Any]) -> None:
+    # Found by the property test above: the name was printed as it is.
+    with pytest.raises(InputError) as raised:
+        prepare_desired(
+            [obj],
+            app_namespace="tether-system",
+            app_name="app",
+            destination_namespace="prod",
+            scope=lambda group, kind: True if group == "" else None,
+        )
+    assert "\n" not in raised.value.message and "\r" not in raised.value.message
+    assert "\\n" in raised.value.message or "\\r" in raised.value.message

@@ -17,7 +17,7 @@ from typing import Any
 from tether.core.plan import generate_name_of, is_hook, object_key
 from tether.errors import InputError
 from tether.model.application import TRACKING_ANNOTATION, tracking_id
-from tether.model.keys import split_api_version
+from tether.model.keys import printable, split_api_version
 
 # (group, kind) -> namespaced?  None when the kind is unknown to the cluster.
 ScopeLookup = Callable[[str, str], bool | None]
@@ -53,7 +53,7 @@ def prepare_desired(
         group, _ = split_api_version(str(obj.get("apiVersion", "")))
         kind = str(obj.get("kind", ""))
         meta = _metadata(obj, kind)
-        label = f"{kind} {describe_name(meta)}"
+        label = printable(f"{kind} {describe_name(meta)}")
         namespaced = scope(group, kind)
         if namespaced is None:
             namespaced = declared.get((group, kind))

@@ -36,7 +36,16 @@ class ResourceKey:
 
     def __str__(self) -> str:
         gk = f"{self.kind}.{self.group}" if self.group else self.kind
-        return f"{gk} {self.namespace}/{self.name}" if self.namespace else f"{gk} {self.name}"
+        text = f"{gk} {self.namespace}/{self.name}" if self.namespace else f"{gk} {self.name}"
+        return printable(text)
+
+
+def printable(text: str) -> str:
+    """`text` on one line: control characters (a newline in a rendered name, say) shown
+    escaped, so that a message naming an object stays one line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def resource_version_of(obj: Mapping[str, Any]) -> int:
