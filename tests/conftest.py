@@ -143,10 +143,14 @@ def git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitHttpServ
         server.stop()
 
 
+# Fixtures that need the Go-built binaries: the session's control plane, a control plane
+# of the test's own (`empty_cluster`, `state_dir`), or the built render tools (`tools`).
+NEEDS_BINARIES = frozenset({"local_cluster", "kubeconfig", "empty_cluster", "state_dir", "tools"})
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Every test that touches the control plane is marked, so `-m "not cluster"` runs
-    # only the pure tests.
+    # Every test that needs the Go-built binaries is marked, so `-m "not cluster"` runs
+    # only the pure tests (and passes on a machine without the binaries).
     for item in items:
-        fixtures = getattr(item, "fixturenames", ())
-        if "local_cluster" in fixtures or "kubeconfig" in fixtures:
+        if NEEDS_BINARIES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.cluster)
