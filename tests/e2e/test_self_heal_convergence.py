@@ -150,5 +150,8 @@ async def test_a_random_password_chart_is_not_rotated_in_a_loop(
         assert status.sync.status.value == "OutOfSync"
         causes = {r.name: r.drift_cause for r in status.resources if r.drift}
         assert causes == {"pw-admin": "non-deterministic-render"}
+        diff = tether(kubeconfig, "-n", namespace, "app", "diff", "pw", cache=tmp_path / "cli")
+        assert diff.returncode == 0, diff.stderr
+        assert "(tether, non-deterministic-render)" in diff.stdout, diff.stdout
         drift_metric = sample_lines(scrape(proc), "tether_drift_events_total")
         assert any('cause="non-deterministic-render"' in line for line in drift_metric)

@@ -59,6 +59,7 @@ def _writers(result: Comparison, obj: ObjectDiff) -> dict[str, str]:
         desired=desired,
         live=result.live.get(obj.key),
         predicted=result.predicted.get(obj.key),
+        unstable=result.unstable.get(obj.key, ()),
     )
     return {
         f.path: f"{f.writer.manager if f.writer else 'unknown writer'}, {f.cause.value}"
