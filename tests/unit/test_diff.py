@@ -424,6 +424,7 @@ def test_ignored_secret_key_is_not_drift() -> None:
     desired = secret(stringData={"username": "app"})
     live = secret({"username": b64("app"), "rotated-key": b64("k-2026-11")})
     assert compare_object(desired, live, rules=rules).verdict is Verdict.SYNCED
+    assert compare_object(desired, live).paths == ["/data/rotated-key"]  # without the rule
 
 
 # --- HPA, aggregated ClusterRole --------------------------------------------------------------
@@ -504,6 +505,7 @@ def test_json_pointer_rule() -> None:
         )
     ]
     assert compare_object(desired_deployment(), live, rules=rules).in_sync
+    assert compare_object(desired_deployment(), live).paths == ["/spec/replicas"]
 
 
 def test_jq_rule_on_a_container_image() -> None:
@@ -521,6 +523,9 @@ def test_jq_rule_on_a_container_image() -> None:
         ]
     )
     assert compare_object(desired_deployment(), live, rules=rules).in_sync
+    assert compare_object(desired_deployment(), live).paths == [
+        "/spec/template/spec/containers/1/image"
+    ]
 
 
 # --- other lists and status ---------------------------------------------------------------------
