@@ -32,6 +32,7 @@ from tether.core.ignore import (
     IgnoreRule,
     Path,
     managed_field_paths,
+    managed_fields_of,
     path_to_pointer,
     resolve_field_path,
     same_json,
@@ -130,7 +131,7 @@ def compare_object(
         raise ValueError("compare_object needs a desired or a live object")
     key = ResourceKey.of(reference)
     # managedFields is dropped by normalization but needed by rules and by the fallback.
-    managed_fields = _managed_fields_of(live)
+    managed_fields = managed_fields_of(live)
     stripped = strip_ignored(
         rules,
         _normalized(desired, compare_status),
@@ -733,10 +734,3 @@ def _mask_last_applied(obj: Obj) -> None:
 
 def _normalized(obj: Obj | None, compare_status: bool) -> Obj | None:
     return None if obj is None else normalize(obj, compare_status=compare_status)
-
-
-def _managed_fields_of(live: Obj | None) -> list[Mapping[str, Any]]:
-    if live is None:
-        return []
-    entries = (live.get("metadata") or {}).get("managedFields") or []
-    return [entry for entry in entries if isinstance(entry, Mapping)]

@@ -36,6 +36,7 @@ from tether.core.ignore import (
     FieldPath,
     Path,
     decode_fields_v1,
+    managed_fields_of,
     path_to_pointer,
     resolve_field_path,
 )
@@ -170,7 +171,7 @@ def _owned_fields(live: Obj) -> list[tuple[Mapping[str, Any], Path, tuple[str, .
         return cached[1]
     owned_fields: list[tuple[Mapping[str, Any], Path, tuple[str, ...]]] = []
     is_secret = live.get("kind") == "Secret" and live.get("apiVersion") == "v1"
-    for entry in _managed_fields(live):
+    for entry in managed_fields_of(live):
         fields = entry.get("fieldsV1")
         if entry.get("fieldsType", "FieldsV1") != "FieldsV1" or not isinstance(fields, Mapping):
             continue
@@ -232,13 +233,6 @@ def _writer_of(entry: Mapping[str, Any]) -> FieldWriter:
         time=str(time) if time else None,
         subresource=str(subresource) if subresource else None,
     )
-
-
-def _managed_fields(obj: Obj | None) -> list[Mapping[str, Any]]:
-    if obj is None:
-        return []
-    entries = (obj.get("metadata") or {}).get("managedFields") or []
-    return [entry for entry in entries if isinstance(entry, Mapping)]
 
 
 def _pointer_parts(pointer: str) -> tuple[str, ...]:
@@ -586,12 +580,12 @@ def _write_through_other_version(
     live_version = live.get("apiVersion")
     ours = [
         str(entry.get("time") or "")
-        for entry in _managed_fields(live)
+        for entry in managed_fields_of(live)
         if entry.get("manager") == ctx.field_manager and entry.get("subresource") != "status"
     ]
     last_ours = max(ours, default="")
     best: Mapping[str, Any] | None = None
-    for entry in _managed_fields(live):
+    for entry in managed_fields_of(live):
         version = entry.get("apiVersion")
         time = str(entry.get("time") or "")
         if (
@@ -673,7 +667,9 @@ def _raw_evidence(ctx: _Context, live: Obj, pointer: str, owner: _Owner | None) 
     for name, obj in sides.items():
         if obj is not None:
             evidence.append(f"{name}: {_describe_value(ctx, obj, pointer)}")
-    managers = sorted({f"{e.get('manager')} ({e.get('operation')})" for e in _managed_fields(live)})
+    managers = sorted(
+        {f"{e.get('manager')} ({e.get('operation')})" for e in managed_fields_of(live)}
+    )
     evidence.append("managers on the object: " + (", ".join(managers) or "none"))
     return evidence
 

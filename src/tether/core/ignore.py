@@ -159,7 +159,7 @@ def strip_ignored(
     key = ResourceKey.of(reference)
     applicable = [rule for rule in rules if rule.matches(key)]
     if managed_fields is None:
-        managed_fields = _managed_fields_of(live)
+        managed_fields = managed_fields_of(live)
 
     def strip(obj: Obj | None) -> Obj | None:
         if obj is None or not applicable:
@@ -233,10 +233,12 @@ def _child(node: object, part: str | int) -> Any:
     return None
 
 
-def _managed_fields_of(live: Obj | None) -> list[Mapping[str, Any]]:
-    if live is None:
+def managed_fields_of(obj: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
+    """The `metadata.managedFields` entries of an object ([] when absent or malformed)."""
+    metadata = obj.get("metadata") if obj is not None else None
+    entries = metadata.get("managedFields") if isinstance(metadata, Mapping) else None
+    if not isinstance(entries, list):
         return []
-    entries = (live.get("metadata") or {}).get("managedFields") or []
     return [entry for entry in entries if isinstance(entry, Mapping)]
 
 
