@@ -27,7 +27,6 @@ from tether.model.application import (
     TrackingId,
     find_condition,
     is_managed_by,
-    parse_duration,
     parse_sync_options,
     parse_tracking_id,
     remove_condition,
@@ -36,6 +35,7 @@ from tether.model.application import (
     tracking_id_of,
 )
 from tether.model.crd import CRD_FILES, application_crd, application_crd_text
+from tether.model.fields import parse_duration
 from tether.model.keys import ResourceKey
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -1,0 +1,508 @@
+"""`spec` of an Application besides its source: destination, sync policy and options,
+ignore rules, dependencies; parsed and validated as a whole."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tether.errors import InputError
+from tether.model.fields import (
+    Fields,
+    check_name,
+    check_namespace,
+    drop_none,
+    list_or_none,
+    parse_alone,
+    parse_duration,
+    show,
+)
+from tether.model.health_checks import HealthCheck, parse_health_check
+from tether.model.names import (
+    DEFAULT_BACKOFF_DURATION,
+    DEFAULT_BACKOFF_FACTOR,
+    DEFAULT_BACKOFF_MAX_DURATION,
+    DEFAULT_INTERVAL,
+    DEFAULT_PROJECT,
+    DEFAULT_RETRY_LIMIT,
+    DEFAULT_REVISION_HISTORY_LIMIT,
+    DEFAULT_TIMEOUT,
+)
+from tether.model.source import Source, parse_source
+
+_BAD_POINTER_ESCAPE = re.compile(r"~(?![01])")  # RFC 6901: "~" only as ~0 or ~1
+
+# ------------------------------------------------------------------------ sync options
+
+
+def parse_sync_options(options: Iterable[str]) -> dict[str, str]:
+    """`["CreateNamespace=true", "Prune=false"]` -> `{"CreateNamespace": "true", ...}`.
+
+    Unknown options are kept: tether ignores what it does not know instead of refusing a
+    manifest written for a newer version. The last of repeated options wins. Also fits
+    the comma-split value of the `…/sync-options` annotation.
+    """
+    parsed: dict[str, str] = {}
+    for option in options:
+        name, equals, value = option.partition("=")
+        if not equals or not name.strip():
+            raise InputError(f"sync option {show(option)} must look like Name=value")
+        parsed[name.strip()] = value.strip()
+    return parsed
+
+
+# The sync options an Application's syncOptions may set (Argo CD's names where Argo CD
+# has the option), with the values each accepts (None: any value). An unknown option is a
+# typo far more often than an option of a newer tether: it is refused, with a suggestion.
+APP_SYNC_OPTIONS: dict[str, tuple[str, ...] | None] = {
+    "CreateNamespace": ("true", "false"),
+    "PruneLast": ("true", "false"),
+    "ServerSideApply": ("true", "false"),
+    "RespectIgnoreDifferences": ("true", "false"),
+    "Replace": ("true", "false"),
+    "Prune": ("true", "false", "confirm"),
+    "Adopt": ("true", "false"),
+}
+
+
+def _parse_sync_option_list(fields: Fields, key: str) -> dict[str, str]:
+    parsed: dict[str, str] = {}
+    for index, option in enumerate(fields.strings(key)):
+        where = f"{fields.path_of(key)}[{index}]"
+        try:
+            one = parse_sync_options([option])
+        except InputError:
+            fields.problems.add(
+                where, f"must look like Name=value (e.g. CreateNamespace=true), got {show(option)}"
+            )
+            continue
+        for name, value in one.items():
+            if name not in APP_SYNC_OPTIONS:
+                close = difflib.get_close_matches(name, list(APP_SYNC_OPTIONS), n=1)
+                known = (
+                    f"did you mean {close[0]}?"
+                    if close
+                    else "known: " + ", ".join(APP_SYNC_OPTIONS)
+                )
+                fields.problems.add(where, f"{show(name)} is not a known sync option ({known})")
+                continue
+            allowed = APP_SYNC_OPTIONS[name]
+            if allowed is not None and value.lower() not in allowed:
+                fields.problems.add(
+                    where, f"{name} must be {' or '.join(allowed)}, got {show(value)}"
+                )
+                continue
+            parsed[name] = value
+    return parsed
+
+
+# ------------------------------------------------------------------------- destination
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where to apply. Only the in-cluster destination is served today; `server`/`name`
+    are parsed so that manifests written for other clusters keep their meaning."""
+
+    namespace: str | None = None  # for namespaced objects that do not name their own
+    server: str | None = None
+    name: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return drop_none({"namespace": self.namespace, "server": self.server, "name": self.name})
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Destination:
+        return parse_alone(_parse_destination, data, "destination")
+
+
+def _parse_destination(fields: Fields) -> Destination:
+    fields.only(("namespace", "server", "name"))
+    namespace = fields.optional_string("namespace")
+    check_namespace(fields, "namespace", namespace)
+    server, name = fields.optional_string("server"), fields.optional_string("name")
+    if server and name:
+        fields.problems.add(fields.path, "may set server or name, not both")
+    return Destination(namespace=namespace or None, server=server or None, name=name or None)
+
+
+# ------------------------------------------------------------------------- sync policy
+
+
+@dataclass(frozen=True)
+class AutomatedSync:
+    """Presence turns auto-sync on: sync once per new revision."""
+
+    prune: bool = False
+    self_heal: bool = False
+    allow_empty: bool = False  # let an empty render prune everything
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"prune": self.prune, "selfHeal": self.self_heal, "allowEmpty": self.allow_empty}
+
+
+def _parse_automated(fields: Fields) -> AutomatedSync:
+    fields.only(("prune", "selfHeal", "allowEmpty"))
+    return AutomatedSync(
+        prune=fields.boolean("prune"),
+        self_heal=fields.boolean("selfHeal"),
+        allow_empty=fields.boolean("allowEmpty"),
+    )
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Delay before retry n (0-based): duration x factor^n, capped at maxDuration."""
+
+    duration: str = DEFAULT_BACKOFF_DURATION
+    factor: float = DEFAULT_BACKOFF_FACTOR
+    max_duration: str = DEFAULT_BACKOFF_MAX_DURATION
+
+    @property
+    def duration_seconds(self) -> float:
+        return parse_duration(self.duration)
+
+    @property
+    def max_duration_seconds(self) -> float:
+        return parse_duration(self.max_duration)
+
+    def delay_seconds(self, attempt: int) -> float:
+        # Cap the exponent first: factor**attempt overflows long before it matters.
+        exponent = min(max(attempt, 0), 64)
+        return min(self.duration_seconds * self.factor**exponent, self.max_duration_seconds)
+
+    def to_dict(self) -> dict[str, Any]:
+        # Write `2`, not `2.0`: the form people write and the CRD's default.
+        factor = float(self.factor)
+        wire_factor: float | int = int(factor) if factor.is_integer() else factor
+        return {"duration": self.duration, "factor": wire_factor, "maxDuration": self.max_duration}
+
+
+def _parse_backoff(fields: Fields) -> Backoff:
+    fields.only(("duration", "factor", "maxDuration"))
+    backoff = Backoff(
+        duration=fields.duration("duration", DEFAULT_BACKOFF_DURATION),
+        factor=fields.number("factor", DEFAULT_BACKOFF_FACTOR, minimum=1),
+        max_duration=fields.duration("maxDuration", DEFAULT_BACKOFF_MAX_DURATION),
+    )
+    if backoff.max_duration_seconds < backoff.duration_seconds:
+        fields.problem(
+            "maxDuration",
+            f"must not be shorter than duration ({backoff.duration}), "
+            f"got {show(backoff.max_duration)}",
+        )
+    return backoff
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retries of a failed sync: `limit` attempts after the first (0: none)."""
+
+    limit: int = DEFAULT_RETRY_LIMIT
+    backoff: Backoff = field(default_factory=Backoff)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"limit": self.limit, "backoff": self.backoff.to_dict()}
+
+
+def _parse_retry(fields: Fields) -> RetryPolicy:
+    fields.only(("limit", "backoff"))
+    backoff = fields.child("backoff")
+    return RetryPolicy(
+        limit=fields.integer("limit", DEFAULT_RETRY_LIMIT, minimum=0),
+        backoff=_parse_backoff(backoff) if backoff is not None else Backoff(),
+    )
+
+
+@dataclass(frozen=True)
+class SyncPolicy:
+    """`syncOptions` are held parsed, e.g. {"CreateNamespace": "true"}, in written order."""
+
+    automated: AutomatedSync | None = None
+    sync_options: Mapping[str, str] = field(default_factory=dict)
+    retry: RetryPolicy | None = None
+
+    def option(self, name: str) -> str | None:
+        return self.sync_options.get(name)
+
+    def option_enabled(self, name: str) -> bool:
+        """True when the option is set to `true` (any case), as in `PruneLast=true`."""
+        return (self.option(name) or "").lower() == "true"
+
+    def to_dict(self) -> dict[str, Any]:
+        options = [f"{name}={value}" for name, value in self.sync_options.items()]
+        return drop_none(
+            {
+                "automated": self.automated.to_dict() if self.automated is not None else None,
+                "syncOptions": list_or_none(options),
+                "retry": self.retry.to_dict() if self.retry is not None else None,
+            }
+        )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SyncPolicy:
+        return parse_alone(_parse_sync_policy, data, "syncPolicy")
+
+
+def _parse_sync_policy(fields: Fields) -> SyncPolicy:
+    fields.only(("automated", "syncOptions", "retry"))
+    # `automated: {}` turns auto-sync on with every option off; `automated: null` is
+    # absent, as the API server would store it.
+    automated, retry = fields.child("automated"), fields.child("retry")
+    return SyncPolicy(
+        automated=_parse_automated(automated) if automated is not None else None,
+        sync_options=_parse_sync_option_list(fields, "syncOptions"),
+        retry=_parse_retry(retry) if retry is not None else None,
+    )
+
+
+# ------------------------------------------------------------------- ignore differences
+
+
+@dataclass(frozen=True)
+class IgnoreDifference:
+    """Fields of matching objects that are not compared. `group`/`kind` are globs
+    (`"*"`), `name`/`namespace` exact; the empty group is the core API group."""
+
+    kind: str
+    group: str = ""
+    name: str | None = None
+    namespace: str | None = None
+    json_pointers: tuple[str, ...] = ()
+    jq_path_expressions: tuple[str, ...] = ()
+    managed_fields_managers: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return drop_none(
+            {
+                "group": self.group or None,
+                "kind": self.kind,
+                "name": self.name,
+                "namespace": self.namespace,
+                "jsonPointers": list_or_none(self.json_pointers),
+                "jqPathExpressions": list_or_none(self.jq_path_expressions),
+                "managedFieldsManagers": list_or_none(self.managed_fields_managers),
+            }
+        )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> IgnoreDifference:
+        return parse_alone(_parse_ignore_difference, data, "ignoreDifferences item")
+
+
+def _parse_ignore_difference(fields: Fields) -> IgnoreDifference:
+    fields.only(
+        (
+            "group",
+            "kind",
+            "name",
+            "namespace",
+            "jsonPointers",
+            "jqPathExpressions",
+            "managedFieldsManagers",
+        )
+    )
+    rule = IgnoreDifference(
+        kind=fields.required_string("kind"),
+        group=fields.string("group"),
+        name=fields.optional_string("name"),
+        namespace=fields.optional_string("namespace"),
+        json_pointers=fields.strings("jsonPointers"),
+        jq_path_expressions=fields.strings("jqPathExpressions"),
+        managed_fields_managers=fields.strings("managedFieldsManagers"),
+    )
+    for index, pointer in enumerate(rule.json_pointers):
+        if not pointer.startswith("/") or _BAD_POINTER_ESCAPE.search(pointer):
+            fields.problems.add(
+                f"{fields.path_of('jsonPointers')}[{index}]",
+                f"must be an RFC 6901 JSON pointer like /spec/replicas, got {show(pointer)}",
+            )
+    for index, expression in enumerate(rule.jq_path_expressions):
+        if not expression.strip():
+            fields.problems.add(f"{fields.path_of('jqPathExpressions')}[{index}]", "is empty")
+    if not (rule.json_pointers or rule.jq_path_expressions or rule.managed_fields_managers):
+        fields.problems.add(
+            fields.path,
+            "must list jsonPointers, jqPathExpressions or managedFieldsManagers "
+            "(otherwise it ignores nothing)",
+        )
+    return rule
+
+
+# ------------------------------------------------------------------------- dependencies
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """An Application that must be Synced and Healthy before this one syncs (Flux-style
+    ordering); the namespace defaults to this Application's."""
+
+    name: str
+    namespace: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return drop_none({"name": self.name, "namespace": self.namespace})
+
+
+def _parse_dependency(fields: Fields) -> Dependency:
+    fields.only(("name", "namespace"))
+    name = fields.required_string("name")
+    check_name(fields, "name", name)
+    namespace = fields.optional_string("namespace")
+    check_namespace(fields, "namespace", namespace)
+    return Dependency(name=name, namespace=namespace or None)
+
+
+# -------------------------------------------------------------------------------- spec
+
+
+@dataclass(frozen=True)
+class ApplicationSpec:
+    source: Source
+    destination: Destination = field(default_factory=Destination)
+    sync_policy: SyncPolicy = field(default_factory=SyncPolicy)
+    ignore_differences: tuple[IgnoreDifference, ...] = ()
+    depends_on: tuple[Dependency, ...] = ()
+    suspend: bool = False  # no writes at all; status is still computed
+    interval: str = DEFAULT_INTERVAL  # git poll interval, jittered by the controller
+    timeout: str = DEFAULT_TIMEOUT  # sync plus health wait
+    revision_history_limit: int = DEFAULT_REVISION_HISTORY_LIMIT
+    project: str = DEFAULT_PROJECT  # a Project in the project namespace (docs/security.md)
+    # Every apply, dry-run and delete impersonates this ServiceAccount of the app's
+    # namespace (Flux's serviceAccountName): RBAC then bounds what the app may touch.
+    service_account_name: str | None = None
+    # Custom health rules (jq or CEL) for this app's objects, before the namespace's
+    # tether-health-rules ConfigMap (docs/health.md).
+    health_checks: tuple[HealthCheck, ...] = ()
+
+    @property
+    def auto_sync_enabled(self) -> bool:
+        return self.sync_policy.automated is not None
+
+    @property
+    def self_heal(self) -> bool:
+        return self.sync_policy.automated is not None and self.sync_policy.automated.self_heal
+
+    @property
+    def auto_prune(self) -> bool:
+        return self.sync_policy.automated is not None and self.sync_policy.automated.prune
+
+    @property
+    def allow_empty(self) -> bool:
+        return self.sync_policy.automated is not None and self.sync_policy.automated.allow_empty
+
+    @property
+    def sync_options(self) -> Mapping[str, str]:
+        return self.sync_policy.sync_options
+
+    @property
+    def interval_seconds(self) -> float:
+        return parse_duration(self.interval)
+
+    @property
+    def timeout_seconds(self) -> float:
+        return parse_duration(self.timeout)
+
+    def to_dict(self) -> dict[str, Any]:
+        sync_policy = self.sync_policy.to_dict()
+        return drop_none(
+            {
+                "source": self.source.to_dict(),
+                "destination": self.destination.to_dict() or None,
+                "syncPolicy": sync_policy or None,
+                "ignoreDifferences": list_or_none(
+                    [rule.to_dict() for rule in self.ignore_differences]
+                ),
+                "dependsOn": list_or_none([dep.to_dict() for dep in self.depends_on]),
+                "suspend": self.suspend,
+                "interval": self.interval,
+                "timeout": self.timeout,
+                "revisionHistoryLimit": self.revision_history_limit,
+                "project": self.project if self.project != DEFAULT_PROJECT else None,
+                "serviceAccountName": self.service_account_name,
+                "healthChecks": list_or_none([rule.to_dict() for rule in self.health_checks]),
+            }
+        )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ApplicationSpec:
+        return parse_alone(lambda f: parse_spec(f, app_namespace=None, app_name=None), data, "spec")
+
+
+_SPEC_FIELDS = (
+    "source",
+    "destination",
+    "syncPolicy",
+    "ignoreDifferences",
+    "dependsOn",
+    "suspend",
+    "interval",
+    "timeout",
+    "revisionHistoryLimit",
+    "project",
+    "serviceAccountName",
+    "healthChecks",
+)
+
+
+def parse_spec(fields: Fields, app_namespace: str | None, app_name: str | None) -> ApplicationSpec:
+    fields.only(_SPEC_FIELDS)
+    source = fields.child("source")
+    if source is None:
+        fields.problem("source", "is required")
+    destination, sync_policy = fields.child("destination"), fields.child("syncPolicy")
+    spec = ApplicationSpec(
+        source=parse_source(source) if source is not None else Source(repo_url=""),
+        destination=_parse_destination(destination) if destination is not None else Destination(),
+        sync_policy=_parse_sync_policy(sync_policy) if sync_policy is not None else SyncPolicy(),
+        ignore_differences=tuple(
+            _parse_ignore_difference(rule) for rule in fields.children("ignoreDifferences")
+        ),
+        depends_on=tuple(_parse_dependency(dep) for dep in fields.children("dependsOn")),
+        suspend=fields.boolean("suspend"),
+        interval=fields.duration("interval", DEFAULT_INTERVAL),
+        timeout=fields.duration("timeout", DEFAULT_TIMEOUT),
+        revision_history_limit=fields.integer(
+            "revisionHistoryLimit", DEFAULT_REVISION_HISTORY_LIMIT, minimum=0
+        ),
+        project=fields.string("project", DEFAULT_PROJECT) or DEFAULT_PROJECT,
+        service_account_name=fields.optional_string("serviceAccountName") or None,
+        health_checks=tuple(parse_health_check(rule) for rule in fields.children("healthChecks")),
+    )
+    check_name(fields, "project", spec.project)
+    if spec.service_account_name is not None:
+        check_name(fields, "serviceAccountName", spec.service_account_name)
+    _check_not_self_dependent(fields, spec.depends_on, app_namespace, app_name)
+    return spec
+
+
+def _check_not_self_dependent(
+    fields: Fields,
+    depends_on: Sequence[Dependency],
+    app_namespace: str | None,
+    app_name: str | None,
+) -> None:
+    # An application waiting for itself would never become ready.
+    for index, dep in enumerate(depends_on):
+        if dep.name == app_name and (dep.namespace or app_namespace) == app_namespace:
+            fields.problems.add(
+                f"{fields.path_of('dependsOn')}[{index}]", "names the application itself"
+            )
+
+
+__all__ = [
+    "APP_SYNC_OPTIONS",
+    "ApplicationSpec",
+    "AutomatedSync",
+    "Backoff",
+    "Dependency",
+    "Destination",
+    "IgnoreDifference",
+    "RetryPolicy",
+    "SyncPolicy",
+    "parse_spec",
+    "parse_sync_options",
+]
