@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from tests.support.apps import application
+from tests.support.manifests import crd
 from tests.support.repos import GitopsRepo
 from tests.support.waiting import eventually
 from tether.engine.apps import create_app
@@ -24,34 +25,6 @@ from tether.model.keys import ResourceKey
 
 Kubectl = Callable[..., Any]
 MANAGER = "e2e-fake-controller"
-
-
-def crd(group: str, kind: str, plural: str) -> dict[str, Any]:
-    """A namespaced CRD that keeps any spec/status, with a status subresource."""
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{plural}.{group}"},
-        "spec": {
-            "group": group,
-            "scope": "Namespaced",
-            "names": {"kind": kind, "plural": plural, "singular": kind.lower()},
-            "versions": [
-                {
-                    "name": "v1",
-                    "served": True,
-                    "storage": True,
-                    "subresources": {"status": {}},
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "x-kubernetes-preserve-unknown-fields": True,
-                        }
-                    },
-                }
-            ],
-        },
-    }
 
 
 def deploy(kubectl: Kubectl, objects: list[dict[str, Any]], tmp_path: Path) -> None:
@@ -119,7 +92,7 @@ async def test_a_cel_rule_decides_the_health_of_a_custom_resource(
 ) -> None:
     group = f"cel{uuid.uuid4().hex[:8]}.example.com"
     api_version = f"{group}/v1"
-    widget_crd = crd(group, "Widget", "widgets")
+    widget_crd = crd(group, "Widget", "widgets", status_subresource=True)
     widget = {
         "apiVersion": api_version,
         "kind": "Widget",
@@ -205,7 +178,7 @@ async def test_a_certificate_being_issued_is_progressing_then_healthy(
     tmp_path: Path,
     open_project: str,
 ) -> None:
-    certificate_crd = crd("cert-manager.io", "Certificate", "certificates")
+    certificate_crd = crd("cert-manager.io", "Certificate", "certificates", status_subresource=True)
     certificate = {
         "apiVersion": "cert-manager.io/v1",
         "kind": "Certificate",

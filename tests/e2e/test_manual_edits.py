@@ -23,6 +23,7 @@ from tests.e2e.test_controller import (
 )
 from tests.support.apps import application
 from tests.support.cli import tether
+from tests.support.manifests import crd
 from tests.support.repos import GitopsRepo
 from tests.support.schemas import assert_drift_output
 from tests.support.waiting import eventually
@@ -32,36 +33,12 @@ from tether.kube import KubeClient
 
 def gadget_crd(group: str) -> dict[str, Any]:
     """A CRD whose schema defaults spec.size to 1 (the API server fills it in)."""
-    spec_schema = {
+    spec = {
         "type": "object",
-        "properties": {
-            "colour": {"type": "string"},
-            "size": {"type": "integer", "default": 1},
-        },
+        "properties": {"colour": {"type": "string"}, "size": {"type": "integer", "default": 1}},
     }
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"gadgets.{group}"},
-        "spec": {
-            "group": group,
-            "scope": "Namespaced",
-            "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
-            "versions": [
-                {
-                    "name": "v1",
-                    "served": True,
-                    "storage": True,
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "properties": {"spec": spec_schema},
-                        }
-                    },
-                }
-            ],
-        },
-    }
+    schema = {"type": "object", "properties": {"spec": spec}}
+    return crd(group, "Gadget", "gadgets", schema=schema)
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from tests.support.apps import application
+from tests.support.manifests import crd
 from tests.support.repos import GitopsRepo
 from tests.support.waiting import eventually
 from tether.engine.apps import create_app, get_app
@@ -192,29 +193,7 @@ data:
 
 
 def widget_crd(group: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"widgets.{group}"},
-        "spec": {
-            "group": group,
-            "scope": "Namespaced",
-            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
-            "versions": [
-                {
-                    "name": "v1",
-                    "served": True,
-                    "storage": True,
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "x-kubernetes-preserve-unknown-fields": True,
-                        }
-                    },
-                }
-            ],
-        },
-    }
+    return crd(group, "Widget", "widgets")
 
 
 @pytest.fixture
