@@ -7,9 +7,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import apply, compare, dr, drift_latency, sync
+from bench import apply, compare, dr, drift_latency, manual_edits, sync
 
-BENCHMARKS = [apply.main, compare.main, sync.main, dr.main, drift_latency.main]
+BENCHMARKS = [apply.main, compare.main, manual_edits.main, sync.main, dr.main, drift_latency.main]
 
 if __name__ == "__main__":
     for bench in BENCHMARKS:
