@@ -120,6 +120,8 @@ def test_create_list_get_diff_and_delete(
             "name": "web",
             "status": "OutOfSync",
             "paths": ["/spec/replicas"],
+            # replicas is declared in Git: ordinary drift, not an undeclared manual edit.
+            "manualEdits": [],
         }
     ]
 
