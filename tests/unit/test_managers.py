@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
+from tether.core.ignore import resolve_pointer
 from tether.core.managers import (
     describe_takeover,
     is_person_tool_entry,
     merge_fields,
     plan_takeover,
-    pointer_path,
     takeover_for,
 )
 
@@ -89,9 +89,9 @@ def test_merge_fields_is_a_union_and_copies() -> None:
 
 def test_pointer_path_resolves_list_indices_and_escapes() -> None:
     obj = {"spec": {"items": [{"a": 1}, {"a/b": 2}]}}
-    assert pointer_path(obj, "/spec/items/1/a~1b") == ("spec", "items", 1, "a/b")
-    assert pointer_path(obj, "/spec/items/7") is None
-    assert pointer_path(obj, "") == ()
+    assert resolve_pointer(obj, "/spec/items/1/a~1b") == ("spec", "items", 1, "a/b")
+    assert resolve_pointer(obj, "/spec/items/7") is None
+    assert resolve_pointer(obj, "") == ()
 
 
 def test_a_key_kubectl_added_and_a_value_it_changed_become_tethers() -> None:

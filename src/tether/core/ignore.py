@@ -87,7 +87,7 @@ class IgnoreRule:
     def paths_in(self, obj: Obj, managed_fields: Sequence[Mapping[str, Any]]) -> Iterator[Path]:
         """The concrete paths of `obj` this rule ignores (they may repeat)."""
         for pointer in self.json_pointers:
-            path = _resolve_pointer(obj, pointer)
+            path = resolve_pointer(obj, pointer)
             if path is not None:
                 yield path
         for expression, program in zip(self.jq_path_expressions, self._jq_programs, strict=True):
@@ -255,7 +255,7 @@ def _check_json_pointer(pointer: str) -> None:
         ) from exc
 
 
-def _resolve_pointer(obj: Obj, pointer: str) -> Path | None:
+def resolve_pointer(obj: Any, pointer: str) -> Path | None:
     """The concrete path a pointer names in `obj`, or None when it names nothing there."""
     path: list[str | int] = []
     node: Any = obj

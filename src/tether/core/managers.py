@@ -33,6 +33,7 @@ from tether.core.ignore import (
     ignored_paths,
     parse_field_segment,
     parse_ignore_rules,
+    resolve_pointer,
     same_json,
 )
 from tether.model.keys import ResourceKey
@@ -80,23 +81,6 @@ def _copy(value: Any) -> Any:
     return merge_fields(value, {}) if isinstance(value, Mapping) else value
 
 
-def pointer_path(obj: Any, pointer: str) -> Path | None:
-    """The concrete path an RFC 6901 pointer names in `obj` (None when it names nothing)."""
-    path: list[str | int] = []
-    node = obj
-    for raw in pointer[1:].split("/") if pointer else ():
-        part = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict) and part in node:
-            path.append(part)
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            path.append(int(part))
-            node = node[int(part)]
-        else:
-            return None
-    return tuple(path)
-
-
 @dataclass(frozen=True)
 class Takeover:
     """A rewritten managedFields list and what moved to tether."""
@@ -137,7 +121,7 @@ def plan_takeover(
     # A fieldset names fields in the schema of its apiVersion: only entries written
     # through the same version as tether's can be merged into it.
     version = str((ours or {}).get("apiVersion") or (desired or live).get("apiVersion") or "")
-    drifted_paths = [p for p in (pointer_path(live, d) for d in drifted) if p is not None]
+    drifted_paths = [p for p in (resolve_pointer(live, d) for d in drifted) if p is not None]
     selection = _Selection(drifted_paths, list(protected))
     taken_fields: Fields = dict((ours or {}).get("fieldsV1") or {})
     taken: list[tuple[str, Path]] = []
