@@ -26,10 +26,9 @@ from tether.model.names import (
     DEFAULT_TARGET_REVISION,
     RENDERERS,
 )
+from tether.model.urls import is_repository_url
 
 _HELM_RELEASE_NAME_MAX = 53  # Helm stores releases in Secrets whose names add a suffix
-_GIT_URL_SCHEMES = ("file://", "https://", "http://", "ssh://", "git://", "git+ssh://")
-_SCP_LIKE_GIT_URL = re.compile(r"^[\w.-]+@[\w.-]+:.+$")  # git@host:org/repo.git
 # What helm's --kube-version parses (semver, leading "v" and patch optional).
 _HELM_KUBE_VERSION = re.compile(r"^v?\d+\.\d+(\.\d+)?([-+][0-9A-Za-z.+-]+)?$")
 # [group/]version[/Kind]: never a comma (helm splits --api-versions on commas).
@@ -357,8 +356,7 @@ def parse_source(fields: Fields) -> Source:
 def _check_repo_url(fields: Fields, url: str) -> None:
     if not url:
         return
-    has_scheme = any(url.startswith(s) and len(url) > len(s) for s in _GIT_URL_SCHEMES)
-    if not has_scheme and not _SCP_LIKE_GIT_URL.match(url):
+    if not is_repository_url(url):
         fields.problem(
             "repoURL",
             "must be a git URL (file://, https://, http://, ssh://, git:// or "

@@ -41,13 +41,15 @@ def strip_userinfo(url: str) -> str:
     return _SCHEME_USERINFO.sub(lambda m: m.group("scheme"), url) if "@" in url else url
 
 
-_SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^/]")  # git@github.com:org/repo
+_GIT_URL_SCHEMES = ("file://", "https://", "http://", "ssh://", "git://", "git+ssh://")
+_SCP_LIKE_GIT_URL = re.compile(r"^[\w.-]+@[\w.-]+:.+$")  # git@github.com:org/repo.git
 
 
 def is_repository_url(text: str) -> bool:
-    """Whether a command-line argument names a git remote (`https://…`, `ssh://…`,
-    `file://…`, `git@host:org/repo`) rather than a local directory."""
-    return "://" in text or bool(_SCP_LIKE.match(text))
+    """Whether `text` is a git remote tether fetches (`https://…`, `ssh://…`,
+    `file://…`, `git@host:org/repo`, …) rather than a local directory."""
+    has_scheme = any(text.startswith(s) and len(text) > len(s) for s in _GIT_URL_SCHEMES)
+    return has_scheme or bool(_SCP_LIKE_GIT_URL.match(text))
 
 
 def has_userinfo(url: str) -> bool:
