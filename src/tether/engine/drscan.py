@@ -9,6 +9,7 @@ finding of its own, and the scan goes on.
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -118,7 +119,10 @@ def _kustomize_inputs(loaded: Mapping[PurePosixPath, list[Any]]) -> set[PurePosi
             continue
         for doc in docs:
             if isinstance(doc, Mapping):
-                out |= {_normal(rel.parent / name) for name in _named_files(doc)}
+                out |= {
+                    PurePosixPath(posixpath.normpath(rel.parent / name))
+                    for name in _named_files(doc)
+                }
     return out
 
 
@@ -143,17 +147,6 @@ def _named_files(kustomization: Mapping[str, Any]) -> Iterable[str]:
 
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
-
-
-def _normal(path: PurePosixPath) -> PurePosixPath:
-    parts: list[str] = []
-    for part in path.parts:
-        if part == "..":
-            if parts:
-                parts.pop()
-        elif part != ".":
-            parts.append(part)
-    return PurePosixPath(*parts)
 
 
 __all__ = ["RepositoryScan", "scan_repository"]
