@@ -80,13 +80,18 @@ def render_tools() -> RenderTools:
     return RenderTools.from_dir(built) if (built / "helm").is_file() else RenderTools.from_path()
 
 
+def git_repos(cli: CliContext) -> GitRepos:
+    """The git mirrors and trees of this user's cache, under the command's limits."""
+    return GitRepos(cache_dir() / "git", max_tree_cache_bytes=cli.settings.tree_cache_bytes)
+
+
 @contextlib.asynccontextmanager
 async def open_engine(cli: CliContext) -> AsyncIterator[Engine]:
     kube = cli.kube()
     settings = cli.settings
     engine = Engine(
         kube=kube,
-        repos=GitRepos(cache_dir() / "git", max_tree_cache_bytes=settings.tree_cache_bytes),
+        repos=git_repos(cli),
         tools=render_tools(),
         cache=LiveCache(kube),
         credentials=credentials_from_env(),

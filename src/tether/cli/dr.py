@@ -11,10 +11,10 @@ import click
 from tether.engine.dr import RecoveryReport, bootstrap, check_path, check_remote
 from tether.engine.drscan import RepositoryScan
 from tether.errors import ConditionNotMet, InputError, TetherError
-from tether.git import GitRepos, credentials_from_env
+from tether.git import credentials_from_env
 from tether.model.urls import display_url, is_repository_url
 
-from .context import CliContext, cache_dir, open_engine, output_option, pass_cli
+from .context import CliContext, git_repos, open_engine, output_option, pass_cli
 from .output import emit_data, emit_table, message
 
 
@@ -131,10 +131,7 @@ def dr_check(cli: CliContext, source: str, revision: str) -> None:
     if is_repository_url(source):
 
         async def fetch() -> tuple[str, RepositoryScan]:
-            repos = GitRepos(
-                cache_dir() / "git", max_tree_cache_bytes=cli.settings.tree_cache_bytes
-            )
-            return await check_remote(repos, source, revision, credentials_from_env())
+            return await check_remote(git_repos(cli), source, revision, credentials_from_env())
 
         sha, scan = asyncio.run(fetch())
         shown = f"{display_url(source)}@{sha[:12]}"
