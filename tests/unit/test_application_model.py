@@ -498,7 +498,11 @@ def _mutated(path: str, value: Any) -> dict[str, Any]:
             "Fine",
             'status.sync.status must be one of Synced, OutOfSync, Unknown, got "Fine"',
         ),
-        ("status.health.status", "OK", "status.health.status must be one of Healthy, Progressing"),
+        (
+            "status.health.status",
+            "OK",
+            "status.health.status must be one of Healthy, Suspended, Progressing",
+        ),
         (
             "status.conditions",
             [{"type": "X", "status": "yes"}],

@@ -9,7 +9,6 @@ from typing import Any
 
 import click
 
-from tether.core.status import CONDITION_EMPTY_RENDER
 from tether.engine.apps import InvalidApplication, delete_app, get_app, list_apps
 from tether.engine.compare import Comparison, compare, write_status
 from tether.engine.revert import identity_from_env
@@ -18,6 +17,7 @@ from tether.engine.sync import SyncRequest, SyncResult, delete_cascade, describe
 from tether.engine.wait import wait_for_apps
 from tether.errors import ConditionNotMet, InputError
 from tether.model.application import (
+    CONDITION_EMPTY_RENDER,
     Application,
     ApplicationStatus,
 )

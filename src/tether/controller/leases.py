@@ -23,11 +23,11 @@ from tether.core.sharding import lease_name
 from tether.errors import ClusterError, TetherError
 from tether.kube import KubeClient
 from tether.model.keys import parse_rfc3339
+from tether.model.names import HANDOFF_ANNOTATION
 
 log = logging.getLogger(__name__)
 
 LEASE_API = "coordination.k8s.io/v1"
-HANDOFF_ANNOTATION = "tether.dev/handoff-requested-by"
 
 
 def new_identity() -> str:

@@ -42,7 +42,6 @@ from tether.core.diff import Verdict
 from tether.core.drift import DriftCause
 from tether.core.metrics import ControllerCounters, MetricsSnapshot, snapshot
 from tether.core.sharding import shard_of
-from tether.core.status import CONDITION_COMPARISON_ERROR, CONDITION_INVALID_SPEC
 from tether.core.webhook import PushEvent, push_matches
 from tether.engine.apps import crd_installed, ensure_namespace, install_crd
 from tether.engine.compare import Comparison, Engine, compare, now_rfc3339, write_status
@@ -55,8 +54,11 @@ from tether.model.application import (
     API_GROUP,
     API_VERSION,
     CONDITION_BREAK_GLASS,
+    CONDITION_COMPARISON_ERROR,
     CONDITION_HISTORY_REWRITTEN,
+    CONDITION_INVALID_SPEC,
     CONDITION_SELF_HEAL_FAILING,
+    CONDITION_SOURCE_ERROR,
     CONDITION_SYNC_ERROR,
     CONDITION_WAITING_FOR_DEPENDENCIES,
     DEFAULT_APP_NAMESPACE,
@@ -87,7 +89,6 @@ RUNNING_RECHECK = 2.0  # seconds between looks at a sync someone else is running
 ABANDONED_GRACE = 60.0  # a Running sync older than its timeout plus this was abandoned
 POLL_JITTER = 0.1  # ±10 % of the interval
 CACHE_MAINTENANCE = 60.0  # seconds between tree evictions / cache measurements
-CONDITION_SOURCE_ERROR = "SourceError"
 EVENTFUL_CONDITIONS = (
     CONDITION_SOURCE_ERROR,
     CONDITION_HISTORY_REWRITTEN,

@@ -12,6 +12,7 @@ from typing import Any
 
 from tether.core.plan import wave_of
 from tether.model.keys import split_api_version
+from tether.model.names import is_application_manifest
 
 # Groups served by every cluster: their kinds need no CRD in the repository.
 BUILTIN_GROUPS = frozenset({
@@ -208,11 +209,7 @@ def _cluster_specific(objects: Sequence[SourcedObject]) -> list[Finding]:
 
 
 def _app_dependencies(objects: Sequence[SourcedObject]) -> list[Finding]:
-    apps = [
-        (f, o)
-        for f, o in objects
-        if o.get("kind") == "Application" and str(o.get("apiVersion", "")).startswith("tether.dev/")
-    ]
+    apps = [(f, o) for f, o in objects if is_application_manifest(o)]
     if len(apps) < 2:
         return []
     out = []

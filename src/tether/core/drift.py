@@ -44,6 +44,7 @@ from tether.core.normalize import secret_data
 from tether.core.plan import hook_of
 from tether.core.undeclared import is_human_manager
 from tether.model.keys import ResourceKey
+from tether.model.names import HOOK_ANNOTATION_PREFIXES
 
 Obj = dict[str, Any]
 Event = Mapping[str, Any]
@@ -82,7 +83,6 @@ _REMOVED_APIS: Final[dict[tuple[str, str], tuple[str, str]]] = {
 # desired list index onto the live one.
 _MERGE_KEYS: Final = ("name", "mountPath", "containerPort", "port", "devicePath", "key", "type")
 
-_HOOK_ANNOTATION_PREFIXES: Final = ("tether.dev/hook", "argocd.argoproj.io/hook", "helm.sh/hook")
 _EVENT_WINDOW_SECONDS: Final = 300
 _MAX_EVENTS: Final = 3
 _MAX_VALUE_CHARS: Final = 80
@@ -452,7 +452,7 @@ def _hook_annotations(obj: Obj) -> list[tuple[str, str]]:
     return sorted(
         (str(name), str(value))
         for name, value in annotations.items()
-        if str(name).startswith(_HOOK_ANNOTATION_PREFIXES)
+        if str(name).startswith(HOOK_ANNOTATION_PREFIXES)
     )
 
 

@@ -10,8 +10,12 @@ from tether.core.health import ResourceHealth
 from tether.model.application import (
     CONDITION_ADOPTION_REQUIRED,
     CONDITION_BREAK_GLASS,
+    CONDITION_COMPARISON_ERROR,
+    CONDITION_EMPTY_RENDER,
     CONDITION_HISTORY_REWRITTEN,
+    CONDITION_INVALID_SPEC,
     CONDITION_PROJECT_VIOLATION,
+    CONDITION_SHARED_RESOURCE,
     ApplicationStatus,
     Condition,
     ConditionStatus,
@@ -27,12 +31,6 @@ from tether.model.application import (
 from tether.model.keys import ResourceKey
 from tether.model.urls import scrub_userinfo
 
-CONDITION_COMPARISON_ERROR = "ComparisonError"
-CONDITION_SHARED_RESOURCE = "SharedResource"
-# A warning: the render produced no objects, or only objects other apps manage.
-CONDITION_EMPTY_RENDER = "EmptyRender"
-# An Application whose spec tether cannot read (the controller says so in its status).
-CONDITION_INVALID_SPEC = "InvalidSpec"
 # A comparison that fails says why with one of these; a successful one clears them all.
 _FAILURE_CONDITIONS = (
     CONDITION_COMPARISON_ERROR,

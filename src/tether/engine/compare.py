@@ -25,8 +25,6 @@ from tether.core.health import (
 from tether.core.plan import hook_keys, object_key, sync_options
 from tether.core.policy import ProjectViolation, check_project
 from tether.core.status import (
-    CONDITION_EMPTY_RENDER,
-    CONDITION_SHARED_RESOURCE,
     compared_status,
     empty_render_warning,
     failed_status,
@@ -39,8 +37,10 @@ from tether.kube import KubeClient
 from tether.model.application import (
     API_VERSION,
     CONDITION_ADOPTION_REQUIRED,
+    CONDITION_EMPTY_RENDER,
     CONDITION_HISTORY_REWRITTEN,
     CONDITION_PROJECT_VIOLATION,
+    CONDITION_SHARED_RESOURCE,
     FIELD_MANAGER,
     Application,
     ApplicationStatus,
@@ -61,7 +61,6 @@ from .hints import rejection_hint
 from .rerender import unstable_render_paths
 from .runtime import (
     HEALTH_RULES_CONFIGMAP,
-    REPOSITORY_SECRET_SELECTOR,
     Engine,
     PredictionCache,
     now_rfc3339,
@@ -586,7 +585,6 @@ def _one_line(exc: TetherError) -> str:
 
 __all__ = [
     "HEALTH_RULES_CONFIGMAP",
-    "REPOSITORY_SECRET_SELECTOR",
     "Comparison",
     "Engine",
     "PredictionCache",

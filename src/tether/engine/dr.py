@@ -14,7 +14,7 @@ from typing import Any
 from tether.core.drcheck import check_repository
 from tether.core.plan import wave_of
 from tether.errors import ConditionNotMet, InputError, TetherError
-from tether.git import SECRET_TYPE_LABEL, SECRET_TYPE_REPOSITORY, GitCredentials, GitRepos
+from tether.git import GitCredentials, GitRepos
 from tether.model.application import (
     API_VERSION,
     DEFAULT_APP_NAMESPACE,
@@ -22,6 +22,7 @@ from tether.model.application import (
     Application,
 )
 from tether.model.keys import ResourceKey
+from tether.model.names import SECRET_TYPE_LABEL, SECRET_TYPE_REPOSITORY, is_application_manifest
 
 from .apps import crd_installed, create_app, ensure_namespace, get_app, install_crd
 from .compare import Engine, compare
@@ -127,11 +128,7 @@ async def bootstrap(
         clock.lap("root", f"failed: {exc.message}")
         raise
     manifests = result.comparison.desired if result.comparison else []
-    children = [
-        ResourceKey.of(o)
-        for o in manifests
-        if o.get("kind") == "Application" and str(o.get("apiVersion", "")).startswith("tether.dev/")
-    ]
+    children = [ResourceKey.of(o) for o in manifests if is_application_manifest(o)]
     clock.lap("root", f"{len(children)} applications")
 
     apps = [await get_app(kube, k.namespace or DEFAULT_APP_NAMESPACE, k.name) for k in children]

@@ -43,13 +43,15 @@ from tether.model.application import (
     HealthStatusCode,
     HistoryEntry,
 )
+from tether.model.names import (
+    APP_LABEL,
+    CHUNK_INDEX_ANNOTATION,
+    CHUNKS_ANNOTATION,
+    HISTORY_ID_LABEL,
+    HISTORY_SECRET_TYPE,
+    SHA256_ANNOTATION,
+)
 
-HISTORY_SECRET_TYPE = "tether.dev/history"
-APP_LABEL = "tether.dev/application"
-HISTORY_ID_LABEL = "tether.dev/history-id"
-SHA256_ANNOTATION = "tether.dev/manifests-sha256"
-CHUNKS_ANNOTATION = "tether.dev/manifests-chunks"
-CHUNK_INDEX_ANNOTATION = "tether.dev/manifests-chunk"
 DATA_KEY = "manifests.json.gz"
 
 # The API server rejects a Secret whose data exceeds 1 MiB; stay well below it so that

@@ -26,6 +26,7 @@ from tether.kube import KubeClient, LiveCache
 from tether.model.application import API_GROUP, API_VERSION, Application
 from tether.model.health_checks import HealthCheck
 from tether.model.keys import ResourceKey
+from tether.model.names import REPOSITORY_SECRET_SELECTOR
 from tether.model.project import (
     DEFAULT_PROJECT,
     DEFAULT_PROJECT_NAMESPACE,
@@ -43,7 +44,6 @@ from tether.sandbox import Evaluator
 
 from .facts import ClusterFacts, discover, fingerprint, watch_discovery_kinds
 
-REPOSITORY_SECRET_SELECTOR = "tether.dev/secret-type=repository"
 # Custom health rules (jq or CEL) live in this ConfigMap of the app's namespace: every data
 # key holds a YAML list of {group, kind, jq | cel} rules (docs/health.md).
 HEALTH_RULES_CONFIGMAP = "tether-health-rules"

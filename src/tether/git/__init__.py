@@ -10,8 +10,6 @@ from tether.git.repos import (
     GitRepos,
 )
 from tether.git.secrets import (
-    SECRET_TYPE_LABEL,
-    SECRET_TYPE_REPOSITORY,
     RepositorySecret,
     credentials_from_secret,
     select_credentials,
@@ -22,8 +20,6 @@ __all__ = [
     "DEFAULT_MAX_TREE_BYTES",
     "DEFAULT_MAX_TREE_CACHE_BYTES",
     "DEFAULT_MAX_TREE_ENTRIES",
-    "SECRET_TYPE_LABEL",
-    "SECRET_TYPE_REPOSITORY",
     "CommitInfo",
     "GitCredentials",
     "GitRepos",

@@ -10,12 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tether.errors import InputError
+from tether.model.names import SECRET_TYPE_LABEL, SECRET_TYPE_REPOSITORY
 
 from .credentials import GitCredentials
 from .remote import redact_url, url_key
-
-SECRET_TYPE_LABEL = "tether.dev/secret-type"
-SECRET_TYPE_REPOSITORY = "repository"
 
 
 @dataclass(frozen=True)

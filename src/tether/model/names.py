@@ -3,6 +3,8 @@ of Applications, the annotations and field manager, and the defaults of the spec
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 API_GROUP = "tether.dev"
 API_VERSION = "tether.dev/v1alpha1"
 KIND = "Application"
@@ -30,9 +32,37 @@ RENDERERS = ("directory", "kustomize", "helm")  # `spec.source` sets at most one
 RECONCILE_REQUESTED_ANNOTATION = "tether.dev/reconcile-requested-at"
 RECONCILE_WITH_SOURCE_ANNOTATION = "tether.dev/reconcile-with-source"
 
+# Secrets tether reads or writes are told apart by this label (repository credentials).
+SECRET_TYPE_LABEL = "tether.dev/secret-type"
+SECRET_TYPE_REPOSITORY = "repository"
+REPOSITORY_SECRET_SELECTOR = f"{SECRET_TYPE_LABEL}={SECRET_TYPE_REPOSITORY}"
+
+# Deployment history: one Secret per entry (or per chunk), owned by the Application.
+HISTORY_SECRET_TYPE = "tether.dev/history"
+APP_LABEL = "tether.dev/application"
+HISTORY_ID_LABEL = "tether.dev/history-id"
+SHA256_ANNOTATION = "tether.dev/manifests-sha256"
+CHUNKS_ANNOTATION = "tether.dev/manifests-chunks"
+CHUNK_INDEX_ANNOTATION = "tether.dev/manifests-chunk"
+
+# A controller replica asking the shard holder to hand its Lease over.
+HANDOFF_ANNOTATION = "tether.dev/handoff-requested-by"
+
+# Hook annotations of tether, Argo CD and Helm: what makes an object a hook.
+HOOK_ANNOTATION_PREFIXES = ("tether.dev/hook", "argocd.argoproj.io/hook", "helm.sh/hook")
+
+
+def is_application_manifest(obj: Mapping[str, object]) -> bool:
+    """A tether Application (any version of the API group), as found in a render."""
+    return obj.get("kind") == KIND and str(obj.get("apiVersion", "")).startswith(f"{API_GROUP}/")
+
+
 __all__ = [
     "API_GROUP",
     "API_VERSION",
+    "APP_LABEL",
+    "CHUNKS_ANNOTATION",
+    "CHUNK_INDEX_ANNOTATION",
     "DECRYPTION_PROVIDERS",
     "DEFAULT_APP_NAMESPACE",
     "DEFAULT_BACKOFF_DURATION",
@@ -46,9 +76,18 @@ __all__ = [
     "DEFAULT_TARGET_REVISION",
     "DEFAULT_TIMEOUT",
     "FIELD_MANAGER",
+    "HANDOFF_ANNOTATION",
+    "HISTORY_ID_LABEL",
+    "HISTORY_SECRET_TYPE",
+    "HOOK_ANNOTATION_PREFIXES",
     "KIND",
     "RECONCILE_REQUESTED_ANNOTATION",
     "RECONCILE_WITH_SOURCE_ANNOTATION",
     "RENDERERS",
+    "REPOSITORY_SECRET_SELECTOR",
+    "SECRET_TYPE_LABEL",
+    "SECRET_TYPE_REPOSITORY",
+    "SHA256_ANNOTATION",
     "TRACKING_ANNOTATION",
+    "is_application_manifest",
 ]

@@ -28,12 +28,54 @@ class SyncStatusCode(StrEnum):
 
 
 class HealthStatusCode(StrEnum):
+    """The one health vocabulary (core assesses with it, the status stores it), declared
+    in the severity order of DESIGN §3: Healthy < Suspended < Progressing < Missing <
+    Degraded < Unknown."""
+
     HEALTHY = "Healthy"
-    PROGRESSING = "Progressing"
-    DEGRADED = "Degraded"
     SUSPENDED = "Suspended"
+    PROGRESSING = "Progressing"
     MISSING = "Missing"
+    DEGRADED = "Degraded"
     UNKNOWN = "Unknown"
+
+    @property
+    def severity(self) -> int:
+        """0 for Healthy up to 5 for Unknown: higher is worse."""
+        return _HEALTH_SEVERITY.index(self)
+
+    # Comparisons follow severity, not the alphabet, when both sides are statuses.
+    def __lt__(self, other: str) -> bool:
+        if isinstance(other, HealthStatusCode):
+            return self.severity < other.severity
+        return str.__lt__(self, other)
+
+    def __le__(self, other: str) -> bool:
+        if isinstance(other, HealthStatusCode):
+            return self.severity <= other.severity
+        return str.__le__(self, other)
+
+    def __gt__(self, other: str) -> bool:
+        if isinstance(other, HealthStatusCode):
+            return self.severity > other.severity
+        return str.__gt__(self, other)
+
+    def __ge__(self, other: str) -> bool:
+        if isinstance(other, HealthStatusCode):
+            return self.severity >= other.severity
+        return str.__ge__(self, other)
+
+    @classmethod
+    def parse(cls, text: str) -> HealthStatusCode:
+        """`"degraded"` -> DEGRADED (case-insensitive); ValueError for anything else."""
+        for status in cls:
+            if status.value.lower() == text.strip().lower():
+                return status
+        names = ", ".join(s.value for s in cls)
+        raise ValueError(f"{text!r} is not a health status (one of {names})")
+
+
+_HEALTH_SEVERITY: tuple[HealthStatusCode, ...] = tuple(HealthStatusCode)
 
 
 class OperationPhase(StrEnum):
@@ -49,7 +91,7 @@ class ConditionStatus(StrEnum):
     UNKNOWN = "Unknown"
 
 
-# Condition types DESIGN §3 names; other layers may add their own.
+# Every condition type an Application status can carry (DESIGN §3), in one place.
 CONDITION_HISTORY_REWRITTEN = "HistoryRewritten"
 CONDITION_BREAK_GLASS = "BreakGlass"
 # Raised by the controller: self-heal keeps being undone, or dependencies are not ready.
@@ -58,6 +100,14 @@ CONDITION_WAITING_FOR_DEPENDENCIES = "WaitingForDependencies"
 CONDITION_SYNC_ERROR = "SyncError"
 CONDITION_PROJECT_VIOLATION = "ProjectViolation"
 CONDITION_ADOPTION_REQUIRED = "AdoptionRequired"
+CONDITION_COMPARISON_ERROR = "ComparisonError"
+CONDITION_SHARED_RESOURCE = "SharedResource"
+# A warning: the render produced no objects, or only objects other apps manage.
+CONDITION_EMPTY_RENDER = "EmptyRender"
+# An Application whose spec tether cannot read (the controller says so in its status).
+CONDITION_INVALID_SPEC = "InvalidSpec"
+# The repository could not be fetched (the compare goes on with the last good fetch).
+CONDITION_SOURCE_ERROR = "SourceError"
 
 
 @dataclass(frozen=True)
@@ -421,9 +471,14 @@ def parse_status(fields: Fields) -> ApplicationStatus:
 __all__ = [
     "CONDITION_ADOPTION_REQUIRED",
     "CONDITION_BREAK_GLASS",
+    "CONDITION_COMPARISON_ERROR",
+    "CONDITION_EMPTY_RENDER",
     "CONDITION_HISTORY_REWRITTEN",
+    "CONDITION_INVALID_SPEC",
     "CONDITION_PROJECT_VIOLATION",
     "CONDITION_SELF_HEAL_FAILING",
+    "CONDITION_SHARED_RESOURCE",
+    "CONDITION_SOURCE_ERROR",
     "CONDITION_SYNC_ERROR",
     "CONDITION_WAITING_FOR_DEPENDENCIES",
     "ApplicationStatus",

@@ -3,56 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
+from tether.model.status import HealthStatusCode
 
-class HealthStatus(StrEnum):
-    """Health of one object or one application, declared from best to worst."""
-
-    HEALTHY = "Healthy"
-    SUSPENDED = "Suspended"
-    PROGRESSING = "Progressing"
-    MISSING = "Missing"
-    DEGRADED = "Degraded"
-    UNKNOWN = "Unknown"
-
-    @property
-    def severity(self) -> int:
-        """0 for Healthy up to 5 for Unknown: higher is worse."""
-        return _SEVERITY_ORDER.index(self)
-
-    # Comparisons follow severity, not the alphabet, when both sides are statuses.
-    def __lt__(self, other: str) -> bool:
-        if isinstance(other, HealthStatus):
-            return self.severity < other.severity
-        return str.__lt__(self, other)
-
-    def __le__(self, other: str) -> bool:
-        if isinstance(other, HealthStatus):
-            return self.severity <= other.severity
-        return str.__le__(self, other)
-
-    def __gt__(self, other: str) -> bool:
-        if isinstance(other, HealthStatus):
-            return self.severity > other.severity
-        return str.__gt__(self, other)
-
-    def __ge__(self, other: str) -> bool:
-        if isinstance(other, HealthStatus):
-            return self.severity >= other.severity
-        return str.__ge__(self, other)
-
-    @classmethod
-    def parse(cls, text: str) -> HealthStatus:
-        """`"degraded"` -> DEGRADED (case-insensitive); ValueError for anything else."""
-        for status in cls:
-            if status.value.lower() == text.strip().lower():
-                return status
-        names = ", ".join(s.value for s in cls)
-        raise ValueError(f"{text!r} is not a health status (one of {names})")
-
-
-_SEVERITY_ORDER: tuple[HealthStatus, ...] = tuple(HealthStatus)
+# The health enum is the status vocabulary's (model/status.py); core calls it
+# HealthStatus, the name its rules read best with.
+HealthStatus = HealthStatusCode
 
 
 def worst(*statuses: HealthStatus) -> HealthStatus:
