@@ -18,8 +18,8 @@ from tests.support.githttp import GitHttpServer, git
 from tests.support.repos import GitopsRepo
 from tests.support.waiting import eventually
 from tether.core.diff import Verdict, unified_diff
-from tether.engine.apps import create_app, get_app
-from tether.engine.compare import Comparison, Engine, compare, write_status
+from tether.engine.apps import ClusterApplicationStore, create_app, get_app, write_status
+from tether.engine.compare import Comparison, Engine, compare
 from tether.kube import KubeClient
 from tether.model.application import Application
 
@@ -135,7 +135,9 @@ async def test_corpus_synced_then_each_drift_is_exact(
         # Status is written to the Application: Synced, with every resource listed.
         result = await compare(engine, shop)
         assert result.status is not None
-        await write_status(kube, await get_app(kube, namespace, "shop"), result.status)
+        await write_status(
+            ClusterApplicationStore(kube), await get_app(kube, namespace, "shop"), result.status
+        )
         stored = await get_app(kube, namespace, "shop")
         assert stored.status is not None and stored.status.sync.status.value == "Synced"
         assert stored.status.sync.revision == result.revision
@@ -145,7 +147,9 @@ async def test_corpus_synced_then_each_drift_is_exact(
         # 1. kubectl scale
         kubectl("scale", "deployment/api", "-n", namespace, "--replicas=5")
         result = await settle(engine, shop, {"Deployment/api": ("OutOfSync", ["/spec/replicas"])})
-        await write_status(kube, await get_app(kube, namespace, "shop"), result.status)  # type: ignore[arg-type]
+        await write_status(
+            ClusterApplicationStore(kube), await get_app(kube, namespace, "shop"), result.status
+        )
         stored = await get_app(kube, namespace, "shop")
         assert stored.status is not None and stored.status.sync.status.value == "OutOfSync"
         assert stored.status.out_of_sync_since

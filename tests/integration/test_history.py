@@ -14,8 +14,7 @@ import pytest
 
 from tests.support.apps import application
 from tests.support.waiting import eventually
-from tether.engine.apps import create_app, get_app
-from tether.engine.compare import write_status
+from tether.engine.apps import ClusterApplicationStore, create_app, get_app, write_status
 from tether.engine.history import (
     APP_LABEL,
     CHUNK_BYTES,
@@ -84,7 +83,7 @@ async def test_keeps_the_newest_entries_and_deletes_the_secrets_of_dropped_ones(
     app = await make_app(kube, namespace)
     # Status fields written by the same field manager must survive the history write.
     await write_status(
-        kube,
+        ClusterApplicationStore(kube),
         app,
         ApplicationStatus(
             sync=SyncStatus(SyncStatusCode.SYNCED, "a" * 40, T0),
@@ -252,7 +251,9 @@ async def test_leftovers_of_a_crashed_record_are_skipped_then_swept(
     # As if the sync died between storing the manifests and writing the status.
     app = await get_app(kube, namespace, "web")
     assert app.status is not None
-    await write_status(kube, app, dataclasses.replace(app.status, history=()))
+    await write_status(
+        ClusterApplicationStore(kube), app, dataclasses.replace(app.status, history=())
+    )
 
     entry = await record(kube, app, 2)
     assert entry.id == 2

@@ -9,8 +9,8 @@ import pytest
 
 from tests.support.apps import application
 from tests.support.repos import GitopsRepo
-from tether.engine.apps import create_app, get_app
-from tether.engine.compare import Engine, compare, write_status
+from tether.engine.apps import ClusterApplicationStore, create_app, get_app, write_status
+from tether.engine.compare import Engine, compare
 from tether.engine.rollback import rollback_app
 from tether.engine.settings import set_sync_policy
 from tether.engine.sync import SyncRequest, sync_app
@@ -112,7 +112,7 @@ async def test_rollback_with_revert_makes_git_match_and_ends_break_glass(
     result = await compare(engine, current)
     assert result.diff is not None and result.diff.in_sync
     assert result.status is not None
-    await write_status(kube, current, result.status)
+    await write_status(ClusterApplicationStore(kube), current, result.status)
     final = await get_app(kube, namespace, "shop")
     assert final.status is not None and final.status.break_glass is not None
     assert not final.status.break_glass.active

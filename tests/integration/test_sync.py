@@ -12,8 +12,8 @@ import pytest
 from tests.support.apps import application
 from tests.support.githttp import git
 from tests.support.repos import GitopsRepo
-from tether.engine.apps import create_app, get_app
-from tether.engine.compare import Engine, compare, write_status
+from tether.engine.apps import ClusterApplicationStore, create_app, get_app, write_status
+from tether.engine.compare import Engine, compare
 from tether.engine.history import load_manifests
 from tether.engine.sync import SyncFailed, SyncRequest, sync_app
 from tether.errors import ConditionNotMet, InputError
@@ -446,7 +446,7 @@ async def test_a_status_from_an_old_read_keeps_newer_history(
     assert (await sync_app(engine, stale, SyncRequest())).succeeded  # history entry 2
     result = await compare(engine, stale)
     assert result.status is not None
-    await write_status(kube, stale, result.status)
+    await write_status(ClusterApplicationStore(kube), stale, result.status)
     final = await get_app(kube, namespace, "racy-status")
     assert final.status is not None and [e.id for e in final.status.history] == [1, 2]
 

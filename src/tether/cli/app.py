@@ -9,8 +9,8 @@ from typing import Any
 
 import click
 
-from tether.engine.apps import InvalidApplication, delete_app, get_app, list_apps
-from tether.engine.compare import Comparison, compare, write_status
+from tether.engine.apps import InvalidApplication, delete_app, get_app, list_apps, write_status
+from tether.engine.compare import Comparison, compare
 from tether.engine.revert import identity_from_env
 from tether.engine.rollback import RollbackReport, rollback_app
 from tether.engine.sync import SyncRequest, SyncResult, delete_cascade, describe_plan, sync_app
@@ -172,7 +172,7 @@ def app_get(cli: CliContext, name: str, refresh: bool, fmt: str | None) -> None:
             if refresh:
                 result = await compare(engine, app)
                 if result.status is not None:
-                    await write_status(engine.kube, app, result.status)
+                    await write_status(engine.apps, app, result.status)
                 app = await get_app(engine.kube, cli.app_namespace, name)
             return app
 
@@ -298,7 +298,7 @@ def app_diff(
             )
             # The status describes the app's own target; a --local/--revision diff does not.
             if result.status is not None and local_dir is None and revision is None:
-                await write_status(engine.kube, app, result.status)
+                await write_status(engine.apps, app, result.status)
             return result
 
     result = asyncio.run(run())

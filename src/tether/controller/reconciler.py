@@ -43,8 +43,8 @@ from tether.core.drift import DriftCause
 from tether.core.metrics import ControllerCounters, MetricsSnapshot, snapshot
 from tether.core.sharding import shard_of
 from tether.core.webhook import PushEvent, push_matches
-from tether.engine.apps import crd_installed, ensure_namespace, install_crd
-from tether.engine.compare import Comparison, Engine, compare, now_rfc3339, write_status
+from tether.engine.apps import crd_installed, ensure_namespace, install_crd, write_status
+from tether.engine.compare import Comparison, Engine, compare, now_rfc3339
 from tether.engine.events import NORMAL, WARNING, record_event
 from tether.engine.sync import SyncInProgress, SyncRefused, SyncRequest, sync_app
 from tether.errors import ConditionNotMet, InputError, TetherError
@@ -116,6 +116,9 @@ class _AppMemory:
     was_live: set[ResourceKey] = field(default_factory=set)  # live objects at the last compare
     written_rv: int = 0  # resourceVersion of our last status write
     heal_before: dict[str, frozenset[str]] = field(default_factory=dict)  # drift a heal is for
+    # Set by a self-heal sync (what each apply stored, the revision): the next reconcile's
+    # compare tells which drift it left exactly as it was.
+    heal_check: tuple[dict[ResourceKey, int], str | None] | None = None
 
 
 class Controller:
@@ -416,7 +419,7 @@ class Controller:
         if raw is not None and resource_version_of(raw) < memory.written_rv:
             # The watch has not delivered our own last status write yet: a status computed
             # from this older copy could look unchanged and never be written.
-            raw = await self.engine.kube.get(API_VERSION, KIND, key[1], key[0])
+            raw = await self.engine.apps.read(key[0], key[1])
             if raw is None:
                 self._forget(key)
                 return False
@@ -436,6 +439,8 @@ class Controller:
             except TetherError as exc:
                 log.warning("fetch %s: %s", url, exc)  # recorded; the compare goes on
         comparison = await compare(self.engine, app, fetch=False)
+        if memory.heal_check is not None:
+            self._check_heal(memory, comparison)
         for obj in comparison.desired:
             self._desired_index.setdefault(ResourceKey.of(obj), set()).add(key)
         status = comparison.status or app.status or ApplicationStatus()
@@ -467,9 +472,9 @@ class Controller:
             # A sync about to start hands the request on: the reconcile queued after it
             # marks it handled, so `app reconcile` reports the state the sync reached.
             status = dataclasses.replace(status, last_handled_reconcile_at=token)
-        written = await write_status(self.engine.kube, app, status)
-        if written:
-            memory.written_rv = max(memory.written_rv, int(written))
+        written = await write_status(self.engine.apps, app, status)
+        if written.resource_version:
+            memory.written_rv = max(memory.written_rv, int(written.resource_version))
         await self._condition_events(app, app.status, status)
         if decision.action is Action.WAIT and decision.reason == REASON_SYNC_RUNNING:
             self.queue.add_after(key, RUNNING_RECHECK)
@@ -480,8 +485,12 @@ class Controller:
         if decision.delay > 0:
             self.queue.add_after(key, decision.delay)
             return False
-        fresh = self._app(key) or app
-        task = asyncio.create_task(self._sync(key, fresh, decision), name=f"sync {key[0]}/{key[1]}")
+        # The copy our status write stored (the sync claims on its resourceVersion without
+        # reading again), and this reconcile's comparison: the sync plans from it.
+        stored = written.app or app
+        task = asyncio.create_task(
+            self._sync(key, stored, decision, comparison), name=f"sync {key[0]}/{key[1]}"
+        )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return True
@@ -593,7 +602,7 @@ class Controller:
             state, phase=OperationPhase.FAILED, finished_at=now_rfc3339(), message=message
         )
         status = dataclasses.replace(app.status, operation_state=failed)
-        await write_status(self.engine.kube, app, status)
+        await write_status(self.engine.apps, app, status)
         await record_event(
             self.engine.kube,
             app,
@@ -643,7 +652,22 @@ class Controller:
                 + ")",
             )
 
-    async def _sync(self, key: AppKey, app: Application, decision: Decision) -> None:
+    def _check_heal(self, memory: _AppMemory, comparison: Comparison) -> None:
+        """After a self-heal sync, the next compare shows what it could not repair."""
+        assert memory.heal_check is not None
+        stored_versions, revision = memory.heal_check
+        memory.heal_check = None
+        if comparison.error is not None:
+            return
+        still = unrepaired(comparison, stored_versions, memory.heal_before)
+        if still:
+            memory.heal.unrepairable = still
+            memory.heal.unrepairable_revision = revision
+            memory.heal.unrepairable_message = unrepaired_message(comparison, revision, still)
+
+    async def _sync(
+        self, key: AppKey, app: Application, decision: Decision, comparison: Comparison
+    ) -> None:
         self._syncing.add(key)
         memory = self._memory.setdefault(key, _AppMemory())
         retry_count = 0
@@ -662,21 +686,21 @@ class Controller:
             prune=app.auto_prune,
             initiated_by=f"{CONTROLLER_INITIATOR}/{decision.action.value}",
             fetch=False,
+            refresh_after=False,  # the reconcile queued after the sync compares
             retry_count=retry_count,
             # Argo CD's operation semantics: done once the last wave is applied; a
             # rollout of minutes must not hold a sync slot (health is in the status).
             final_health_gate=False,
         )
         try:
+            # A sync that had to wait for a slot compares again: the live state it was
+            # planned from may have moved on meanwhile.
+            planned: Comparison | None = None if self._sync_slots.locked() else comparison
             async with self._sync_slots:
                 await record_event(self.engine.kube, app, NORMAL, reason, decision.reason)
-                result = await sync_app(self.engine, app, request)
+                result = await sync_app(self.engine, app, request, comparison=planned)
             if decision.action is Action.SELF_HEAL:
-                still = unrepaired(result, memory.heal_before)
-                if still:
-                    memory.heal.unrepairable = still
-                    memory.heal.unrepairable_revision = result.revision
-                    memory.heal.unrepairable_message = unrepaired_message(result, still)
+                memory.heal_check = (dict(result.stored_versions), result.revision)
             self.counters.syncs[(*key, OperationPhase.SUCCEEDED.value)] += 1
             await record_event(self.engine.kube, app, NORMAL, "SyncSucceeded", result.message)
         except SyncInProgress:
@@ -719,7 +743,7 @@ class Controller:
             now,
         )
         status = dataclasses.replace(base, operation_state=state, conditions=tuple(conditions))
-        await write_status(self.engine.kube, app, status)
+        await write_status(self.engine.apps, app, status)
 
     # -- git ---------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ apply cannot override): the controller stops healing it and says why in SelfHeal
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from tether.core.autosync import (
     HEAL_BLOCKED_NON_DETERMINISTIC,
@@ -16,9 +16,9 @@ from tether.core.autosync import (
     unrepaired_drift,
 )
 from tether.core.diff import Verdict
-from tether.engine.sync import SyncResult
+from tether.engine.compare import Comparison
 from tether.model.application import CONDITION_SELF_HEAL_FAILING, Condition
-from tether.model.keys import resource_version_of
+from tether.model.keys import ResourceKey, resource_version_of
 
 
 def heal_blocked(conditions: Iterable[Condition]) -> bool:
@@ -29,27 +29,33 @@ def heal_blocked(conditions: Iterable[Condition]) -> bool:
     )
 
 
-def unrepaired(result: SyncResult, before: dict[str, frozenset[str]]) -> dict[str, frozenset[str]]:
-    """Drift the sync left exactly as it was: the object's live copy right after the sync
-    is the one the apply stored (nobody wrote it since), and still differs on the same
-    paths. (A copy older than the apply proves nothing; a newer one is a fight.)"""
-    comparison = result.comparison
-    if comparison is None or comparison.diff is None:
+def unrepaired(
+    comparison: Comparison,
+    stored_versions: Mapping[ResourceKey, int],
+    before: dict[str, frozenset[str]],
+) -> dict[str, frozenset[str]]:
+    """Drift a self-heal sync left exactly as it was: the object's live copy in the
+    compare after the sync is the one the apply stored (nobody wrote it since), and still
+    differs on the same paths. (A copy older than the apply proves nothing; a newer one is
+    a fight.)"""
+    if comparison.diff is None:
         return {}
     after = {
         str(d.key): frozenset(d.paths)
         for d in comparison.diff.out_of_sync
         if d.verdict is Verdict.OUT_OF_SYNC
         and d.key in comparison.live
-        and d.key in result.stored_versions
-        and resource_version_of(comparison.live[d.key]) == result.stored_versions[d.key]
+        and d.key in stored_versions
+        and resource_version_of(comparison.live[d.key]) == stored_versions[d.key]
     }
     return unrepaired_drift(before, after)
 
 
-def unrepaired_message(result: SyncResult, still: dict[str, frozenset[str]]) -> str:
+def unrepaired_message(
+    comparison: Comparison, revision: str | None, still: dict[str, frozenset[str]]
+) -> str:
     """`ConfigMap ns/x: /data/extra (cause controller-write, writer rogue)` for each."""
-    status = result.comparison.status if result.comparison else None
+    status = comparison.status
     resources = {str(r.key): r for r in (status.resources if status else ())}
     parts = []
     for obj in sorted(still):
@@ -63,7 +69,7 @@ def unrepaired_message(result: SyncResult, still: dict[str, frozenset[str]]) -> 
             if item
         )
         parts.append(f"{obj}: {', '.join(sorted(still[obj]))}" + (f" ({why})" if why else ""))
-    revision = (result.revision or "")[:8]
+    revision = (revision or "")[:8]
     return (
         "; ".join(parts)
         + f" still differ right after the self-heal sync{f' of {revision}' if revision else ''}"

@@ -1,11 +1,22 @@
-"""Application resources in the cluster: install the CRD, create, get, list, delete."""
+"""The Application store: install the CRD, create, get, list, delete, and the one
+writer of the Application status (`update_status`).
+
+Every status write in tether (a compare's result, the sync claim and its outcome, a
+history entry, a controller condition) goes through `update_status`: it applies a
+change to the copy at hand with that copy's resourceVersion as a precondition and, when
+someone wrote in between (409), reads again and re-applies the change to the newer copy.
+The store behind it is a small interface so that the conflict paths can be unit-tested
+with an in-memory fake; the cluster store is the only one tether itself uses.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
+from tether.core.status import merge_status
 from tether.errors import ClusterError, ConditionNotMet, InputError
 from tether.kube import KubeClient
 from tether.model.application import (
@@ -172,3 +183,112 @@ async def apply_status(
         "status": status.to_dict(),
     }
     return await kube.apply(body, field_manager=FIELD_MANAGER, subresource="status")
+
+
+# --------------------------------------------------------------------- status writer
+
+
+class ApplicationStore(Protocol):
+    """What the status writer needs from wherever Applications are kept."""
+
+    async def read(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The stored Application, None when there is none."""
+
+    async def write_status(
+        self, app: Application, status: ApplicationStatus, resource_version: str | None
+    ) -> dict[str, Any]:
+        """Store `status` as the whole status of `app`; ClusterError 409 when the stored
+        resourceVersion is no longer `resource_version`. Returns the stored object."""
+
+
+@dataclass(frozen=True)
+class ClusterApplicationStore:
+    """Applications in the cluster, read and written through `kube`."""
+
+    kube: KubeClient
+
+    async def read(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return await self.kube.get(API_VERSION, KIND, name, namespace)
+
+    async def write_status(
+        self, app: Application, status: ApplicationStatus, resource_version: str | None
+    ) -> dict[str, Any]:
+        return await apply_status(self.kube, app, status, resource_version)
+
+
+class StatusConflict(ClusterError):
+    """The status kept changing under every attempt to write it."""
+
+
+# A change computes the status to write from the stored Application it is given (the copy
+# at hand first, a fresh read after a conflict); None means there is nothing to write.
+# It may raise to refuse (the sync claim does when another operation runs).
+StatusChange = Callable[[Application], ApplicationStatus | None]
+
+STATUS_WRITE_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class StatusWrite:
+    """The outcome of `update_status`: the Application as stored afterwards (None when
+    it was deleted meanwhile) and whether a write was made."""
+
+    app: Application | None
+    written: bool
+
+    @property
+    def resource_version(self) -> str | None:
+        return self.app.resource_version if self.written and self.app is not None else None
+
+
+async def update_status(
+    store: ApplicationStore,
+    app: Application,
+    change: StatusChange,
+    *,
+    what: str = "status",
+    attempts: int = STATUS_WRITE_ATTEMPTS,
+) -> StatusWrite:
+    """Apply `change` to the status of `app` without losing anybody's newer write.
+
+    The first attempt trusts `app` (a watch-cache copy, or what the last write returned)
+    and writes with its resourceVersion as the precondition: no read when nothing else
+    wrote meanwhile. After a conflict the Application is read again and `change` is
+    applied to the newer copy.
+    """
+    current: Application | None = app
+    for attempt in range(attempts):
+        if attempt or current is None or current.resource_version is None:
+            raw = await store.read(app.namespace, app.name)
+            if raw is None:
+                return StatusWrite(None, False)  # deleted meanwhile: nothing to write to
+            current = Application.from_dict(raw)
+        status = change(current)
+        if status is None or status == current.status:
+            return StatusWrite(current, False)
+        try:
+            stored = await store.write_status(current, status, current.resource_version)
+        except ClusterError as exc:
+            if exc.status != 409:
+                raise
+            continue
+        return StatusWrite(Application.from_dict(stored), True)
+    raise StatusConflict(
+        f"Application {app.namespace}/{app.name}: status kept changing; {what} not written"
+        f" after {attempts} attempts",
+        status=409,
+        reason="Conflict",
+    )
+
+
+async def write_status(
+    store: ApplicationStore, app: Application, status: ApplicationStatus
+) -> StatusWrite:
+    """Write a status computed from `app` (an earlier read) without losing newer writes:
+    the fields this computation changed are merged (three-way, core/status.merge_status)
+    into whatever is stored, so history or an operation recorded meanwhile survive."""
+    if app.status == status:
+        return StatusWrite(app, False)
+    return await update_status(
+        store, app, lambda current: merge_status(app.status, status, current.status)
+    )

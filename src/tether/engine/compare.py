@@ -28,14 +28,12 @@ from tether.core.status import (
     compared_status,
     empty_render_warning,
     failed_status,
-    merge_status,
 )
 from tether.core.undeclared import strict_in_annotations
 from tether.errors import ClusterError, InputError, TetherError
 from tether.git import GitCredentials
 from tether.kube import KubeClient
 from tether.model.application import (
-    API_VERSION,
     CONDITION_ADOPTION_REQUIRED,
     CONDITION_EMPTY_RENDER,
     CONDITION_HISTORY_REWRITTEN,
@@ -55,7 +53,6 @@ from tether.render import (
     RenderRequest,
 )
 
-from .apps import apply_status
 from .facts import helm_capabilities, renders_helm
 from .hints import rejection_hint
 from .rerender import unstable_render_paths
@@ -109,6 +106,7 @@ async def compare(
     `hard_refresh` fetches and re-runs every server-side dry-run instead of reusing
     cached predictions.
     """
+    engine.compares += 1
     result = Comparison(app, None)
     try:
         await _compare_into(
@@ -546,39 +544,6 @@ def is_immutable_field_error(exc: ClusterError) -> bool:
     return exc.status == 422 and "immutable" in exc.message
 
 
-async def write_status(
-    kube: KubeClient, app: Application, status: ApplicationStatus, attempts: int = 5
-) -> str | None:
-    """Write a status computed from `app` (an earlier read) without losing newer writes.
-
-    The fields this computation changed are merged into the current status (history or
-    an operation recorded meanwhile survive), and the write carries the resourceVersion
-    it merged into, so a write in between makes it merge again instead of clobbering.
-    Returns the resourceVersion written, None when there was nothing to write.
-    """
-    if app.status == status:
-        return None
-    for _ in range(attempts):
-        raw = await kube.get(API_VERSION, "Application", app.name, app.namespace)
-        if raw is None:
-            return None  # deleted meanwhile: nothing to write to
-        current = Application.from_dict(raw)
-        merged = merge_status(app.status, status, current.status)
-        if merged == current.status:
-            return None
-        try:
-            stored = await apply_status(kube, app, merged, raw["metadata"]["resourceVersion"])
-            return str((stored.get("metadata") or {}).get("resourceVersion", ""))
-        except ClusterError as exc:
-            if exc.status != 409:
-                raise
-    raise ClusterError(
-        f"Application {app.namespace}/{app.name}: status kept changing; not written",
-        status=409,
-        reason="Conflict",
-    )
-
-
 def _one_line(exc: TetherError) -> str:
     return exc.message.splitlines()[0] if exc.message else type(exc).__name__
 
@@ -593,5 +558,4 @@ __all__ = [
     "is_immutable_field_error",
     "last_synced_revision",
     "now_rfc3339",
-    "write_status",
 ]

@@ -31,7 +31,12 @@ from typing import Any
 
 import orjson
 
-from tether.engine.apps import apply_status, get_app
+from tether.engine.apps import (
+    ApplicationStore,
+    ClusterApplicationStore,
+    get_app,
+    update_status,
+)
 from tether.errors import ClusterError, InputError, TetherError
 from tether.kube import KubeClient
 from tether.model.application import (
@@ -191,13 +196,54 @@ async def record_history(
     Returns the new entry (not in the status when the limit is 0).
     """
     current = await get_app(kube, app.namespace, app.name)
+    entry, _ = await append_history(
+        kube,
+        ClusterApplicationStore(kube),
+        current,
+        revision=revision,
+        manifests=manifests,
+        deployed_at=deployed_at,
+        deploy_started_at=deploy_started_at,
+        initiated_by=initiated_by,
+        health=health,
+    )
+    return entry
+
+
+async def append_history(
+    kube: KubeClient,
+    store: ApplicationStore,
+    current: Application,
+    *,
+    revision: str,
+    manifests: list[dict[str, Any]],
+    deployed_at: str,
+    deploy_started_at: str | None,
+    initiated_by: str | None,
+    health: str | None = None,
+) -> tuple[HistoryEntry, Application | None]:
+    """`record_history` for an Application as stored right now (what the caller's own
+    status write returned: the next id is taken from its history without another read).
+    Returns the entry and the Application as stored after the append."""
     template = _validated_entry(
         current, revision, deployed_at, deploy_started_at, initiated_by, health
     )
     blob = encode_manifests(manifests)
     entry = await _store_manifests(kube, current, template, blob)
+    kept: list[HistoryEntry] = []
+    trimmed: list[HistoryEntry] = []
+
+    def append(latest: Application) -> ApplicationStatus:
+        nonlocal kept, trimmed
+        status = latest.status or ApplicationStatus()
+        kept, trimmed = trim_history(
+            [*(e for e in status.history if e.id != entry.id), entry],
+            latest.spec.revision_history_limit,
+        )
+        return dataclasses.replace(status, history=tuple(kept))
+
     try:
-        kept, trimmed = await _append_to_status(kube, current, entry)
+        written = await update_status(store, current, append, what=f"history entry {entry.id}")
     except ClusterError as exc:
         # Refused for sure (4xx): the entry is not in the status and its Secrets are
         # garbage. After anything else the write may have landed, so they stay; if they
@@ -207,7 +253,7 @@ async def record_history(
         raise
     if trimmed:
         await _delete_trimmed(kube, current, kept, trimmed)
-    return entry
+    return entry, written.app
 
 
 def _validated_entry(
@@ -299,42 +345,6 @@ async def _write_chunk(kube: KubeClient, app: Application, body: dict[str, Any])
             hint="rename or delete that Secret",
         )
     await kube.apply(body, field_manager=FIELD_MANAGER)
-
-
-async def _append_to_status(
-    kube: KubeClient, app: Application, entry: HistoryEntry
-) -> tuple[list[HistoryEntry], list[HistoryEntry]]:
-    """Append `entry` to status.history, trimmed to the limit; return (kept, dropped).
-
-    The other status fields are written by the same field manager, so the whole status
-    is applied: a partial apply would drop them. The resourceVersion precondition makes
-    a concurrent status write fail (409) instead of being overwritten; we then re-read.
-    """
-    current = app
-    for attempt in range(_MAX_STATUS_ATTEMPTS):
-        if attempt:
-            current = await get_app(kube, app.namespace, app.name)
-        status = current.status or ApplicationStatus()
-        kept, trimmed = trim_history(
-            [*(e for e in status.history if e.id != entry.id), entry],
-            current.spec.revision_history_limit,
-        )
-        try:
-            await apply_status(
-                kube,
-                current,
-                dataclasses.replace(status, history=tuple(kept)),
-                current.resource_version,
-            )
-        except ClusterError as exc:
-            if exc.status != 409:
-                raise
-            continue
-        return kept, trimmed
-    raise ClusterError(
-        f"Application {app.namespace}/{app.name}: status kept changing; "
-        f"history entry {entry.id} not recorded after {_MAX_STATUS_ATTEMPTS} attempts"
-    )
 
 
 def trim_history(

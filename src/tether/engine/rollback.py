@@ -26,8 +26,8 @@ from tether.model.application import (
     set_condition,
 )
 
-from .apps import get_app
-from .compare import Engine, now_rfc3339, write_status
+from .apps import get_app, write_status
+from .compare import Engine, now_rfc3339
 from .history import find_entry, load_manifests
 from .revert import RevertReport, RevertSelection, revert_apps
 from .settings import set_sync_policy
@@ -126,4 +126,4 @@ async def _mark_break_glass(
             )
         ),
     )
-    await write_status(engine.kube, current, status)
+    await write_status(engine.apps, current, status)

@@ -42,6 +42,7 @@ from tether.render import (
 )
 from tether.sandbox import Evaluator
 
+from .apps import ApplicationStore, ClusterApplicationStore
 from .facts import ClusterFacts, discover, fingerprint, watch_discovery_kinds
 
 # Custom health rules (jq or CEL) live in this ConfigMap of the app's namespace: every data
@@ -138,6 +139,17 @@ class Engine:
     _facts: tuple[ClusterFacts, str, float] | None = None  # facts, fingerprint, read at
     _facts_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _facts_watching: bool = False
+    # Where Applications are read and their status written (engine/apps.py); the cluster
+    # unless a test puts a double in between.
+    app_store: ApplicationStore | None = None
+    # How many comparisons this engine ran (a reconcile is meant to compare once).
+    compares: int = 0
+
+    @property
+    def apps(self) -> ApplicationStore:
+        if self.app_store is None:
+            self.app_store = ClusterApplicationStore(self.kube)
+        return self.app_store
 
     def writer_for(self, app: Application) -> KubeClient:
         """The client for every write an app makes to its objects (apply, dry-run,

@@ -15,15 +15,18 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tether.core.health import CustomHealthRule, HealthStatus
+from tether.core.health import (
+    CustomHealthRule,
+    HealthStatus,
+    aggregate_health,
+    health_of_missing,
+)
 from tether.core.plan import SyncPhase, SyncPlan, SyncTask, Wave, check_prune_guards, plan_sync
 from tether.core.status import empty_render_note
 from tether.errors import ClusterError, ConditionNotMet, InputError, TetherError
 from tether.kube import KubeClient
 from tether.model.application import (
-    API_VERSION,
     FIELD_MANAGER,
-    KIND,
     Application,
     ApplicationStatus,
     OperationPhase,
@@ -31,7 +34,7 @@ from tether.model.application import (
 )
 from tether.model.keys import ResourceKey, resource_version_of, split_api_version
 
-from .apps import apply_status, get_app
+from .apps import write_status
 from .compare import (
     Comparison,
     Engine,
@@ -39,10 +42,9 @@ from .compare import (
     compare,
     is_immutable_field_error,
     now_rfc3339,
-    write_status,
 )
 from .hints import rejection_hint
-from .history import record_history
+from .history import append_history
 from .hooks import (
     HookRun,
     dry_run_hook,
@@ -52,6 +54,7 @@ from .hooks import (
     wait_for_hooks,
     watch_earlier_hook_kinds,
 )
+from .operation import SyncInProgress, claim_operation
 from .sync_errors import SyncFailed
 from .takeover import take_over_person_fields
 from .waiting import WaitedFor, Waiting, timeout_report
@@ -76,6 +79,10 @@ class SyncRequest:
     # Waves before the last, and hooks, are always health-gated.
     final_health_gate: bool = True
     retry_count: int = 0  # failed attempts before this one (syncPolicy.retry)
+    # Compare again once the operation ends and store that comparison in the status (the
+    # CLI does, to print the state it reached). The controller passes False: it queues
+    # the app again right away, and that reconcile's compare is the one after the sync.
+    refresh_after: bool = True
 
 
 @dataclass
@@ -110,23 +117,28 @@ class SyncRefused(ConditionNotMet):
     """A guard refused the sync before anything was written (prune guards)."""
 
 
-class SyncInProgress(ConditionNotMet):
-    """Another sync of the app is running (or claimed it at the same moment)."""
-
-
 def _noop(_: str) -> None:
     pass
 
 
 async def sync_app(
-    engine: Engine, app: Application, request: SyncRequest, progress: Progress = _noop
+    engine: Engine,
+    app: Application,
+    request: SyncRequest,
+    progress: Progress = _noop,
+    *,
+    comparison: Comparison | None = None,
 ) -> SyncResult:
+    """Sync `app`. A `comparison` just made of the same spec (the controller's reconcile)
+    is planned from as it is; otherwise the app is compared first."""
     if request.prune or app.auto_prune:
         await watch_earlier_hook_kinds(engine, app)  # leftover hooks are pruned too
-    comparison = await compare(engine, app, revision=request.revision, fetch=request.fetch)
+    if not _reusable(comparison, app, request):
+        comparison = await compare(engine, app, revision=request.revision, fetch=request.fetch)
+    assert comparison is not None
     if comparison.error is not None:
         if comparison.status is not None:
-            await write_status(engine.kube, app, comparison.status)
+            await write_status(engine.apps, app, comparison.status)
         raise comparison.error
     assert comparison.diff is not None
     revision = comparison.revision
@@ -140,6 +152,16 @@ async def sync_app(
 
     return await run_operation(
         engine, app, plan, revision, request, progress, comparison=comparison, created_ns=created_ns
+    )
+
+
+def _reusable(comparison: Comparison | None, app: Application, request: SyncRequest) -> bool:
+    return (
+        comparison is not None
+        and comparison.error is None
+        and request.revision is None
+        and comparison.app.spec == app.spec
+        and comparison.app.annotations == app.annotations
     )
 
 
@@ -159,8 +181,8 @@ async def run_operation(
 ) -> SyncResult:
     """Claim the app, preflight, run the waves, finish (status, history when `record`)."""
     started = now_rfc3339()
-    app = await _claim(
-        engine.kube, app, revision, started, request.initiated_by, request.retry_count
+    app = await claim_operation(
+        engine.apps, app, revision, started, request.initiated_by, request.retry_count
     )
     result = SyncResult(app, OperationPhase.RUNNING, "", revision, plan, comparison=comparison)
     result.writer = engine.writer_for(app)
@@ -252,62 +274,6 @@ def _plan(app: Application, comparison: Comparison, request: SyncRequest) -> Syn
             hint="pass --confirm-prune to delete them",
         )
     return plan
-
-
-async def _claim(
-    kube: KubeClient,
-    app: Application,
-    revision: str | None,
-    started: str,
-    initiated_by: str,
-    retry_count: int = 0,
-    attempts: int = 5,
-) -> Application:
-    """Mark the operation Running, guarded by resourceVersion: one sync per app at a time.
-
-    A conflict caused by another kind of status write (a controller refreshing the
-    comparison) is retried on a fresh read; only a Running operation refuses the claim.
-    """
-    for attempt in range(attempts):
-        raw = await kube.get(API_VERSION, KIND, app.name, app.namespace)
-        if raw is None:
-            raise InputError(f"Application {app.namespace}/{app.name} not found")
-        current = Application.from_dict(raw)
-        state = current.status.operation_state if current.status else None
-        if state is not None and state.phase is OperationPhase.RUNNING:
-            raise SyncInProgress(
-                f"Application {app.name}: a sync started at {state.started_at} by"
-                f" {state.initiated_by or 'someone'} is still running",
-                hint="wait for it (tether app wait) and try again",
-            )
-        status = dataclasses.replace(
-            current.status or ApplicationStatus(),
-            operation_state=OperationState(
-                OperationPhase.RUNNING,
-                revision,
-                started,
-                None,
-                "sync started",
-                initiated_by,
-                retry_count,
-            ),
-        )
-        # Server-side apply of the whole status (the same manager and operation as every
-        # other status write), with resourceVersion as a precondition: a racing claim
-        # gets a 409.
-        try:
-            stored = await apply_status(kube, app, status, raw["metadata"]["resourceVersion"])
-        except ClusterError as exc:
-            if exc.status == 409 and attempt < attempts - 1:
-                continue  # the next read tells whether it was a competing claim
-            if exc.status == 409:
-                raise SyncInProgress(
-                    f"Application {app.name}: another sync claimed it at the same time",
-                    hint="wait for it (tether app wait) and try again",
-                ) from exc
-            raise
-        return Application.from_dict(stored)
-    raise AssertionError("unreachable")
 
 
 def _namespace_to_create(app: Application) -> str | None:
@@ -585,45 +551,87 @@ async def _finish(
     *,
     record: bool = True,
 ) -> None:
-    """Record the outcome in operationState, and the new comparison in status."""
+    """Record the outcome in operationState (with the comparison after the sync when
+    `request.refresh_after`) and, after a successful sync, the history entry."""
     finished = now_rfc3339()
-    after = await compare(engine, app, revision=request.revision, fetch=False)
-    result.comparison = after
-    raw = await engine.kube.get(API_VERSION, KIND, app.name, app.namespace)
-    if raw is None:
-        return
-    current = Application.from_dict(raw)
-    base = after.status if after.status is not None else (current.status or ApplicationStatus())
-    status = dataclasses.replace(
-        base,
-        history=(current.status.history if current.status else base.history),
-        operation_state=OperationState(
-            result.phase,
-            result.revision,
-            started,
-            finished,
-            result.message,
-            request.initiated_by,
-            request.retry_count,
-        ),
+    after: Comparison | None = None
+    if request.refresh_after:
+        after = await compare(engine, app, revision=request.revision, fetch=False)
+        result.comparison = after
+    state = OperationState(
+        result.phase,
+        result.revision,
+        started,
+        finished,
+        result.message,
+        request.initiated_by,
+        request.retry_count,
     )
-    await write_status(engine.kube, current, status)
-    result.app = current
+    base = after.status if after is not None and after.status is not None else app.status
+    status = dataclasses.replace(
+        base or ApplicationStatus(),
+        history=app.status.history if app.status else (),
+        operation_state=state,
+    )
+    written = await write_status(engine.apps, app, status)
+    if written.app is None:
+        return  # deleted during the sync
+    current = result.app = written.app
     if record and result.phase is OperationPhase.SUCCEEDED and result.revision:
         # The rendered manifests of this revision, kept in Secrets owned by the app, are
         # what a break-glass rollback applies when Git is unreachable.
-        health = after.app_health.status if after.app_health else None
-        await record_history(
+        applied = after if after is not None else result.comparison
+        manifests = (
+            [o for o in applied.desired if ResourceKey.of(o) not in applied.shared]
+            if applied is not None
+            else []
+        )
+        if after is not None:
+            health = after.app_health.status if after.app_health else None
+        else:
+            health = await _health_now(engine, current, manifests, result.stored_versions)
+        _, stored = await append_history(
             engine.kube,
+            engine.apps,
             current,
             revision=result.revision,
-            manifests=[o for o in after.desired if ResourceKey.of(o) not in after.shared],
+            manifests=manifests,
             deployed_at=finished,
             deploy_started_at=started,
             initiated_by=request.initiated_by,
             health=str(health) if health is not None else None,
         )
-        result.app = await get_app(engine.kube, current.namespace, current.name)
+        result.app = stored or current
+
+
+async def _health_now(
+    engine: Engine,
+    app: Application,
+    objects: Sequence[dict[str, Any]],
+    stored_versions: Mapping[ResourceKey, int],
+) -> HealthStatus | None:
+    """The app's health right after its last wave, from the live copies (no new compare:
+    the history entry records it, the next reconcile's compare stores the full picture)."""
+    lives = []
+    for obj in objects:
+        key = ResourceKey.of(obj)
+        live = engine.cache.get(key) if engine.cache.watched(key.group, key.kind) else None
+        if live is None or resource_version_of(live) < stored_versions.get(key, 0):
+            live = await engine.kube.get(
+                str(obj.get("apiVersion", "")), key.kind, key.name, key.namespace or None
+            )
+        if live is not None:
+            lives.append((key, live))
+    rules = await engine.health_rules(app.namespace, app)
+    assessed = await engine.evaluator.assess_health(
+        [live for _, live in lives], rules, what=f"Application {app.name}"
+    )
+    found = {key: health for (key, _), health in zip(lives, assessed, strict=True)}
+    keys = [ResourceKey.of(o) for o in objects]
+    overall = aggregate_health(
+        (key, found[key] if key in found else health_of_missing()) for key in keys
+    )
+    return overall.status
 
 
 def describe_plan(plan: SyncPlan) -> list[str]:
@@ -641,6 +649,7 @@ def describe_plan(plan: SyncPlan) -> list[str]:
 
 __all__ = [
     "SyncFailed",
+    "SyncInProgress",
     "SyncRequest",
     "SyncResult",
     "describe_plan",
