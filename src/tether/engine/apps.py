@@ -269,7 +269,8 @@ async def update_status(
         try:
             stored = await store.write_status(current, status, current.resource_version)
         except ClusterError as exc:
-            if exc.status != 409:
+            # 409: written in between; 404: deleted in between (the read tells).
+            if exc.status not in (404, 409):
                 raise
             continue
         return StatusWrite(Application.from_dict(stored), True)

@@ -1,0 +1,160 @@
+"""The one status writer (engine/apps.update_status) and the sync claim on its conflict
+paths, against an in-memory store: the real-cluster tests (tests/integration/test_sync.py
+racing claims, test_history.py concurrent records) cover the same rules end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import pytest
+
+from tests.support.app_store import InMemoryApplicationStore
+from tests.support.apps import application
+from tether.engine.apps import StatusConflict, update_status, write_status
+from tether.engine.operation import SyncInProgress, claim_operation
+from tether.errors import InputError
+from tether.model.application import (
+    Application,
+    ApplicationStatus,
+    HistoryEntry,
+    OperationPhase,
+    OperationState,
+    SyncStatus,
+    SyncStatusCode,
+)
+
+T0 = "2026-12-02T00:00:00Z"
+SHA = "a" * 40
+
+
+def stored_app(store: InMemoryApplicationStore, **status: object) -> Application:
+    app = application("web", "apps", "https://git.example/r.git", "web")
+    return store.put(dataclasses.replace(app, status=ApplicationStatus(**status)))  # type: ignore[arg-type]
+
+
+def synced(status: ApplicationStatus) -> ApplicationStatus:
+    return dataclasses.replace(status, sync=SyncStatus(SyncStatusCode.SYNCED, SHA, T0))
+
+
+async def test_a_write_on_the_current_copy_needs_no_read() -> None:
+    store = InMemoryApplicationStore()
+    app = stored_app(store)
+    written = await write_status(store, app, synced(ApplicationStatus()))
+    assert written.written and written.app is not None
+    assert (
+        written.app.status is not None and written.app.status.sync.status is SyncStatusCode.SYNCED
+    )
+    assert (store.reads, store.writes, store.conflicts) == (0, 1, 0)
+    assert written.resource_version == store.stored("apps", "web").resource_version
+
+
+async def test_an_unchanged_status_is_not_written() -> None:
+    store = InMemoryApplicationStore()
+    app = stored_app(store, sync=SyncStatus(SyncStatusCode.SYNCED, SHA, T0))
+    assert app.status is not None
+    written = await write_status(store, app, app.status)
+    assert not written.written and written.resource_version is None
+    assert (store.reads, store.writes) == (0, 0)
+    # ...and a changed one is (the same call, one field different).
+    changed = dataclasses.replace(app.status, sync=SyncStatus(SyncStatusCode.OUT_OF_SYNC, SHA, T0))
+    assert (await write_status(store, app, changed)).written
+    assert store.writes == 1
+
+
+async def test_a_write_in_between_is_merged_not_overwritten() -> None:
+    store = InMemoryApplicationStore()
+    app = stored_app(store)
+    # Someone records a history entry after our read: our copy is stale.
+    entry = HistoryEntry(1, SHA, T0)
+    store.put(dataclasses.replace(app, status=ApplicationStatus(history=(entry,))))
+    written = await write_status(store, app, synced(ApplicationStatus()))
+    assert written.written
+    final = store.stored("apps", "web").status
+    assert final is not None
+    assert final.sync.status is SyncStatusCode.SYNCED  # our field
+    assert final.history == (entry,)  # theirs survives the three-way merge
+    assert (store.conflicts, store.reads, store.writes) == (1, 1, 1)
+
+
+async def test_a_status_that_keeps_changing_is_a_conflict_after_the_attempts() -> None:
+    store = InMemoryApplicationStore()
+    app = stored_app(store)
+    n = 0
+
+    async def another_writer(key: tuple[str, str]) -> None:
+        nonlocal n
+        n += 1
+        current = store.stored(*key)
+        store.put(
+            dataclasses.replace(
+                current, status=ApplicationStatus(history=(HistoryEntry(n, SHA, T0),))
+            )
+        )
+
+    store.before_write = another_writer
+    with pytest.raises(StatusConflict, match="status kept changing; status not written after 3"):
+        await update_status(
+            store, app, lambda cur: synced(cur.status or ApplicationStatus()), attempts=3
+        )
+    assert store.conflicts == 3 and store.writes == 0
+
+
+async def test_an_app_deleted_meanwhile_is_not_written() -> None:
+    store = InMemoryApplicationStore()
+    app = stored_app(store)
+    store.put(app)  # our copy is stale...
+    store.delete("apps", "web")  # ...and the app is gone
+    written = await write_status(store, app, synced(ApplicationStatus()))
+    assert written.app is None and not written.written
+
+
+async def test_the_claim_refuses_while_an_operation_runs() -> None:
+    store = InMemoryApplicationStore()
+    running = OperationState(OperationPhase.RUNNING, SHA, T0, None, "sync started", "alice")
+    app = stored_app(store, operation_state=running)
+    with pytest.raises(SyncInProgress, match=r"started at .* by alice is still running"):
+        await claim_operation(store, app, SHA, T0, "bob")
+    assert store.writes == 0
+    # Without the Running operation the same claim succeeds.
+    done = dataclasses.replace(running, phase=OperationPhase.SUCCEEDED, finished_at=T0)
+    app = store.put(dataclasses.replace(app, status=ApplicationStatus(operation_state=done)))
+    claimed = await claim_operation(store, app, SHA, T0, "bob")
+    assert claimed.status is not None and claimed.status.operation_state is not None
+    assert claimed.status.operation_state.phase is OperationPhase.RUNNING
+    assert claimed.status.operation_state.initiated_by == "bob"
+
+
+async def test_two_racing_claims_one_wins_the_other_sees_it_running() -> None:
+    store = InMemoryApplicationStore()
+    app = stored_app(store)
+    turn = asyncio.Event()
+
+    async def interleave(key: tuple[str, str]) -> None:
+        # Both claims reach the write before either lands: the second one conflicts.
+        if not turn.is_set():
+            turn.set()
+            await asyncio.sleep(0)
+
+    store.before_write = interleave
+    results = await asyncio.gather(
+        claim_operation(store, app, SHA, T0, "alice"),
+        claim_operation(store, app, SHA, T0, "bob"),
+        return_exceptions=True,
+    )
+    won = [r for r in results if isinstance(r, Application)]
+    lost = [r for r in results if isinstance(r, SyncInProgress)]
+    assert len(won) == 1 and len(lost) == 1, results
+    assert store.conflicts == 1
+    final = store.stored("apps", "web").status
+    assert final is not None and final.operation_state is not None
+    assert won[0].status is not None and won[0].status.operation_state == final.operation_state
+
+
+async def test_the_claim_of_a_deleted_app_says_not_found() -> None:
+    store = InMemoryApplicationStore()
+    app = stored_app(store)
+    store.put(app)
+    store.delete("apps", "web")
+    with pytest.raises(InputError, match="not found"):
+        await claim_operation(store, app, SHA, T0, "bob")
