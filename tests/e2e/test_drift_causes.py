@@ -26,7 +26,7 @@ from tests.support.repos import GitopsRepo
 from tests.support.schemas import assert_drift_output
 from tests.support.waiting import eventually
 from tests.support.webhook import MutatingWebhook, Mutation
-from tether.core.drift import DriftCause
+from tether.core.drift_findings import DriftCause
 from tether.engine.apps import create_app as create_application
 from tether.engine.compare import Engine, compare
 from tether.engine.drift import explain_drift

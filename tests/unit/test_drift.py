@@ -8,18 +8,12 @@ from typing import Any
 import yaml
 
 from tether.core.diff import ObjectDiff, Verdict
-from tether.core.drift import (
-    DriftCause,
-    DriftFinding,
-    FieldWriter,
-    api_version_skew,
-    attribute_path,
-    explain_app,
-    explain_object,
-    is_human_manager,
-    object_causes,
-    suggestion_yaml,
-)
+from tether.core.drift import explain_app, explain_object
+from tether.core.drift_findings import DriftCause, DriftFinding, FieldWriter
+from tether.core.drift_suggestions import object_causes, suggestion_yaml
+from tether.core.drift_versions import api_version_skew
+from tether.core.managedfields import attribute_path
+from tether.core.undeclared import is_human_manager
 from tether.model.keys import ResourceKey
 
 NS = "production"

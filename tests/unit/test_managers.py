@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tether.core.ignore import resolve_pointer
+from tether.core.paths import resolve_pointer
 from tether.core.managers import (
     describe_takeover,
     is_person_tool_entry,

@@ -16,7 +16,8 @@ from tether.core.autosync import (
 )
 from tether.core.determinism import self_written_drift, unstable_paths
 from tether.core.diff import ObjectDiff, Verdict
-from tether.core.drift import DriftCause, explain_object
+from tether.core.drift import explain_object
+from tether.core.drift_findings import DriftCause
 from tether.core.status import empty_render_note, empty_render_warning
 from tether.model.application import (
     API_VERSION,

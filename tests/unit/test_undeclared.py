@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from tether.core.diff import AppDiff, Verdict, compare_object
-from tether.core.drift import DriftCause, explain_object
+from tether.core.drift import explain_object
+from tether.core.drift_findings import DriftCause
 from tether.core.ignore import parse_ignore_rules
 from tether.core.status import resource_statuses
 from tether.core.undeclared import manual_edit_paths, strict_in_annotations

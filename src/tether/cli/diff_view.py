@@ -9,7 +9,8 @@ from typing import Any
 import click
 
 from tether.core.diff import AppDiff, ObjectDiff, Verdict, unified_diff
-from tether.core.drift import DriftCause, explain_object
+from tether.core.drift import explain_object
+from tether.core.drift_findings import DriftCause
 from tether.engine.compare import Comparison
 from tether.model.keys import ResourceKey
 

@@ -6,7 +6,7 @@ import asyncio
 
 import click
 
-from tether.core.drift import suggestion_yaml
+from tether.core.drift_suggestions import suggestion_yaml
 from tether.engine.apps import get_app, list_apps
 from tether.engine.drift import DriftReport, explain_drift
 

@@ -39,7 +39,7 @@ from tether.core.autosync import (
     is_controller_operation,
 )
 from tether.core.diff import Verdict
-from tether.core.drift import DriftCause
+from tether.core.drift_findings import DriftCause
 from tether.core.metrics import ControllerCounters, MetricsSnapshot, snapshot
 from tether.core.sharding import shard_of
 from tether.core.webhook import PushEvent, push_matches

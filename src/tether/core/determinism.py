@@ -13,17 +13,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from tether.core.drift import TETHER_FIELD_MANAGER, DriftCause, DriftFinding
+from tether.core.drift_findings import DriftCause, DriftFinding
 from tether.core.ignore import same_json
 from tether.core.normalize import normalize
+from tether.core.paths import ABSENT, Obj, value_at
 from tether.model.keys import ResourceKey
-
-Obj = dict[str, Any]
-_ABSENT = object()
+from tether.model.names import FIELD_MANAGER
 
 
 def self_written_drift(
-    findings: Iterable[DriftFinding], *, field_manager: str = TETHER_FIELD_MANAGER
+    findings: Iterable[DriftFinding], *, field_manager: str = FIELD_MANAGER
 ) -> dict[ResourceKey, list[str]]:
     """Drifted pointers nobody explains but tether's own last write, per object."""
     out: dict[ResourceKey, list[str]] = {}
@@ -59,7 +58,7 @@ def unstable_paths(
         if left is None or right is None:
             continue
         differing = frozenset(
-            p for p in pointers if not _same(_value_at(left, p), _value_at(right, p))
+            p for p in pointers if not _same(value_at(left, p), value_at(right, p))
         )
         if differing:
             out[key] = differing
@@ -86,20 +85,7 @@ def _pick(candidates: list[Obj], namespace: str) -> Obj | None:
     return candidates[0] if len(candidates) == 1 else None
 
 
-def _value_at(obj: Any, pointer: str) -> Any:
-    node = obj
-    for raw in pointer[1:].split("/") if pointer else ():
-        part = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return _ABSENT
-    return node
-
-
 def _same(left: Any, right: Any) -> bool:
-    if left is _ABSENT or right is _ABSENT:
+    if left is ABSENT or right is ABSENT:
         return left is right
     return same_json(left, right)

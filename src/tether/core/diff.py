@@ -30,7 +30,6 @@ import yaml
 
 from tether.core.ignore import (
     IgnoreRule,
-    Path,
     managed_field_paths,
     managed_fields_of,
     path_to_pointer,
@@ -45,15 +44,14 @@ from tether.core.normalize import (
     normalize,
     secret_data,
 )
+from tether.core.paths import Obj, Path
 from tether.core.plan import annotations_of, compare_options
 from tether.core.undeclared import manual_edit_paths
 from tether.core.undeclared import strict_manual_edits as opts_in_to_strict
 from tether.errors import InputError
 from tether.model.keys import ResourceKey
+from tether.model.names import FIELD_MANAGER
 
-Obj = dict[str, Any]
-
-TETHER_FIELD_MANAGER = "tether"
 SERVICE_ACCOUNT_TOKEN_TYPE = "kubernetes.io/service-account-token"
 MASK = "***"
 MASK_UNCHANGED = "*** (unchanged)"
@@ -120,7 +118,7 @@ def compare_object(
     predicted: Obj | None = None,
     rules: Sequence[IgnoreRule] = (),
     compare_status: bool = False,
-    field_manager: str = TETHER_FIELD_MANAGER,
+    field_manager: str = FIELD_MANAGER,
     strict_manual_edits: bool = False,
 ) -> ObjectDiff:
     """Compare one desired object with its live counterpart (see the module docstring).
@@ -185,7 +183,7 @@ def compare_app(
     rules: Sequence[IgnoreRule] = (),
     *,
     compare_status: bool = False,
-    field_manager: str = TETHER_FIELD_MANAGER,
+    field_manager: str = FIELD_MANAGER,
     strict_manual_edits: bool = False,
 ) -> AppDiff:
     """Compare every desired object; live objects nobody desires any more are Extraneous.

@@ -21,35 +21,47 @@ Secret values never appear in evidence: only key names. No clock: nothing here r
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from enum import StrEnum
 from typing import Any, Final
 
-import yaml
-
 from tether.core.diff import ObjectDiff, Verdict
+from tether.core.drift_events import (
+    _event_time,
+    _events_about,
+    _near,
+)
+from tether.core.drift_findings import (
+    DriftCause,
+    DriftFinding,
+    Event,
+    FieldWriter,
+)
+from tether.core.drift_suggestions import (
+    _suggestion,
+)
+from tether.core.drift_versions import (
+    _leading_names,
+    _top_level_fields,
+    api_version_skew,
+)
 from tether.core.ignore import (
-    FieldName,
-    FieldPath,
-    Path,
     decode_fields_v1,
     managed_fields_of,
     path_to_pointer,
-    resolve_field_path,
+)
+from tether.core.managedfields import (
+    _find_owner,
+    _live_parts,
+    _Owner,
+    _writer_of,
 )
 from tether.core.normalize import secret_data
+from tether.core.paths import ABSENT, Obj, pointer_parts, value_at
 from tether.core.plan import hook_of
 from tether.core.undeclared import is_human_manager
 from tether.model.keys import ResourceKey
-from tether.model.names import HOOK_ANNOTATION_PREFIXES
-
-Obj = dict[str, Any]
-Event = Mapping[str, Any]
-
-TETHER_FIELD_MANAGER: Final = "tether"
+from tether.model.names import FIELD_MANAGER, HOOK_ANNOTATION_PREFIXES
 
 _AUTOSCALER_MANAGERS: Final = frozenset(
     {
@@ -64,41 +76,9 @@ _AUTOSCALER_MANAGERS: Final = frozenset(
 # writes the scale subresource, so that manager + `scale` means an HPA.
 _KCM: Final = "kube-controller-manager"
 
-# Removed API versions: (apiVersion, kind or "*") -> (replacement, Kubernetes release that
-# stopped serving it).
-_REMOVED_APIS: Final[dict[tuple[str, str], tuple[str, str]]] = {
-    ("extensions/v1beta1", "Ingress"): ("networking.k8s.io/v1", "1.22"),
-    ("extensions/v1beta1", "NetworkPolicy"): ("networking.k8s.io/v1", "1.16"),
-    ("extensions/v1beta1", "*"): ("apps/v1", "1.16"),
-    ("apps/v1beta1", "*"): ("apps/v1", "1.16"),
-    ("apps/v1beta2", "*"): ("apps/v1", "1.16"),
-    ("policy/v1beta1", "PodDisruptionBudget"): ("policy/v1", "1.25"),
-    ("autoscaling/v2beta1", "*"): ("autoscaling/v2", "1.25"),
-    ("autoscaling/v2beta2", "*"): ("autoscaling/v2", "1.26"),
-    ("batch/v1beta1", "CronJob"): ("batch/v1", "1.25"),
-    ("networking.k8s.io/v1beta1", "Ingress"): ("networking.k8s.io/v1", "1.22"),
-}
 
-# Keys that identify list items (strategic-merge keys of the common lists), used to map a
-# desired list index onto the live one.
-_MERGE_KEYS: Final = ("name", "mountPath", "containerPort", "port", "devicePath", "key", "type")
-
-_EVENT_WINDOW_SECONDS: Final = 300
 _MAX_EVENTS: Final = 3
 _MAX_VALUE_CHARS: Final = 80
-
-
-class DriftCause(StrEnum):
-    MANUAL_EDIT = "manual-edit"
-    AUTOSCALER = "autoscaler"
-    ADMISSION_MUTATION = "admission-mutation"
-    CONTROLLER_WRITE = "controller-write"
-    HOOK_LEFTOVER = "hook-leftover"
-    API_VERSION_SKEW = "api-version-skew"
-    SECRET_ROTATION = "secret-rotation"
-    NON_DETERMINISTIC_RENDER = "non-deterministic-render"
-    UNDECLARED_MANUAL_EDIT = "undeclared-manual-edit"
-    UNKNOWN = "unknown"
 
 
 NON_DETERMINISTIC_HINT: Final = (
@@ -112,171 +92,7 @@ INTENTIONAL_CAUSES: Final = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class FieldWriter:
-    """The field manager that owns a field now, and its last write."""
-
-    manager: str
-    operation: str  # Apply or Update
-    time: str | None
-    subresource: str | None  # e.g. scale, status; None for the main resource
-
-
-@dataclass(frozen=True)
-class DriftFinding:
-    """One drifted path (or the whole object, `path == ""`) with its probable cause."""
-
-    key: ResourceKey
-    path: str
-    cause: DriftCause
-    writer: FieldWriter | None
-    when: str | None
-    evidence: tuple[str, ...]
-    suggestion: dict[str, Any] | None
-
-
 # --- attribution ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Owner:
-    entry: Mapping[str, Any]
-    owned: Path  # the owned field, resolved in live
-    relation: str  # exact, ancestor or descendant
-
-    @property
-    def writer(self) -> FieldWriter:
-        return _writer_of(self.entry)
-
-
-def attribute_path(live: Obj, pointer: str) -> FieldWriter | None:
-    """The manager owning `pointer` (live's list indices) or its nearest owned relative."""
-    owner = _find_owner(live, _pointer_parts(pointer))
-    return owner.writer if owner is not None else None
-
-
-# Owned fields of the live objects attributed recently, resolved once per object: an
-# object with many drifted paths would otherwise decode its managedFields per path. The
-# cache holds the object itself, so its id cannot be reused while the entry lives.
-_OWNED_CACHE: OrderedDict[int, tuple[Obj, list[tuple[Mapping[str, Any], Path, tuple[str, ...]]]]]
-_OWNED_CACHE = OrderedDict()
-_OWNED_CACHE_SIZE: Final = 1024
-_STRING_DATA: Final = FieldName("stringData")
-_DATA: Final = FieldName("data")
-
-
-def _owned_fields(live: Obj) -> list[tuple[Mapping[str, Any], Path, tuple[str, ...]]]:
-    cached = _OWNED_CACHE.get(id(live))
-    if cached is not None and cached[0] is live:
-        return cached[1]
-    owned_fields: list[tuple[Mapping[str, Any], Path, tuple[str, ...]]] = []
-    is_secret = live.get("kind") == "Secret" and live.get("apiVersion") == "v1"
-    for entry in managed_fields_of(live):
-        fields = entry.get("fieldsV1")
-        if entry.get("fieldsType", "FieldsV1") != "FieldsV1" or not isinstance(fields, Mapping):
-            continue
-        for field_path in decode_fields_v1(fields):
-            owned = resolve_field_path(live, field_path)
-            if owned is None and is_secret and field_path[:1] == (_STRING_DATA,):
-                # An applied `stringData` key is stored in `data`: it owns that key.
-                owned = resolve_field_path(live, (_DATA, *field_path[1:]))
-            if owned is not None:
-                owned_fields.append((entry, owned, tuple(str(part) for part in owned)))
-    _OWNED_CACHE[id(live)] = (live, owned_fields)
-    while len(_OWNED_CACHE) > _OWNED_CACHE_SIZE:
-        _OWNED_CACHE.popitem(last=False)
-    return owned_fields
-
-
-def _find_owner(live: Obj, target: tuple[str, ...]) -> _Owner | None:
-    if not target:
-        return None  # every field descends from the root: "owner of the object" means nothing
-    best: tuple[tuple[int, int, str], _Owner] | None = None
-    for entry, owned, parts in _owned_fields(live):
-        relation = _relation(parts, target)
-        if relation is None:
-            continue
-        # Exact beats ancestor beats descendant; then the closest; then the latest write
-        # (time sorts as text: the API server always writes RFC 3339 in UTC).
-        rank = (_RELATION_RANK[relation], abs(len(owned) - len(target)))
-        time = str(entry.get("time") or "")
-        if best is None or _better(rank, time, best[0]):
-            best = ((*rank, time), _Owner(entry, owned, relation))
-    return best[1] if best is not None else None
-
-
-_RELATION_RANK: Final = {"exact": 0, "ancestor": 1, "descendant": 2}
-
-
-def _better(rank: tuple[int, int], time: str, incumbent: tuple[int, int, str]) -> bool:
-    if rank != incumbent[:2]:
-        return rank < incumbent[:2]
-    return time > incumbent[2]
-
-
-def _relation(owned: tuple[str, ...], target: tuple[str, ...]) -> str | None:
-    if owned == target:
-        return "exact"
-    if target[: len(owned)] == owned:
-        return "ancestor"
-    if owned[: len(target)] == target:
-        return "descendant"
-    return None
-
-
-def _writer_of(entry: Mapping[str, Any]) -> FieldWriter:
-    time = entry.get("time")
-    subresource = entry.get("subresource")
-    return FieldWriter(
-        manager=str(entry.get("manager", "")),
-        operation=str(entry.get("operation", "")),
-        time=str(time) if time else None,
-        subresource=str(subresource) if subresource else None,
-    )
-
-
-def _pointer_parts(pointer: str) -> tuple[str, ...]:
-    if not pointer:
-        return ()
-    return tuple(
-        raw.replace("~1", "/").replace("~0", "~") if "~" in raw else raw
-        for raw in pointer[1:].split("/")
-    )
-
-
-def _live_parts(pointer: str, desired: Obj | None, live: Obj) -> tuple[str, ...]:
-    """The pointer's parts with desired's list indices replaced by live's (by merge key)."""
-    parts = _pointer_parts(pointer)
-    out: list[str] = []
-    want: Any = desired
-    have: Any = live
-    for part in parts:
-        if isinstance(have, list) and part.isdigit():
-            index = int(part)
-            wanted = want[index] if isinstance(want, list) and index < len(want) else None
-            live_index = _matching_index(wanted, have)
-            # A pointer to a field only live has already uses live's index.
-            live_index = index if live_index is None else live_index
-            out.append(str(live_index))
-            want = wanted
-            have = have[live_index] if live_index < len(have) else None
-        else:
-            out.append(part)
-            want = want.get(part) if isinstance(want, dict) else None
-            have = have.get(part) if isinstance(have, dict) else None
-    return tuple(out)
-
-
-def _matching_index(wanted: object, items: list[Any]) -> int | None:
-    if not isinstance(wanted, dict):
-        return None
-    for key in _MERGE_KEYS:
-        if key in wanted:
-            for index, item in enumerate(items):
-                if isinstance(item, dict) and item.get(key) == wanted[key]:
-                    return index
-            return None
-    return None
 
 
 # --- classification -------------------------------------------------------------------------
@@ -298,52 +114,8 @@ def _is_secret_data(key: ResourceKey, parts: tuple[str, ...]) -> bool:
     return key.group == "" and key.kind == "Secret" and len(parts) >= 2 and parts[0] == "data"
 
 
-def api_version_skew(desired: Obj | None, live: Obj | None) -> list[str]:
-    """Why the manifest's apiVersion is a problem (empty when it is not)."""
-    if desired is None:
-        return []
-    wanted = str(desired.get("apiVersion", ""))
-    kind = str(desired.get("kind", ""))
-    reasons = []
-    removed = _REMOVED_APIS.get((wanted, kind)) or _REMOVED_APIS.get((wanted, "*"))
-    if removed is not None:
-        replacement, release = removed
-        reasons.append(
-            f"manifest uses {wanted} {kind}, removed in Kubernetes {release}: use {replacement}"
-        )
-    if live is not None and live.get("apiVersion") and live.get("apiVersion") != wanted:
-        reasons.append(
-            f"manifest apiVersion {wanted} differs from live apiVersion {live['apiVersion']}"
-        )
-    return reasons
-
-
-_ABSENT: Final = object()
-
-
-def _at(obj: Any, pointer: str) -> Any:
-    """The value at an RFC 6901 pointer, or `_ABSENT` (a plain walk: attribution resolves
-    tens of thousands of pointers, and jsonpointer's general machinery dominated it)."""
-    if not pointer:
-        return obj
-    node = obj
-    for raw in pointer[1:].split("/"):
-        part = raw.replace("~1", "/").replace("~0", "~") if "~" in raw else raw
-        if isinstance(node, dict):
-            if part not in node:
-                return _ABSENT
-            node = node[part]
-        elif isinstance(node, list):
-            if not part.isdigit() or int(part) >= len(node) or (part != "0" and part[0] == "0"):
-                return _ABSENT
-            node = node[int(part)]
-        else:
-            return _ABSENT
-    return node
-
-
 def _resolves(obj: Obj | None, pointer: str) -> bool:
-    return obj is not None and _at(obj, pointer) is not _ABSENT
+    return obj is not None and value_at(obj, pointer) is not ABSENT
 
 
 @dataclass(frozen=True)
@@ -371,7 +143,7 @@ def explain_object(
     live: Obj | None,
     predicted: Obj | None,
     events: Sequence[Event] = (),
-    field_manager: str = TETHER_FIELD_MANAGER,
+    field_manager: str = FIELD_MANAGER,
     unstable: Collection[str] = (),
 ) -> list[DriftFinding]:
     """One finding per drifted path of `diff` (one for the whole object when it is Missing
@@ -411,7 +183,7 @@ def explain_app(
     diffs: Iterable[tuple[ObjectDiff, Obj | None, Obj | None, Obj | None]],
     events: Sequence[Event] = (),
     *,
-    field_manager: str = TETHER_FIELD_MANAGER,
+    field_manager: str = FIELD_MANAGER,
     unstable: Mapping[ResourceKey, Collection[str]] | None = None,
 ) -> list[DriftFinding]:
     """Findings for every object: tuples of (diff, desired, live, predicted); `unstable`
@@ -489,7 +261,7 @@ def _explain_path(ctx: _Context, live: Obj, pointer: str) -> DriftFinding:
 def _explain_manual_edit(ctx: _Context, live: Obj, pointer: str) -> DriftFinding:
     """A field a person's tool wrote that Git does not declare (core.undeclared): the
     pointer is live's already."""
-    owner = _find_owner(live, _pointer_parts(pointer))
+    owner = _find_owner(live, pointer_parts(pointer))
     writer = owner.writer if owner is not None else None
     evidence = [_ownership_evidence(owner)] if owner is not None else []
     evidence += [
@@ -604,20 +376,6 @@ def _write_through_other_version(
     return best
 
 
-def _top_level_fields(fields: Mapping[str, Any]) -> set[str]:
-    return {name[2:] for name in fields if name.startswith("f:")}
-
-
-def _leading_names(field_path: FieldPath, depth: int) -> tuple[str, ...]:
-    """The first `depth` field names of a `fieldsV1` path (up to its first list item)."""
-    names: list[str] = []
-    for segment in field_path[:depth]:
-        if not isinstance(segment, FieldName):
-            break
-        names.append(segment.name)
-    return tuple(names)
-
-
 def _other_version_evidence(
     ctx: _Context, live: Obj, pointer: str, entry: Mapping[str, Any]
 ) -> list[str]:
@@ -675,8 +433,8 @@ def _raw_evidence(ctx: _Context, live: Obj, pointer: str, owner: _Owner | None) 
 
 
 def _describe_value(ctx: _Context, obj: Obj, pointer: str) -> str:
-    value = _at(obj, pointer)
-    if value is _ABSENT:
+    value = value_at(obj, pointer)
+    if value is ABSENT:
         return "absent"
     if ctx.is_secret:
         return "present (value hidden)"
@@ -685,20 +443,6 @@ def _describe_value(ctx: _Context, obj: Obj, pointer: str) -> str:
 
 
 # --- events ---------------------------------------------------------------------------------
-
-
-def _events_about(key: ResourceKey, events: Sequence[Event]) -> list[Event]:
-    """The object's own events, plus HPA rescale events of its namespace (those name the HPA,
-    not its target)."""
-    found = []
-    for event in events:
-        involved = event.get("involvedObject") or {}
-        if str(involved.get("namespace") or "") != key.namespace:
-            continue
-        same_object = involved.get("kind") == key.kind and involved.get("name") == key.name
-        if same_object or event.get("reason") == "SuccessfulRescale":
-            found.append(event)
-    return found
 
 
 def _event_evidence(
@@ -735,31 +479,6 @@ def _describe_event(ctx: _Context, event: Event) -> str:
     return f"{text}: {message}" if message else text
 
 
-def _event_time(event: Event) -> str | None:
-    for name in ("lastTimestamp", "eventTime", "firstTimestamp"):
-        if event.get(name):
-            return str(event[name])
-    created = (event.get("metadata") or {}).get("creationTimestamp")
-    return str(created) if created else None
-
-
-def _near(event_time: str | None, write_time: str | None) -> bool:
-    """Whether an event is close enough to the write to be about it (unknown times are)."""
-    event_at, write_at = _parse_time(event_time), _parse_time(write_time)
-    if event_at is None or write_at is None:
-        return True
-    return abs((event_at - write_at).total_seconds()) <= _EVENT_WINDOW_SECONDS
-
-
-def _parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        return None
-
-
 # --- suggestions ----------------------------------------------------------------------------
 
 
@@ -773,63 +492,3 @@ def _finding(
 ) -> DriftFinding:
     suggestion = _suggestion(ctx.key, pointer, cause, writer)
     return DriftFinding(ctx.key, pointer, cause, writer, when, tuple(evidence), suggestion)
-
-
-def _suggestion(
-    key: ResourceKey, pointer: str, cause: DriftCause, writer: FieldWriter | None
-) -> dict[str, Any] | None:
-    """The `ignoreDifferences` entry that silences intentional drift, scoped to the object.
-
-    A manager rule follows the field wherever the autoscaler or controller writes it; a
-    webhook has no manager of its own (the API server records what it adds under no
-    manager), hence pointers.
-    A rotated Secret key is intentional when a controller rotates it, not when a person does.
-    """
-    scope: dict[str, Any] = {"group": key.group, "kind": key.kind, "name": key.name}
-    if cause in (DriftCause.AUTOSCALER, DriftCause.CONTROLLER_WRITE) and writer is not None:
-        return {**scope, "managedFieldsManagers": [writer.manager]}
-    rotated_by_controller = writer is not None and not is_human_manager(writer.manager)
-    if cause is DriftCause.ADMISSION_MUTATION or (
-        cause is DriftCause.SECRET_ROTATION and rotated_by_controller
-    ):
-        return {**scope, "jsonPointers": [pointer]} if pointer else None
-    return None
-
-
-def suggestion_yaml(findings: Iterable[DriftFinding]) -> str:
-    """The findings' suggestions as one `ignoreDifferences:` YAML block, entries of the same
-    object and kind of rule merged ("" when there is nothing to suggest)."""
-    merged: dict[tuple[str, str, str, str], dict[str, Any]] = {}
-    for finding in findings:
-        suggestion = finding.suggestion
-        if suggestion is None:
-            continue
-        list_field = "jsonPointers" if "jsonPointers" in suggestion else "managedFieldsManagers"
-        scope = (suggestion["group"], suggestion["kind"], suggestion.get("name", ""), list_field)
-        entry = merged.setdefault(scope, {**suggestion, list_field: []})
-        for item in suggestion[list_field]:
-            if item not in entry[list_field]:
-                entry[list_field].append(item)
-    if not merged:
-        return ""
-    return yaml.safe_dump(
-        {"ignoreDifferences": list(merged.values())}, sort_keys=False, default_flow_style=False
-    )
-
-
-def object_causes(findings: Iterable[DriftFinding]) -> dict[ResourceKey, tuple[str, str | None]]:
-    """One (cause, writer) per drifted object for `status.resources[]`: the cause most of
-    its paths share (a known cause beats `unknown`), with that cause's latest writer."""
-    by_key: dict[ResourceKey, list[DriftFinding]] = {}
-    for finding in findings:
-        by_key.setdefault(finding.key, []).append(finding)
-    out: dict[ResourceKey, tuple[str, str | None]] = {}
-    for key, found in by_key.items():
-        counts: dict[DriftCause, int] = {}
-        for finding in found:
-            counts[finding.cause] = counts.get(finding.cause, 0) + 1
-        cause = max(counts, key=lambda c: (c is not DriftCause.UNKNOWN, counts[c], str(c)))
-        writers = [f.writer for f in found if f.cause is cause and f.writer is not None]
-        latest = max(writers, key=lambda w: w.time or "", default=None)
-        out[key] = (str(cause), latest.manager if latest is not None else None)
-    return out

@@ -22,11 +22,10 @@ from typing import Any, NamedTuple
 import jq
 import jsonpointer
 
+from tether.core.paths import Obj, Path, resolve_pointer
 from tether.errors import InputError
 from tether.model.keys import ResourceKey
 
-Obj = dict[str, Any]
-Path = tuple[str | int, ...]
 """A concrete location in an object: dict keys and list indices."""
 
 DEFAULT_MAX_PATHS = 10_000
@@ -253,22 +252,6 @@ def _check_json_pointer(pointer: str) -> None:
             f"ignoreDifferences: invalid JSON pointer {pointer!r}: {exc}",
             hint="pointers start with '/', e.g. /spec/replicas",
         ) from exc
-
-
-def resolve_pointer(obj: Any, pointer: str) -> Path | None:
-    """The concrete path a pointer names in `obj`, or None when it names nothing there."""
-    path: list[str | int] = []
-    node: Any = obj
-    for part in jsonpointer.JsonPointer(pointer).parts:
-        if isinstance(node, dict) and part in node:
-            path.append(part)
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            path.append(int(part))
-            node = node[int(part)]
-        else:
-            return None
-    return tuple(path)
 
 
 # --- jq -------------------------------------------------------------------------------------

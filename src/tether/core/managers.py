@@ -29,16 +29,14 @@ from tether.core.ignore import (
     ItemByIndex,
     ItemByKey,
     ItemByValue,
-    Path,
     ignored_paths,
     parse_field_segment,
     parse_ignore_rules,
-    resolve_pointer,
     same_json,
 )
+from tether.core.paths import Obj, Path, resolve_pointer
 from tether.model.keys import ResourceKey
 
-Obj = dict[str, Any]
 Fields = dict[str, Any]  # a fieldsV1 trie
 
 # Managers kubectl's subcommands record (kubectl-edit, kubectl-patch, kubectl-set, ...,

@@ -17,10 +17,9 @@ from typing import Any
 
 import orjson
 
+from tether.core.paths import Obj
 from tether.core.quantity import normalize_quantity
 from tether.model.keys import split_api_version
-
-Obj = dict[str, Any]
 
 LAST_APPLIED_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration"
 

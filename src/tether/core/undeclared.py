@@ -15,16 +15,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from tether.core.ignore import (
-    FieldName,
-    FieldPath,
-    Path,
-    decode_fields_v1,
-    resolve_field_path,
-)
+from tether.core.ignore import FieldName, FieldPath, decode_fields_v1, resolve_field_path
+from tether.core.paths import Obj, Path
 from tether.core.plan import annotations_of, compare_options
-
-Obj = dict[str, Any]
 
 STRICT_MANUAL_EDITS: Final = "StrictManualEdits"
 

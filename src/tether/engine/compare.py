@@ -16,7 +16,8 @@ from typing import Any
 
 from tether.core.desired import prepare_desired
 from tether.core.diff import AppDiff, ObjectDiff, Verdict
-from tether.core.drift import explain_app, object_causes
+from tether.core.drift import explain_app
+from tether.core.drift_suggestions import object_causes
 from tether.core.health import (
     ResourceHealth,
     aggregate_health,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tether.core.drift import DriftFinding, explain_app
+from tether.core.drift import explain_app
+from tether.core.drift_findings import DriftFinding
 from tether.errors import ClusterError
 from tether.model.application import Application
 from tether.model.keys import ResourceKey

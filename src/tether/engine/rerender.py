@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from tether.core.determinism import self_written_drift, unstable_paths
-from tether.core.drift import DriftFinding
+from tether.core.drift_findings import DriftFinding
 from tether.errors import TetherError
 from tether.git import GitCredentials
 from tether.model.application import Application

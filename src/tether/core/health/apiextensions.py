@@ -3,11 +3,13 @@ Namespace."""
 
 from __future__ import annotations
 
-from .readers import Obj, conditions, describe, is_status, section
+from tether.core.paths import ObjView
+
+from .readers import conditions, describe, is_status, section
 from .status import ResourceHealth, degraded, healthy, progressing
 
 
-def crd_health(obj: Obj) -> ResourceHealth:
+def crd_health(obj: ObjView) -> ResourceHealth:
     found = conditions(section(obj, "status"))
     if is_status(found.get("Terminating"), "True"):
         return progressing(describe(found["Terminating"], "CRD is terminating"))
@@ -27,7 +29,7 @@ def crd_health(obj: Obj) -> ResourceHealth:
     return progressing(describe(established, "Waiting for CRD to be served"))
 
 
-def apiservice_health(obj: Obj) -> ResourceHealth:
+def apiservice_health(obj: ObjView) -> ResourceHealth:
     available = conditions(section(obj, "status")).get("Available")
     if is_status(available, "True"):
         return healthy()
@@ -36,7 +38,7 @@ def apiservice_health(obj: Obj) -> ResourceHealth:
     return progressing(describe(available, "Waiting for the API service to become available"))
 
 
-def namespace_health(obj: Obj) -> ResourceHealth:
+def namespace_health(obj: ObjView) -> ResourceHealth:
     status = section(obj, "status")
     phase = status.get("phase")
     if phase == "Active":

@@ -23,9 +23,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tether.core.paths import ObjView
 from tether.errors import InputError
 
-from .readers import Obj, conditions_of, describe, generation, observed_generation
+from .readers import conditions_of, describe, generation, observed_generation
 from .status import HealthStatus, ResourceHealth, progressing, unknown
 
 # Longer expressions are refused: parsing happens in the caller's process, before any
@@ -69,7 +70,7 @@ class CelHealthExpressions:
     def to_dict(self) -> dict[str, str]:
         return dict(self.expressions())
 
-    def evaluate(self, obj: Obj, rule: str) -> ResourceHealth:
+    def evaluate(self, obj: ObjView, rule: str) -> ResourceHealth:
         """Health of `obj` by these expressions; `rule` names the rule in messages."""
         observed = observed_generation(obj)
         if observed is not None and observed != generation(obj):
@@ -100,7 +101,7 @@ class _Failure:
     broken: bool  # the rule is wrong (not a bool), rather than the object not ready yet
 
 
-def _verdict(status: HealthStatus, name: str, obj: Obj, rule: str) -> ResourceHealth:
+def _verdict(status: HealthStatus, name: str, obj: ObjView, rule: str) -> ResourceHealth:
     ready = describe(conditions_of(obj).get("Ready"))
     if status is HealthStatus.HEALTHY:
         return ResourceHealth(status, ready)
@@ -130,7 +131,7 @@ def _compile(name: str, text: str) -> Any:
         raise InputError(f"cel.{name}: invalid expression: {_first_line(err)}") from None
 
 
-def _activation(obj: Obj) -> dict[str, Any]:
+def _activation(obj: ObjView) -> dict[str, Any]:
     from celpy.adapter import json_to_cel
 
     return {str(key): json_to_cel(value) for key, value in obj.items()}

@@ -28,12 +28,12 @@ from typing import Any
 import jq as jq_lang  # aliased: CustomHealthRule has a field named `jq`
 import orjson
 
+from tether.core.paths import ObjView
 from tether.errors import InputError
 from tether.model.fields import show
 from tether.model.keys import split_api_version
 
 from .cel import CEL_FIELDS, CelHealthExpressions
-from .readers import Obj
 from .status import HealthStatus, ResourceHealth, unknown
 
 
@@ -77,7 +77,7 @@ class CustomHealthRule:
     def matches(self, group: str, kind: str) -> bool:
         return fnmatch.fnmatchcase(group, self.group) and fnmatch.fnmatchcase(kind, self.kind)
 
-    def evaluate(self, obj: Obj) -> ResourceHealth:
+    def evaluate(self, obj: ObjView) -> ResourceHealth:
         """Run the rule; any failure of the rule itself is Unknown, never an exception."""
         if self.cel is not None:
             return self.cel.evaluate(obj, self.describe())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from tether.core.paths import ObjView
 from tether.model.keys import split_api_version
 
 from . import apiextensions, networking, pods, storage_batch, workloads
@@ -12,10 +13,10 @@ from .custom import CustomHealthRule
 from .kinds import RULES as CRD_RULES
 from .kinds import crossplane_rule_for
 from .kstatus import kstatus_health
-from .readers import Obj, section
+from .readers import section
 from .status import ResourceHealth, healthy, progressing
 
-HealthChecker = Callable[[Obj], ResourceHealth | None]
+HealthChecker = Callable[[ObjView], ResourceHealth | None]
 
 _BUILTIN_CHECKERS: dict[tuple[str, str], HealthChecker] = {
     ("apps", "Deployment"): workloads.deployment_health,
@@ -69,24 +70,24 @@ _KUBERNETES_GROUPS = frozenset(
 )
 
 
-def group_and_kind(obj: Obj) -> tuple[str, str]:
+def group_and_kind(obj: ObjView) -> tuple[str, str]:
     group, _ = split_api_version(str(obj.get("apiVersion", "")))
     return group, str(obj.get("kind", ""))
 
 
-def matching_rule(obj: Obj, rules: Sequence[CustomHealthRule]) -> CustomHealthRule | None:
+def matching_rule(obj: ObjView, rules: Sequence[CustomHealthRule]) -> CustomHealthRule | None:
     """The first custom rule (jq or CEL) for the object's group/kind, if any."""
     group, kind = group_and_kind(obj)
     return next((rule for rule in rules if rule.matches(group, kind)), None)
 
 
-def has_builtin_rule(obj: Obj) -> bool:
+def has_builtin_rule(obj: ObjView) -> bool:
     """True when tether knows this kind (a built-in or per-CRD rule, not kstatus)."""
     group, kind = group_and_kind(obj)
     return (group, kind) in _BUILTIN_CHECKERS or crossplane_rule_for(group, obj) is not None
 
 
-def builtin_health(obj: Obj) -> ResourceHealth | None:
+def builtin_health(obj: ObjView) -> ResourceHealth | None:
     group, kind = group_and_kind(obj)
     checker = _BUILTIN_CHECKERS.get((group, kind)) or crossplane_rule_for(group, obj)
     if checker is not None:
@@ -100,7 +101,7 @@ def builtin_health(obj: Obj) -> ResourceHealth | None:
     return health
 
 
-def assess_health(obj: Obj, rules: Sequence[CustomHealthRule] = ()) -> ResourceHealth | None:
+def assess_health(obj: ObjView, rules: Sequence[CustomHealthRule] = ()) -> ResourceHealth | None:
     """Health of one live object; None when its kind has no health notion (a ConfigMap).
 
     The first custom rule matching the object's group/kind replaces the built-in rule.

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+from tether.core.paths import ObjView
+
 from .readers import (
-    Obj,
     condition_stale,
     conditions,
     describe,
@@ -18,7 +19,7 @@ from .readers import (
 from .status import ResourceHealth, degraded, healthy, progressing, suspended
 
 
-def kstatus_health(obj: Obj) -> ResourceHealth | None:
+def kstatus_health(obj: ObjView) -> ResourceHealth | None:
     """Health by the kstatus conventions; None when nothing reports on the object."""
     status = section(obj, "status")
     if not status:

@@ -3,16 +3,18 @@ PodDisruptionBudget."""
 
 from __future__ import annotations
 
-from .readers import Obj, conditions_of, generation_behind, has_status, is_status, section
+from tether.core.paths import ObjView
+
+from .readers import conditions_of, generation_behind, has_status, is_status, section
 from .status import ResourceHealth, degraded, healthy, progressing
 
 
-def _has_load_balancer_ingress(obj: Obj) -> bool:
+def _has_load_balancer_ingress(obj: ObjView) -> bool:
     ingress = section(section(obj, "status"), "loadBalancer").get("ingress")
     return isinstance(ingress, list) and len(ingress) > 0
 
 
-def service_health(obj: Obj) -> ResourceHealth:
+def service_health(obj: ObjView) -> ResourceHealth:
     # Only a LoadBalancer depends on something outside the API server (the cloud LB).
     if section(obj, "spec").get("type") != "LoadBalancer":
         return healthy()
@@ -21,13 +23,13 @@ def service_health(obj: Obj) -> ResourceHealth:
     return progressing("Waiting for the load balancer to be provisioned")
 
 
-def ingress_health(obj: Obj) -> ResourceHealth:
+def ingress_health(obj: ObjView) -> ResourceHealth:
     if _has_load_balancer_ingress(obj):
         return healthy()
     return progressing("Waiting for the ingress controller to publish an address")
 
 
-def pdb_health(obj: Obj) -> ResourceHealth:
+def pdb_health(obj: ObjView) -> ResourceHealth:
     """A budget the disruption controller could not compute protects nothing."""
     if generation_behind(obj):
         return progressing("Waiting for the disruption controller to observe the budget")

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .readers import Obj, conditions, describe, integer, is_status, section
+from tether.core.paths import ObjView
+
+from .readers import conditions, describe, integer, is_status, section
 from .status import ResourceHealth, degraded, healthy, progressing, unknown
 
 # Container waiting reasons that will not resolve without a change to the pod or image.
@@ -126,7 +128,7 @@ def _unready_containers(status: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def pod_health(obj: Obj) -> ResourceHealth:
+def pod_health(obj: ObjView) -> ResourceHealth:
     status = section(obj, "status")
     phase = str(status.get("phase") or "")
     restarted = section(obj, "spec").get("restartPolicy", "Always") == "Always"

@@ -10,11 +10,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-Obj = Mapping[str, Any]
+from tether.core.paths import ObjView
+
 Condition = Mapping[str, Any]
 
 
-def section(obj: Obj, name: str) -> Mapping[str, Any]:
+def section(obj: ObjView, name: str) -> Mapping[str, Any]:
     value = obj.get(name)
     return value if isinstance(value, Mapping) else {}
 
@@ -40,23 +41,23 @@ def as_generation(value: object) -> int | None:
     return None
 
 
-def name(obj: Obj) -> str:
+def name(obj: ObjView) -> str:
     return str(section(obj, "metadata").get("name", ""))
 
 
-def kind(obj: Obj) -> str:
+def kind(obj: ObjView) -> str:
     return str(obj.get("kind") or "Resource")
 
 
-def generation(obj: Obj) -> int:
+def generation(obj: ObjView) -> int:
     return integer(section(obj, "metadata"), "generation")
 
 
-def annotations_of(obj: Obj) -> Mapping[str, Any]:
+def annotations_of(obj: ObjView) -> Mapping[str, Any]:
     return section(section(obj, "metadata"), "annotations")
 
 
-def desired_replicas(obj: Obj) -> int:
+def desired_replicas(obj: ObjView) -> int:
     # The API server defaults spec.replicas to 1 for every workload kind.
     return integer(section(obj, "spec"), "replicas", default=1)
 
@@ -69,7 +70,7 @@ def conditions(status: Mapping[str, Any]) -> dict[str, Condition]:
     return {str(cond["type"]): cond for cond in raw if isinstance(cond, Mapping) and "type" in cond}
 
 
-def conditions_of(obj: Obj) -> dict[str, Condition]:
+def conditions_of(obj: ObjView) -> dict[str, Condition]:
     return conditions(section(obj, "status"))
 
 
@@ -95,12 +96,12 @@ def message_of(cond: Condition | None, fallback: str = "") -> str:
     return str(cond.get("message") or cond.get("reason") or fallback)
 
 
-def observed_generation(obj: Obj) -> int | None:
+def observed_generation(obj: ObjView) -> int | None:
     """`status.observedGeneration` as a number; None when absent or not a number."""
     return as_generation(section(obj, "status").get("observedGeneration"))
 
 
-def controller_behind(obj: Obj) -> bool:
+def controller_behind(obj: ObjView) -> bool:
     """True while a built-in controller has not yet seen the latest spec.
 
     Built-in controllers always write `observedGeneration`, so a missing one means "not
@@ -110,7 +111,7 @@ def controller_behind(obj: Obj) -> bool:
     return (observed if observed is not None else 0) < generation(obj)
 
 
-def generation_behind(obj: Obj) -> bool:
+def generation_behind(obj: ObjView) -> bool:
     """kstatus: a controller that writes observedGeneration has not caught up yet.
 
     Custom resources need not write it at all, so a missing (or non-numeric) value means
@@ -120,7 +121,7 @@ def generation_behind(obj: Obj) -> bool:
     return observed is not None and observed < generation(obj)
 
 
-def condition_stale(cond: Condition | None, obj: Obj) -> bool:
+def condition_stale(cond: Condition | None, obj: ObjView) -> bool:
     """A condition stamped with an older generation says nothing about the current spec."""
     if cond is None:
         return False
@@ -139,6 +140,6 @@ def timestamp(value: object) -> datetime | None:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
-def has_status(obj: Obj) -> bool:
+def has_status(obj: ObjView) -> bool:
     """True when a controller wrote anything at all into `status`."""
     return bool(section(obj, "status"))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from .readers import Obj, conditions, describe, integer, is_status, section, timestamp
+from tether.core.paths import ObjView
+
+from .readers import conditions, describe, integer, is_status, section, timestamp
 from .status import ResourceHealth, degraded, healthy, progressing, suspended, unknown
 
 
-def pvc_health(obj: Obj) -> ResourceHealth:
+def pvc_health(obj: ObjView) -> ResourceHealth:
     phase = str(section(obj, "status").get("phase") or "")
     if phase == "Bound":
         return healthy()
@@ -18,7 +20,7 @@ def pvc_health(obj: Obj) -> ResourceHealth:
     return unknown(f"Claim phase is {phase}")
 
 
-def job_health(obj: Obj) -> ResourceHealth:
+def job_health(obj: ObjView) -> ResourceHealth:
     status = section(obj, "status")
     found = conditions(status)
     # FailureTarget / SuccessCriteriaMet (Kubernetes >= 1.31) announce the final state
@@ -35,7 +37,7 @@ def job_health(obj: Obj) -> ResourceHealth:
     return progressing(f"Job is running: {active} active, {succeeded} succeeded")
 
 
-def cronjob_health(obj: Obj) -> ResourceHealth:
+def cronjob_health(obj: ObjView) -> ResourceHealth:
     status = section(obj, "status")
     if section(obj, "spec").get("suspend") is True:
         return suspended("CronJob is suspended")

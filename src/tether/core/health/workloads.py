@@ -8,8 +8,9 @@ from typing import Any
 
 import orjson
 
+from tether.core.paths import ObjView
+
 from .readers import (
-    Obj,
     conditions,
     controller_behind,
     describe,
@@ -23,7 +24,7 @@ from .readers import (
 from .status import ResourceHealth, degraded, healthy, progressing, suspended
 
 
-def deployment_health(obj: Obj) -> ResourceHealth:
+def deployment_health(obj: ObjView) -> ResourceHealth:
     spec, status = section(obj, "spec"), section(obj, "status")
     # A paused rollout will not progress by itself: report it rather than "stuck".
     if spec.get("paused") is True:
@@ -61,7 +62,7 @@ def deployment_health(obj: Obj) -> ResourceHealth:
     return healthy()
 
 
-def statefulset_health(obj: Obj) -> ResourceHealth:
+def statefulset_health(obj: ObjView) -> ResourceHealth:
     spec, status = section(obj, "spec"), section(obj, "status")
     if controller_behind(obj):
         return progressing("Waiting for statefulset spec update to be observed...")
@@ -101,7 +102,7 @@ def statefulset_health(obj: Obj) -> ResourceHealth:
     )
 
 
-def daemonset_health(obj: Obj) -> ResourceHealth:
+def daemonset_health(obj: ObjView) -> ResourceHealth:
     spec, status = section(obj, "spec"), section(obj, "status")
     if controller_behind(obj):
         return progressing("Waiting for daemon set spec update to be observed...")
@@ -124,7 +125,7 @@ def daemonset_health(obj: Obj) -> ResourceHealth:
     return healthy()
 
 
-def replicaset_health(obj: Obj) -> ResourceHealth:
+def replicaset_health(obj: ObjView) -> ResourceHealth:
     status = section(obj, "status")
     if controller_behind(obj):
         return progressing(
@@ -148,7 +149,7 @@ def replicaset_health(obj: Obj) -> ResourceHealth:
 _HPA_CONDITIONS_ANNOTATION = "autoscaling.alpha.kubernetes.io/conditions"
 
 
-def _hpa_conditions(obj: Obj) -> dict[str, Mapping[str, Any]]:
+def _hpa_conditions(obj: ObjView) -> dict[str, Mapping[str, Any]]:
     found = conditions(section(obj, "status"))
     if found:
         return found
@@ -171,7 +172,7 @@ def _hpa_failure(reason: str) -> bool:
     return reason.startswith(("Failed", "Invalid"))
 
 
-def hpa_health(obj: Obj) -> ResourceHealth:
+def hpa_health(obj: ObjView) -> ResourceHealth:
     if generation_behind(obj):
         return progressing("Waiting for the autoscaler to observe the latest spec")
     found = _hpa_conditions(obj)

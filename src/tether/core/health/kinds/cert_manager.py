@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ..readers import Obj, condition_stale, conditions_of, is_status, message_of
+from tether.core.paths import ObjView
+
+from ..readers import condition_stale, conditions_of, is_status, message_of
 from ..status import ResourceHealth, degraded, healthy, progressing
 
 GROUP = "cert-manager.io"
@@ -12,7 +14,7 @@ GROUP = "cert-manager.io"
 _ISSUING_REASONS = frozenset({"Issuing", "InProgress", "Pending", "DoesNotExist", "Requested"})
 
 
-def certificate_health(obj: Obj) -> ResourceHealth:
+def certificate_health(obj: ObjView) -> ResourceHealth:
     found = conditions_of(obj)
     # Issuing first: during a renewal Ready may still be False (or True for the old cert).
     issuing = found.get("Issuing")
@@ -32,7 +34,7 @@ def certificate_health(obj: Obj) -> ResourceHealth:
     return progressing(message_of(ready, "Waiting for certificate"))
 
 
-def issuer_health(obj: Obj) -> ResourceHealth:
+def issuer_health(obj: ObjView) -> ResourceHealth:
     ready = conditions_of(obj).get("Ready")
     if ready is None or condition_stale(ready, obj):
         return progressing(f"Initializing {obj.get('kind') or 'issuer'}")
@@ -43,7 +45,7 @@ def issuer_health(obj: Obj) -> ResourceHealth:
     return progressing(message_of(ready, "Initializing issuer"))
 
 
-def certificate_request_health(obj: Obj) -> ResourceHealth:
+def certificate_request_health(obj: ObjView) -> ResourceHealth:
     found = conditions_of(obj)
     for failed in ("Denied", "InvalidRequest"):
         if is_status(found.get(failed), "True"):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ..readers import Obj, annotations_of, conditions_of, is_status, message_of, section
+from tether.core.paths import ObjView
+
+from ..readers import annotations_of, conditions_of, is_status, message_of, section
 from ..status import HealthStatus, ResourceHealth, progressing, suspended
 
 GROUP = "postgresql.cnpg.io"
@@ -37,7 +39,7 @@ _PHASES: dict[str, HealthStatus] = {
 }
 
 
-def cluster_health(obj: Obj) -> ResourceHealth:
+def cluster_health(obj: ObjView) -> ResourceHealth:
     # Paused reconciliation is a person's decision: say so before anything else.
     marks = annotations_of(obj)
     if "disabled" in (marks.get("cnpg.io/reconciliationLoop"), marks.get("cnpg.io/reconciliation")):

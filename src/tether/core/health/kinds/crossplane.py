@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..readers import Obj, conditions_of, has_status, is_status, kind, message_of, section
+from tether.core.paths import ObjView
+
+from ..readers import conditions_of, has_status, is_status, kind, message_of, section
 from ..status import ResourceHealth, degraded, healthy, progressing
 
 PACKAGE_GROUP = "pkg.crossplane.io"
@@ -42,7 +44,7 @@ _CROSSPLANE_SPEC_FIELDS = frozenset(
 _HEALTHY_TYPES = ("Ready", "Healthy", "Offered", "Established", "ValidPipeline", "RevisionHealthy")
 
 
-def crossplane_health(obj: Obj) -> ResourceHealth:
+def crossplane_health(obj: ObjView) -> ResourceHealth:
     status = section(obj, "status")
     if not status and kind(obj) in _STATUSLESS_KINDS:
         return healthy("Resource is up-to-date.")
@@ -62,7 +64,7 @@ def crossplane_health(obj: Obj) -> ResourceHealth:
     return progressing(message_of(ready, "Provisioning ...") if ready else "Provisioning ...")
 
 
-def package_health(obj: Obj) -> ResourceHealth:
+def package_health(obj: ObjView) -> ResourceHealth:
     found = conditions_of(obj)
     if not has_status(obj) or not found:
         return progressing(f"Waiting for {kind(obj).lower()} to be installed")
@@ -75,7 +77,7 @@ def package_health(obj: Obj) -> ResourceHealth:
     return degraded(message or "Package is not installed and healthy")
 
 
-def crossplane_rule_for(group: str, obj: Obj) -> Callable[[Obj], ResourceHealth] | None:
+def crossplane_rule_for(group: str, obj: ObjView) -> Callable[[ObjView], ResourceHealth] | None:
     """The Crossplane rule for an object of a group without an exact rule, if it is one."""
     if group.endswith(_GROUP_SUFFIXES):
         return crossplane_health

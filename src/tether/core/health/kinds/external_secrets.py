@@ -3,13 +3,15 @@ ClusterSecretStore, PushSecret: one `Ready` condition each."""
 
 from __future__ import annotations
 
-from ..readers import Obj, condition_stale, conditions_of, is_status, kind, message_of
+from tether.core.paths import ObjView
+
+from ..readers import condition_stale, conditions_of, is_status, kind, message_of
 from ..status import ResourceHealth, degraded, healthy, progressing
 
 GROUP = "external-secrets.io"
 
 
-def ready_condition_health(obj: Obj) -> ResourceHealth:
+def ready_condition_health(obj: ObjView) -> ResourceHealth:
     ready = conditions_of(obj).get("Ready")
     if ready is None or condition_stale(ready, obj):
         return progressing(f"Waiting for {kind(obj)}")

@@ -3,8 +3,9 @@ tether can watch clusters that also run Flux."""
 
 from __future__ import annotations
 
+from tether.core.paths import ObjView
+
 from ..readers import (
-    Obj,
     as_generation,
     condition_stale,
     conditions_of,
@@ -33,7 +34,7 @@ _KINDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def flux_health(obj: Obj) -> ResourceHealth:
+def flux_health(obj: ObjView) -> ResourceHealth:
     spec = section(obj, "spec")
     if spec.get("suspend") is True:
         return suspended(f"{kind(obj)} is suspended")

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..readers import Obj, as_generation, conditions, generation, kind, section
+from tether.core.paths import ObjView
+
+from ..readers import as_generation, conditions, generation, kind, section
 from ..status import ResourceHealth, degraded, healthy, progressing
 
 GROUP = "gateway.networking.k8s.io"
@@ -23,14 +25,14 @@ def _problem(found: Mapping[str, Mapping[str, Any]], prefix: str) -> ResourceHea
     return None
 
 
-def _current(found: Mapping[str, Mapping[str, Any]], obj: Obj) -> bool:
+def _current(found: Mapping[str, Mapping[str, Any]], obj: ObjView) -> bool:
     """Conditions stamped with the current generation (unstamped ones are accepted)."""
     stamps = [as_generation(c.get("observedGeneration")) for c in found.values()]
     known = [s for s in stamps if s is not None]
     return not known or max(known) >= generation(obj)
 
 
-def gateway_health(obj: Obj) -> ResourceHealth:
+def gateway_health(obj: ObjView) -> ResourceHealth:
     status = section(obj, "status")
     found = conditions(status)
     if found and not _current(found, obj):
@@ -55,7 +57,7 @@ def _parents(status: Mapping[str, Any]) -> Sequence[Mapping[str, Any]]:
     return [p for p in raw if isinstance(p, Mapping)] if isinstance(raw, list) else []
 
 
-def route_health(obj: Obj) -> ResourceHealth:
+def route_health(obj: ObjView) -> ResourceHealth:
     current_parents = []
     for parent in _parents(section(obj, "status")):
         found = conditions(parent)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from ..readers import Obj, conditions_of, is_status, message_of
+from tether.core.paths import ObjView
+
+from ..readers import conditions_of, is_status, message_of
 from ..status import ResourceHealth, degraded, healthy, progressing, suspended
 
 GROUP = "keda.sh"
 
 
-def scaled_object_health(obj: Obj) -> ResourceHealth:
+def scaled_object_health(obj: ObjView) -> ResourceHealth:
     found = conditions_of(obj)
     ready, fallback, paused = found.get("Ready"), found.get("Fallback"), found.get("Paused")
     if is_status(ready, "False"):

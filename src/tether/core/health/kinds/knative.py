@@ -3,13 +3,15 @@ convention: Unknown while in progress, False once failed)."""
 
 from __future__ import annotations
 
-from ..readers import Obj, condition_stale, conditions_of, is_status, kind, message_of
+from tether.core.paths import ObjView
+
+from ..readers import condition_stale, conditions_of, is_status, kind, message_of
 from ..status import ResourceHealth, degraded, healthy, progressing
 
 GROUP = "serving.knative.dev"
 
 
-def knative_health(obj: Obj) -> ResourceHealth:
+def knative_health(obj: ObjView) -> ResourceHealth:
     found = conditions_of(obj)
     ready = found.get("Ready")
     if ready is None or condition_stale(ready, obj):

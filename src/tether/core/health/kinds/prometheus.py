@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from ..readers import Obj, condition_stale, conditions_of, is_status, message_of
+from tether.core.paths import ObjView
+
+from ..readers import condition_stale, conditions_of, is_status, message_of
 from ..status import ResourceHealth, degraded, healthy, progressing
 
 GROUP = "monitoring.coreos.com"
 
 
-def available_health(obj: Obj) -> ResourceHealth:
+def available_health(obj: ObjView) -> ResourceHealth:
     available = conditions_of(obj).get("Available")
     if available is None or condition_stale(available, obj):
         return progressing("Waiting for initialization")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from tether.core.paths import ObjView
+
 from ..readers import (
-    Obj,
     annotations_of,
     as_generation,
     conditions_of,
@@ -19,7 +20,7 @@ GROUP = "argoproj.io"
 _WORKLOAD_GENERATION = "rollout.argoproj.io/workload-generation"
 
 
-def _spec_observed(obj: Obj) -> bool:
+def _spec_observed(obj: ObjView) -> bool:
     """Rollouts write `observedGeneration` as a string; before v0.10 it was a pod-template
     hash, which may even look like a (large) number: only a smaller number means behind."""
     observed = as_generation(section(obj, "status").get("observedGeneration"))
@@ -33,7 +34,7 @@ def _spec_observed(obj: Obj) -> bool:
     return True
 
 
-def _replicas_progress(obj: Obj) -> ResourceHealth | None:
+def _replicas_progress(obj: ObjView) -> ResourceHealth | None:
     spec, status = section(obj, "spec"), section(obj, "status")
     updated = integer(status, "updatedReplicas")
     if updated < desired_replicas(obj):
@@ -51,7 +52,7 @@ def _replicas_progress(obj: Obj) -> ResourceHealth | None:
     return None
 
 
-def rollout_health(obj: Obj) -> ResourceHealth:
+def rollout_health(obj: ObjView) -> ResourceHealth:
     status = section(obj, "status")
     if not status or not _spec_observed(obj):
         return progressing("Waiting for rollout spec update to be observed")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from ..readers import Obj, conditions_of, generation_behind, is_status, kind, message_of
+from tether.core.paths import ObjView
+
+from ..readers import conditions_of, generation_behind, is_status, kind, message_of
 from ..status import ResourceHealth, degraded, healthy, progressing
 
 GROUP = "kafka.strimzi.io"
 
 
-def strimzi_health(obj: Obj) -> ResourceHealth:
+def strimzi_health(obj: ObjView) -> ResourceHealth:
     found = conditions_of(obj)
     if generation_behind(obj):
         return progressing(f"Waiting for the operator to observe the {kind(obj)}")
