@@ -18,9 +18,10 @@ from typing import Any, Protocol
 
 from tether.core.status import merge_status
 from tether.errors import ClusterError, ConditionNotMet, InputError
-from tether.kube import KubeClient
+from tether.kube import MERGE_PATCH, KubeClient
 from tether.model.application import (
     API_VERSION,
+    CONDITION_INVALID_SPEC,
     FIELD_MANAGER,
     KIND,
     Application,
@@ -280,6 +281,39 @@ async def update_status(
         status=409,
         reason="Conflict",
     )
+
+
+async def mark_invalid_spec(
+    kube: KubeClient, namespace: str, name: str, raw: dict[str, Any], message: str, now: str
+) -> None:
+    """An Application tether cannot read says why in its own status (InvalidSpec), not
+    only in the controller's log; the next valid spec's compare clears it. A merge patch,
+    since the status of an unreadable Application cannot be parsed and merged."""
+    conditions = ((raw.get("status") or {}).get("conditions")) or []
+    if any(
+        c.get("type") == CONDITION_INVALID_SPEC and c.get("message") == message
+        for c in conditions
+        if isinstance(c, dict)
+    ):
+        return  # said already (our own write comes back as an event)
+    patch = {
+        "status": {
+            "sync": {"status": "Unknown"},
+            "conditions": [
+                {
+                    "type": CONDITION_INVALID_SPEC,
+                    "status": "True",
+                    "reason": CONDITION_INVALID_SPEC,
+                    "message": message[:1024],
+                    "lastTransitionTime": now,
+                }
+            ],
+        }
+    }
+    await kube.patch(
+        API_VERSION, KIND, name, patch, namespace=namespace,
+        patch_type=MERGE_PATCH, field_manager=FIELD_MANAGER, subresource="status",
+    )  # fmt: skip
 
 
 async def write_status(
