@@ -21,7 +21,6 @@ from tether.engine.history import (
     DATA_KEY,
     HISTORY_ID_LABEL,
     HISTORY_SECRET_TYPE,
-    SHA256_ANNOTATION,
     encode_manifests,
     history_secret_name,
     load_manifests,
@@ -40,6 +39,7 @@ from tether.model.application import (
     SyncStatus,
     SyncStatusCode,
 )
+from tether.model.names import SHA256_ANNOTATION
 
 T0 = "2024-05-01T12:00:00Z"
 

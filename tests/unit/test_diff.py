@@ -8,19 +8,9 @@ from typing import Any
 
 import pytest
 
-from tether.core.diff import (
-    MASK_CHANGED,
-    MASK_UNCHANGED,
-    AppDiff,
-    ObjectDiff,
-    Verdict,
-    compare_app,
-    compare_object,
-    mask_secret,
-    masked_pair,
-    unified_diff,
-)
+from tether.core.diff import AppDiff, ObjectDiff, Verdict, compare_app, compare_object, unified_diff
 from tether.core.ignore import IgnoreRule, parse_ignore_rules
+from tether.core.masking import MASK_CHANGED, MASK_UNCHANGED, mask_secret, masked_pair
 from tether.errors import InputError
 from tether.model.keys import ResourceKey
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from tether.core.paths import resolve_pointer
 from tether.core.managers import (
     describe_takeover,
     is_person_tool_entry,
@@ -19,6 +18,7 @@ from tether.core.managers import (
     plan_takeover,
     takeover_for,
 )
+from tether.core.paths import resolve_pointer
 
 
 def entry(manager: str, operation: str, fields: dict[str, Any], **extra: Any) -> dict[str, Any]:

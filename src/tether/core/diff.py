@@ -20,42 +20,52 @@ from __future__ import annotations
 
 import copy
 import difflib
-import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any
 
 import yaml
 
+from tether.core.diff_removals import (
+    _fields_the_apply_removes,
+    _owned_fields_missing_from_desired,
+    _value_at,
+    _without_descendants,
+)
 from tether.core.ignore import (
     IgnoreRule,
-    managed_field_paths,
     managed_fields_of,
     path_to_pointer,
-    resolve_field_path,
     same_json,
     strip_ignored,
 )
+from tether.core.listitems import (
+    _is_free_form_map,
+    _item_key,
+    _items_by_key,
+    _merge_key_fields,
+)
+from tether.core.masking import (
+    _DESIRED_TAG,
+    SERVICE_ACCOUNT_TOKEN_TYPE,
+    _is_secret_key,
+    _mask_remaining,
+    _tag_changed,
+    _untag_changed,
+    masked_pair,
+)
 from tether.core.normalize import (
-    FREE_FORM_MAP_FIELDS,
-    LAST_APPLIED_ANNOTATION,
     is_empty_value,
     normalize,
-    secret_data,
 )
-from tether.core.paths import Obj, Path
+from tether.core.paths import ABSENT, Obj, Path
 from tether.core.plan import annotations_of, compare_options
 from tether.core.undeclared import manual_edit_paths
 from tether.core.undeclared import strict_manual_edits as opts_in_to_strict
 from tether.errors import InputError
 from tether.model.keys import ResourceKey
 from tether.model.names import FIELD_MANAGER
-
-SERVICE_ACCOUNT_TOKEN_TYPE = "kubernetes.io/service-account-token"
-MASK = "***"
-MASK_UNCHANGED = "*** (unchanged)"
-MASK_CHANGED = "*** (changed)"
 
 
 class Verdict(StrEnum):
@@ -249,84 +259,9 @@ def unified_diff(diff: ObjectDiff, *, context: int = 3) -> str:
     return text
 
 
-def mask_secret(obj: Obj) -> Obj:
-    """A copy of a Secret with every `data`/`stringData` value replaced by `***`.
-
-    Other objects are returned as copies, unchanged.
-    """
-    masked = copy.deepcopy(obj)
-    if _is_secret(obj):
-        for section in ("data", "stringData"):
-            values = masked.get(section)
-            if isinstance(values, dict):
-                masked[section] = dict.fromkeys(values, MASK)
-        _mask_last_applied(masked)
-    return masked
-
-
-def masked_pair(desired: Obj | None, live: Obj | None) -> tuple[Obj | None, Obj | None]:
-    """Masked copies of a desired and a live Secret, each value marked changed or unchanged.
-
-    A key whose value is the same on both sides shows `*** (unchanged)` on both; a key whose
-    value differs, or that one side lacks, shows `*** (changed)`. Nothing else is revealed
-    (not even the length of a value). `stringData` is compared folded into `data`.
-    """
-    if not any(obj is not None and _is_secret(obj) for obj in (desired, live)):
-        return copy.deepcopy(desired), copy.deepcopy(live)
-    desired_values = secret_data(desired) if desired is not None else {}
-    live_values = secret_data(live) if live is not None else {}
-
-    def marker(secret_key: str) -> str:
-        if secret_key in desired_values and secret_key in live_values:
-            same = desired_values[secret_key] == live_values[secret_key]
-            return MASK_UNCHANGED if same else MASK_CHANGED
-        return MASK_CHANGED
-
-    return _mask_with(desired, marker), _mask_with(live, marker)
-
-
 # --- the comparison walk ---------------------------------------------------------------------
 
 
-class _Absent:
-    """A field that an object does not have (distinct from `null`)."""
-
-    def __repr__(self) -> str:
-        return "<absent>"
-
-
-ABSENT: Final = _Absent()
-
-# Lists whose items are matched by key rather than position (Kubernetes list-map keys).
-# `protocol` is defaulted to TCP when the key is read, so `(port, protocol)` is always usable.
-_MERGE_KEYS: dict[str, tuple[tuple[str, ...], ...]] = {
-    **dict.fromkeys(
-        (
-            "containers",
-            "initContainers",
-            "ephemeralContainers",
-            "env",
-            "volumes",
-            "imagePullSecrets",
-            "resourceClaims",
-            "webhooks",
-            "versions",
-            "secrets",
-        ),
-        (("name",),),
-    ),
-    "volumeMounts": (("mountPath",),),
-    "volumeDevices": (("devicePath",),),
-    "hostAliases": (("ip",),),
-    "topologySpreadConstraints": (("topologyKey", "whenUnsatisfiable"),),
-    "conditions": (("type",),),
-    "readinessGates": (("conditionType",),),
-    "ownerReferences": (("uid",),),
-}
-_CONTAINER_PORT_KEYS = (("containerPort", "protocol"), ("name",))
-_SERVICE_PORT_KEYS = (("port", "protocol"), ("name",))
-_CONTAINER_LISTS = frozenset({"containers", "initContainers", "ephemeralContainers"})
-_LIST_KEY_DEFAULTS: dict[str, Any] = {"protocol": "TCP"}
 # Lists with set semantics: other writers may add items (finalizers added by controllers).
 _SET_LISTS: frozenset[Path] = frozenset({("metadata", "finalizers")})
 
@@ -472,14 +407,6 @@ def _is_unset(value: Any, is_value: bool) -> bool:
     return value is ABSENT or is_empty_value(value, in_free_form_map=is_value)
 
 
-def _is_free_form_map(path: Path, kind: str) -> bool:
-    if not path:
-        return False
-    if kind == "Service" and path == ("spec", "selector"):
-        return True
-    return path[-1] in FREE_FORM_MAP_FIELDS
-
-
 def _whole_map_paths(key: ResourceKey, desired: Obj) -> frozenset[tuple[str, ...]]:
     """Maps compared key by key in both directions: Secret and ConfigMap payloads."""
     if key.group != "":
@@ -492,105 +419,7 @@ def _whole_map_paths(key: ResourceKey, desired: Obj) -> frozenset[tuple[str, ...
     return frozenset()
 
 
-def _merge_key_fields(path: Path, items: list[Any]) -> tuple[str, ...] | None:
-    """The key fields that identify the items of this list, or None to match by position."""
-    if not path or not isinstance(path[-1], str):
-        return None
-    name = path[-1]
-    if name == "ports" and path == ("spec", "ports"):
-        candidates: tuple[tuple[str, ...], ...] = _SERVICE_PORT_KEYS
-    elif name == "ports" and len(path) >= 3 and path[-3] in _CONTAINER_LISTS:
-        candidates = _CONTAINER_PORT_KEYS
-    else:
-        # Unknown lists of named items are matched by name (CRD lists, webhook configs...).
-        candidates = _MERGE_KEYS.get(name, (("name",),))
-    for fields in candidates:
-        if _identifies_items(items, fields):
-            return fields
-    return None
-
-
-def _identifies_items(items: list[Any], fields: tuple[str, ...]) -> bool:
-    keys = [_item_key(item, fields) for item in items]
-    return bool(keys) and None not in keys and len(set(keys)) == len(keys)
-
-
-def _item_key(item: Any, fields: tuple[str, ...]) -> str | None:
-    """The key of a list item as JSON text (so `true` and `1` stay different keys)."""
-    if not isinstance(item, dict):
-        return None
-    key = [item.get(name, _LIST_KEY_DEFAULTS.get(name)) for name in fields]
-    if any(part is None or isinstance(part, dict | list) for part in key):
-        return None
-    return json.dumps(key)
-
-
-def _items_by_key(items: list[Any], fields: tuple[str, ...]) -> dict[str | None, Any]:
-    index: dict[str | None, Any] = {}
-    for item in items:
-        item_key = _item_key(item, fields)
-        if item_key is not None:
-            index.setdefault(item_key, item)
-    return index
-
-
 # --- fields the apply would remove -----------------------------------------------------------
-
-
-def _fields_the_apply_removes(live: Obj, predicted: Obj, kind: str) -> list[Path]:
-    """Fields live has and the dry-run result lacks: applying desired would delete them."""
-    return list(_missing_from(live, predicted, (), kind))
-
-
-def _missing_from(live: Any, predicted: Any, path: Path, kind: str) -> Iterator[Path]:
-    if isinstance(live, dict) and isinstance(predicted, dict):
-        free_form = _is_free_form_map(path, kind)
-        for name, live_value in live.items():
-            if name not in predicted:
-                if not is_empty_value(live_value, in_free_form_map=free_form):
-                    yield (*path, name)
-            else:
-                yield from _missing_from(live_value, predicted[name], (*path, name), kind)
-    elif isinstance(live, list) and isinstance(predicted, list):
-        key_fields = _merge_key_fields(path, live)
-        predicted_items = _items_by_key(predicted, key_fields) if key_fields else {}
-        for index, live_item in enumerate(live):
-            if key_fields is not None:
-                match = predicted_items.get(_item_key(live_item, key_fields), ABSENT)
-            else:
-                match = predicted[index] if index < len(predicted) else ABSENT
-            if match is ABSENT:
-                yield (*path, index)
-            else:
-                yield from _missing_from(live_item, match, (*path, index), kind)
-
-
-def _owned_fields_missing_from_desired(
-    desired: Obj, live: Obj, managed_fields: Sequence[Mapping[str, Any]], field_manager: str
-) -> list[Path]:
-    """Fallback: fields tether applied earlier (live `managedFields`) that desired dropped."""
-    missing = []
-    for field_path in managed_field_paths(managed_fields, {field_manager}, operation="Apply"):
-        live_path = resolve_field_path(live, field_path)
-        if live_path is None or resolve_field_path(desired, field_path) is not None:
-            continue
-        if not is_empty_value(_value_at(live, live_path), in_free_form_map=True):
-            missing.append(live_path)
-    return missing
-
-
-def _value_at(obj: Any, path: Path) -> Any:
-    for part in path:
-        obj = obj[part]
-    return obj
-
-
-def _without_descendants(paths: list[Path]) -> list[Path]:
-    """Drop paths inside another reported path (a removed list item reports only itself)."""
-    reported = set(paths)
-    return [
-        path for path in paths if not any(path[:length] in reported for length in range(len(path)))
-    ]
 
 
 # --- display views -------------------------------------------------------------------------
@@ -654,77 +483,6 @@ def _label(key: ResourceKey) -> str:
 
 
 # --- Secret masking ------------------------------------------------------------------------
-
-
-def _is_secret(obj: Mapping[str, Any]) -> bool:
-    return obj.get("kind") == "Secret" and obj.get("apiVersion") == "v1"
-
-
-def _is_secret_key(key: ResourceKey) -> bool:
-    return key.kind == "Secret" and key.group == ""
-
-
-def _mask_with(obj: Obj | None, marker: Callable[[str], str]) -> Obj | None:
-    if obj is None:
-        return None
-    masked = copy.deepcopy(obj)
-    for section in ("data", "stringData"):
-        values = masked.get(section)
-        if isinstance(values, dict):
-            masked[section] = {secret_key: marker(secret_key) for secret_key in values}
-    _mask_last_applied(masked)
-    return masked
-
-
-def _mask_remaining(obj: Obj | None) -> Obj | None:
-    """Mask whatever is not masked yet (a defence for hand-built ObjectDiffs)."""
-    if obj is None:
-        return None
-    masked = copy.deepcopy(obj)
-    for section in ("data", "stringData"):
-        values = masked.get(section)
-        if isinstance(values, dict):
-            for secret_key, value in values.items():
-                if not (isinstance(value, str) and value.startswith(MASK)):
-                    values[secret_key] = MASK
-    _mask_last_applied(masked)
-    return masked
-
-
-# Private-use characters: they cannot clash with anything a manifest would contain.
-_DESIRED_TAG = "\ue000desired"
-
-
-def _untag_changed(obj: Obj | None) -> Obj | None:
-    """The live side of a Secret diff: a changed value is just `***` there."""
-    if obj is None:
-        return None
-    for section in ("data", "stringData"):
-        values = obj.get(section)
-        if isinstance(values, dict):
-            for secret_key, value in values.items():
-                if value == MASK_CHANGED:
-                    values[secret_key] = MASK
-    return obj
-
-
-def _tag_changed(obj: Obj | None, tag: str) -> Obj | None:
-    if obj is None:
-        return None
-    for section in ("data", "stringData"):
-        values = obj.get(section)
-        if isinstance(values, dict):
-            for secret_key, value in values.items():
-                if value == MASK_CHANGED:
-                    values[secret_key] = MASK_CHANGED + tag
-    return obj
-
-
-def _mask_last_applied(obj: Obj) -> None:
-    # kubectl's last-applied annotation carries the whole Secret, values included.
-    annotations = (obj.get("metadata") or {}).get("annotations")
-    if isinstance(annotations, dict) and LAST_APPLIED_ANNOTATION in annotations:
-        annotations[LAST_APPLIED_ANNOTATION] = MASK
 
 
 # --- helpers -------------------------------------------------------------------------------

@@ -15,7 +15,15 @@ Obj = dict[str, Any]  # a Kubernetes object as parsed from YAML/JSON, owned by t
 ObjView = Mapping[str, Any]  # one only read (health rules)
 Path = tuple[str | int, ...]  # a concrete path: dict keys and list indices
 
-ABSENT: Final = object()  # what `value_at` returns when a pointer names nothing
+
+class _Absent:
+    """A field that an object does not have (distinct from `null`)."""
+
+    def __repr__(self) -> str:
+        return "<absent>"
+
+
+ABSENT: Final = _Absent()  # what `value_at` returns when a pointer names nothing
 
 
 def pointer_parts(pointer: str) -> tuple[str, ...]:
