@@ -31,12 +31,6 @@ from typing import Any
 
 import orjson
 
-from tether.engine.apps import (
-    ApplicationStore,
-    ClusterApplicationStore,
-    get_app,
-    update_status,
-)
 from tether.errors import ClusterError, InputError, TetherError
 from tether.kube import KubeClient
 from tether.model.application import (
@@ -55,6 +49,13 @@ from tether.model.names import (
     HISTORY_ID_LABEL,
     HISTORY_SECRET_TYPE,
     SHA256_ANNOTATION,
+)
+
+from .apps import (
+    ApplicationStore,
+    ClusterApplicationStore,
+    get_app,
+    update_status,
 )
 
 DATA_KEY = "manifests.json.gz"

@@ -46,7 +46,7 @@ from .sync_errors import SyncFailed
 from .waiting import WaitedFor, Waiting
 
 if TYPE_CHECKING:
-    from .sync import SyncResult
+    from .operation import SyncResult
 
 BEFORE_HOOK_CREATION = "BeforeHookCreation"
 HOOK_SUCCEEDED = "HookSucceeded"

@@ -1,24 +1,102 @@
-"""The sync operation's claim: one sync per app at a time.
+"""The sync operation: what is asked (SyncRequest), what came of it (SyncResult), the
+claim that makes it one per app at a time, and the outcome recorded at its end.
 
 A sync starts by writing `status.operationState` (phase Running) through the status
 writer (engine/apps.update_status), guarded by the Application's resourceVersion: of two
 clients racing for the same app, one gets a conflict, reads again, finds the operation
-Running and stops.
+Running and stops. It ends by writing the outcome (and, after a success, the history
+entry) on the copy the claim stored.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
+from tether.core.health import (
+    HealthStatus,
+    aggregate_health,
+    health_of_missing,
+)
+from tether.core.plan import SyncPlan
 from tether.errors import ConditionNotMet, InputError
+from tether.kube import KubeClient
 from tether.model.application import (
     Application,
     ApplicationStatus,
     OperationPhase,
     OperationState,
 )
+from tether.model.keys import ResourceKey, resource_version_of
 
-from .apps import ApplicationStore, StatusConflict, update_status
+from .apps import ApplicationStore, StatusConflict, update_status, write_status
+from .compare import (
+    Comparison,
+    Engine,
+    compare,
+    now_rfc3339,
+)
+from .history import append_history
+from .hooks import (
+    HookRun,
+)
+from .waiting import Waiting
+
+
+@dataclass(frozen=True)
+class SyncRequest:
+    prune: bool = False
+    confirm_prune: bool = False
+    dry_run: bool = False
+    revision: str | None = None
+    force: bool = False
+    initiated_by: str = "tether-cli"
+    timeout: float | None = None  # default: spec.timeout
+    fetch: bool = True  # the controller fetches on its own schedule and passes False
+    # Wait for the last wave to be healthy before the operation ends (the CLI does, as
+    # `argocd app sync` waits for health). Without it the sync ends once the last wave is
+    # applied, as an Argo CD sync operation does; health is then tracked by the status.
+    # Waves before the last, and hooks, are always health-gated.
+    final_health_gate: bool = True
+    retry_count: int = 0  # failed attempts before this one (syncPolicy.retry)
+    # Compare again once the operation ends and store that comparison in the status (the
+    # CLI does, to print the state it reached). The controller passes False: it queues
+    # the app again right away, and that reconcile's compare is the one after the sync.
+    refresh_after: bool = True
+
+
+@dataclass
+class SyncResult:
+    app: Application
+    phase: OperationPhase
+    message: str
+    revision: str | None
+    plan: SyncPlan | None = None
+    applied: list[ResourceKey] = field(default_factory=list)
+    pruned: list[ResourceKey] = field(default_factory=list)
+    comparison: Comparison | None = None
+    hint: str | None = None
+    # resourceVersion each apply returned: the health gate never judges an older copy.
+    stored_versions: dict[ResourceKey, int] = field(default_factory=dict)
+    # The client of every write to the app's objects (impersonating its ServiceAccount).
+    writer: KubeClient | None = field(default=None, repr=False, compare=False)
+    # Every hook object this sync created, for the hook delete policies.
+    hooks: list[HookRun] = field(default_factory=list)
+    # What the health gate waits for right now, and why: a timeout names it.
+    waiting: Waiting = field(default_factory=dict, repr=False)
+
+    def write_client(self, engine: Engine) -> KubeClient:
+        return self.writer or engine.writer_for(self.app)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.phase is OperationPhase.SUCCEEDED
+
+
+class SyncRefused(ConditionNotMet):
+    """A guard refused the sync before anything was written (prune guards)."""
 
 
 class SyncInProgress(ConditionNotMet):
@@ -72,4 +150,93 @@ async def claim_operation(
     return written.app
 
 
-__all__ = ["SyncInProgress", "claim_operation"]
+async def finish_operation(
+    engine: Engine,
+    app: Application,
+    result: SyncResult,
+    started: str,
+    request: SyncRequest,
+    *,
+    record: bool = True,
+) -> None:
+    """Record the outcome in operationState (with the comparison after the sync when
+    `request.refresh_after`) and, after a successful sync, the history entry."""
+    finished = now_rfc3339()
+    after: Comparison | None = None
+    if request.refresh_after:
+        after = await compare(engine, app, revision=request.revision, fetch=False)
+        result.comparison = after
+    state = OperationState(
+        result.phase,
+        result.revision,
+        started,
+        finished,
+        result.message,
+        request.initiated_by,
+        request.retry_count,
+    )
+    base = after.status if after is not None and after.status is not None else app.status
+    status = dataclasses.replace(
+        base or ApplicationStatus(),
+        history=app.status.history if app.status else (),
+        operation_state=state,
+    )
+    written = await write_status(engine.apps, app, status)
+    if written.app is None:
+        return  # deleted during the sync
+    current = result.app = written.app
+    if record and result.phase is OperationPhase.SUCCEEDED and result.revision:
+        # The rendered manifests of this revision, kept in Secrets owned by the app, are
+        # what a break-glass rollback applies when Git is unreachable.
+        applied = after if after is not None else result.comparison
+        manifests = (
+            [o for o in applied.desired if ResourceKey.of(o) not in applied.shared]
+            if applied is not None
+            else []
+        )
+        if after is not None:
+            health = after.app_health.status if after.app_health else None
+        else:
+            health = await _health_now(engine, current, manifests, result.stored_versions)
+        _, stored = await append_history(
+            engine.kube,
+            engine.apps,
+            current,
+            revision=result.revision,
+            manifests=manifests,
+            deployed_at=finished,
+            deploy_started_at=started,
+            initiated_by=request.initiated_by,
+            health=str(health) if health is not None else None,
+        )
+        result.app = stored or current
+
+
+async def _health_now(
+    engine: Engine,
+    app: Application,
+    objects: Sequence[dict[str, Any]],
+    stored_versions: Mapping[ResourceKey, int],
+) -> HealthStatus | None:
+    """The app's health right after its last wave, from the live copies (no new compare:
+    the history entry records it, the next reconcile's compare stores the full picture)."""
+    lives = []
+    for obj in objects:
+        key = ResourceKey.of(obj)
+        live = engine.cache.get(key) if engine.cache.watched(key.group, key.kind) else None
+        if live is None or resource_version_of(live) < stored_versions.get(key, 0):
+            live = await engine.kube.get(
+                str(obj.get("apiVersion", "")), key.kind, key.name, key.namespace or None
+            )
+        if live is not None:
+            lives.append((key, live))
+    rules = await engine.health_rules(app.namespace, app)
+    assessed = await engine.evaluator.assess_health(
+        [live for _, live in lives], rules, what=f"Application {app.name}"
+    )
+    found = {key: health for (key, _), health in zip(lives, assessed, strict=True)}
+    keys = [ResourceKey.of(o) for o in objects]
+    overall = aggregate_health(
+        (key, found[key] if key in found else health_of_missing()) for key in keys
+    )
+    return overall.status

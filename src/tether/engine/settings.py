@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from tether.engine.apps import get_app
 from tether.errors import InputError
 from tether.kube import MERGE_PATCH, KubeClient
 from tether.model.application import API_VERSION, FIELD_MANAGER, KIND, Application
+
+from .apps import get_app
 
 
 async def set_sync_policy(

@@ -10,27 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Sequence
 
-from tether.core.health import (
-    CustomHealthRule,
-    HealthStatus,
-    aggregate_health,
-    health_of_missing,
-)
 from tether.core.plan import SyncPhase, SyncPlan, SyncTask, Wave, check_prune_guards, plan_sync
 from tether.core.status import empty_render_note
-from tether.errors import ClusterError, ConditionNotMet, InputError, TetherError
+from tether.errors import ClusterError, InputError, TetherError
 from tether.kube import KubeClient
 from tether.model.application import (
     FIELD_MANAGER,
     Application,
-    ApplicationStatus,
     OperationPhase,
-    OperationState,
 )
 from tether.model.keys import ResourceKey, resource_version_of, split_api_version
 
@@ -43,10 +32,13 @@ from .compare import (
     is_immutable_field_error,
     now_rfc3339,
 )
+from .health_gate import (
+    CRD_KIND,
+    _wait_established,
+    _wait_healthy,
+)
 from .hints import rejection_hint
-from .history import append_history
 from .hooks import (
-    HookRun,
     dry_run_hook,
     phase_succeeded,
     run_hook,
@@ -54,67 +46,19 @@ from .hooks import (
     wait_for_hooks,
     watch_earlier_hook_kinds,
 )
-from .operation import SyncInProgress, claim_operation
+from .operation import (
+    SyncInProgress,
+    SyncRefused,
+    SyncRequest,
+    SyncResult,
+    claim_operation,
+    finish_operation,
+)
 from .sync_errors import SyncFailed
 from .takeover import take_over_person_fields
-from .waiting import WaitedFor, Waiting, timeout_report
+from .waiting import timeout_report
 
-CRD_KIND = "CustomResourceDefinition"
 Progress = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class SyncRequest:
-    prune: bool = False
-    confirm_prune: bool = False
-    dry_run: bool = False
-    revision: str | None = None
-    force: bool = False
-    initiated_by: str = "tether-cli"
-    timeout: float | None = None  # default: spec.timeout
-    fetch: bool = True  # the controller fetches on its own schedule and passes False
-    # Wait for the last wave to be healthy before the operation ends (the CLI does, as
-    # `argocd app sync` waits for health). Without it the sync ends once the last wave is
-    # applied, as an Argo CD sync operation does; health is then tracked by the status.
-    # Waves before the last, and hooks, are always health-gated.
-    final_health_gate: bool = True
-    retry_count: int = 0  # failed attempts before this one (syncPolicy.retry)
-    # Compare again once the operation ends and store that comparison in the status (the
-    # CLI does, to print the state it reached). The controller passes False: it queues
-    # the app again right away, and that reconcile's compare is the one after the sync.
-    refresh_after: bool = True
-
-
-@dataclass
-class SyncResult:
-    app: Application
-    phase: OperationPhase
-    message: str
-    revision: str | None
-    plan: SyncPlan | None = None
-    applied: list[ResourceKey] = field(default_factory=list)
-    pruned: list[ResourceKey] = field(default_factory=list)
-    comparison: Comparison | None = None
-    hint: str | None = None
-    # resourceVersion each apply returned: the health gate never judges an older copy.
-    stored_versions: dict[ResourceKey, int] = field(default_factory=dict)
-    # The client of every write to the app's objects (impersonating its ServiceAccount).
-    writer: KubeClient | None = field(default=None, repr=False, compare=False)
-    # Every hook object this sync created, for the hook delete policies.
-    hooks: list[HookRun] = field(default_factory=list)
-    # What the health gate waits for right now, and why: a timeout names it.
-    waiting: Waiting = field(default_factory=dict, repr=False)
-
-    def write_client(self, engine: Engine) -> KubeClient:
-        return self.writer or engine.writer_for(self.app)
-
-    @property
-    def succeeded(self) -> bool:
-        return self.phase is OperationPhase.SUCCEEDED
-
-
-class SyncRefused(ConditionNotMet):
-    """A guard refused the sync before anything was written (prune guards)."""
 
 
 def _noop(_: str) -> None:
@@ -225,7 +169,7 @@ async def run_operation(
         except (TetherError, TimeoutError) as exc:
             progress(f"SyncFail hook failed: {exc}")
             await sync_failed(engine, result, progress)
-    await _finish(engine, app, result, started, request, record=record)
+    await finish_operation(engine, app, result, started, request, record=record)
     if result.phase is not OperationPhase.SUCCEEDED:
         error_type = InputError if result.phase is OperationPhase.ERROR else SyncFailed
         raise error_type(f"{action} of {app.name} failed: {result.message}", hint=result.hint)
@@ -468,172 +412,6 @@ async def _delete_and_wait(kube: KubeClient, task: SyncTask, timeout: float = 60
         await asyncio.sleep(0.2)
 
 
-async def _wait_established(kube: KubeClient, name: str, timeout: float = 60.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        crd = await kube.get("apiextensions.k8s.io/v1", CRD_KIND, name)
-        conditions = ((crd or {}).get("status") or {}).get("conditions") or []
-        if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
-            return
-        if loop.time() > deadline:
-            raise SyncFailed(
-                f"CustomResourceDefinition {name} not Established after {timeout:.0f}s"
-            )
-        await asyncio.sleep(0.2)
-
-
-async def _wait_healthy(
-    engine: Engine,
-    tasks: Iterable[SyncTask],
-    label: str,
-    rules: Sequence[CustomHealthRule] = (),
-    applied_versions: Mapping[ResourceKey, int] | None = None,
-    *,
-    waiting: Waiting | None = None,
-) -> None:
-    """Wait until every object of the wave is Healthy (or Suspended); Degraded fails now.
-    `waiting` is kept current with what is still awaited and why (for a timeout's message).
-    (Hooks are waited for by hooks.wait_for_hooks.)
-
-    The watch cache may still hold the copy from before our apply; an object is only
-    judged once the copy at hand is at least as new as what the apply stored.
-    """
-    versions = applied_versions or {}
-    pending = list(tasks)
-    while pending:
-        still: list[SyncTask] = []
-        lives: list[dict[str, Any] | None] = []
-        for task in pending:
-            live = None
-            if engine.cache.watched(task.key.group, task.key.kind):
-                live = engine.cache.get(task.key)
-            if live is None or resource_version_of(live) < versions.get(task.key, 0):
-                live = await engine.kube.get(
-                    str(task.obj["apiVersion"]),
-                    task.key.kind,
-                    task.key.name,
-                    task.key.namespace or None,
-                )
-            lives.append(live)
-        present = [live for live in lives if live is not None]
-        assessed = iter(await engine.evaluator.assess_health(present, rules, what=label))
-        if waiting is not None:
-            waiting.clear()
-        for task, live in zip(pending, lives, strict=True):
-            health = next(assessed) if live is not None else None
-            if live is None or (
-                health is not None
-                and health.status
-                in (HealthStatus.PROGRESSING, HealthStatus.UNKNOWN, HealthStatus.MISSING)
-            ):
-                still.append(task)
-                if waiting is not None:
-                    waiting[task.key] = WaitedFor(
-                        live,
-                        "not found yet"
-                        if live is None or health is None
-                        else f"{health.status.value}: {health.message}".rstrip(": "),
-                    )
-            elif health is not None and health.status is HealthStatus.DEGRADED:
-                raise SyncFailed(f"{label}: {task.key} is Degraded: {health.message}")
-        pending = still
-        if pending:
-            await asyncio.sleep(0.25)
-
-
-async def _finish(
-    engine: Engine,
-    app: Application,
-    result: SyncResult,
-    started: str,
-    request: SyncRequest,
-    *,
-    record: bool = True,
-) -> None:
-    """Record the outcome in operationState (with the comparison after the sync when
-    `request.refresh_after`) and, after a successful sync, the history entry."""
-    finished = now_rfc3339()
-    after: Comparison | None = None
-    if request.refresh_after:
-        after = await compare(engine, app, revision=request.revision, fetch=False)
-        result.comparison = after
-    state = OperationState(
-        result.phase,
-        result.revision,
-        started,
-        finished,
-        result.message,
-        request.initiated_by,
-        request.retry_count,
-    )
-    base = after.status if after is not None and after.status is not None else app.status
-    status = dataclasses.replace(
-        base or ApplicationStatus(),
-        history=app.status.history if app.status else (),
-        operation_state=state,
-    )
-    written = await write_status(engine.apps, app, status)
-    if written.app is None:
-        return  # deleted during the sync
-    current = result.app = written.app
-    if record and result.phase is OperationPhase.SUCCEEDED and result.revision:
-        # The rendered manifests of this revision, kept in Secrets owned by the app, are
-        # what a break-glass rollback applies when Git is unreachable.
-        applied = after if after is not None else result.comparison
-        manifests = (
-            [o for o in applied.desired if ResourceKey.of(o) not in applied.shared]
-            if applied is not None
-            else []
-        )
-        if after is not None:
-            health = after.app_health.status if after.app_health else None
-        else:
-            health = await _health_now(engine, current, manifests, result.stored_versions)
-        _, stored = await append_history(
-            engine.kube,
-            engine.apps,
-            current,
-            revision=result.revision,
-            manifests=manifests,
-            deployed_at=finished,
-            deploy_started_at=started,
-            initiated_by=request.initiated_by,
-            health=str(health) if health is not None else None,
-        )
-        result.app = stored or current
-
-
-async def _health_now(
-    engine: Engine,
-    app: Application,
-    objects: Sequence[dict[str, Any]],
-    stored_versions: Mapping[ResourceKey, int],
-) -> HealthStatus | None:
-    """The app's health right after its last wave, from the live copies (no new compare:
-    the history entry records it, the next reconcile's compare stores the full picture)."""
-    lives = []
-    for obj in objects:
-        key = ResourceKey.of(obj)
-        live = engine.cache.get(key) if engine.cache.watched(key.group, key.kind) else None
-        if live is None or resource_version_of(live) < stored_versions.get(key, 0):
-            live = await engine.kube.get(
-                str(obj.get("apiVersion", "")), key.kind, key.name, key.namespace or None
-            )
-        if live is not None:
-            lives.append((key, live))
-    rules = await engine.health_rules(app.namespace, app)
-    assessed = await engine.evaluator.assess_health(
-        [live for _, live in lives], rules, what=f"Application {app.name}"
-    )
-    found = {key: health for (key, _), health in zip(lives, assessed, strict=True)}
-    keys = [ResourceKey.of(o) for o in objects]
-    overall = aggregate_health(
-        (key, found[key] if key in found else health_of_missing()) for key in keys
-    )
-    return overall.status
-
-
 def describe_plan(plan: SyncPlan) -> list[str]:
     lines = []
     for wave in plan.waves:
@@ -648,8 +426,10 @@ def describe_plan(plan: SyncPlan) -> list[str]:
 
 
 __all__ = [
+    "CRD_KIND",
     "SyncFailed",
     "SyncInProgress",
+    "SyncRefused",
     "SyncRequest",
     "SyncResult",
     "describe_plan",
