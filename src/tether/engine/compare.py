@@ -7,9 +7,7 @@ store (DESIGN §3), and optionally the Application's status.
 
 from __future__ import annotations
 
-import asyncio
 import base64
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,7 @@ from tether.core.health import (
     aggregate_health,
     health_of_missing,
 )
-from tether.core.plan import hook_keys, object_key, sync_options
+from tether.core.plan import hook_keys, object_key
 from tether.core.policy import ProjectViolation, check_project
 from tether.core.status import (
     compared_status,
@@ -31,7 +29,7 @@ from tether.core.status import (
     failed_status,
 )
 from tether.core.undeclared import strict_in_annotations
-from tether.errors import ClusterError, InputError, TetherError
+from tether.errors import InputError, TetherError
 from tether.git import GitCredentials
 from tether.kube import KubeClient
 from tether.model.application import (
@@ -40,11 +38,9 @@ from tether.model.application import (
     CONDITION_HISTORY_REWRITTEN,
     CONDITION_PROJECT_VIOLATION,
     CONDITION_SHARED_RESOURCE,
-    FIELD_MANAGER,
     Application,
     ApplicationStatus,
     OperationPhase,
-    tracking_id_of,
 )
 from tether.model.keys import ResourceKey, split_api_version
 from tether.model.project import (
@@ -55,7 +51,14 @@ from tether.render import (
 )
 
 from .facts import helm_capabilities, renders_helm
-from .hints import rejection_hint
+from .live import (
+    _live_objects,
+    _scopes,
+)
+from .predict import (
+    _predict,
+    is_immutable_field_error,
+)
 from .rerender import unstable_render_paths
 from .runtime import (
     HEALTH_RULES_CONFIGMAP,
@@ -405,144 +408,6 @@ async def _age_key(kube: KubeClient, app: Application) -> str:
             f"Application {app.name}: Secret {app.namespace}/{ref.name} has no *.agekey entry"
         )
     return "\n".join(k.strip() for k in keys)
-
-
-async def _scopes(
-    kube: KubeClient, objects: Sequence[Mapping[str, Any]]
-) -> dict[tuple[str, str], bool]:
-    """Namespaced-or-not for every kind in the render that the cluster serves."""
-    kinds = {(str(o.get("apiVersion", "")), str(o.get("kind", ""))) for o in objects}
-
-    async def lookup(api_version: str, kind: str) -> tuple[tuple[str, str], bool] | None:
-        try:
-            info = await kube.resource(api_version, kind)
-        except ClusterError as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return (info.group, info.kind), info.namespaced
-
-    found = await asyncio.gather(*(lookup(a, k) for a, k in sorted(kinds)))
-    return dict(item for item in found if item is not None)
-
-
-async def _live_objects(
-    engine: Engine, app: Application, desired: Sequence[dict[str, Any]]
-) -> tuple[dict[ResourceKey, dict[str, Any]], dict[ResourceKey, str], dict[ResourceKey, str]]:
-    """Live counterparts of the desired objects plus every other object tracked as ours;
-    which of them another app manages; which exist without being tether's at all."""
-    kinds: set[tuple[str, str]] = set()
-    for obj in desired:
-        kinds.add((str(obj["apiVersion"]), str(obj["kind"])))
-    for res in app.status.resources if app.status else ():
-        if res.version:
-            api_version = f"{res.group}/{res.version}" if res.group else res.version
-            kinds.add((api_version, res.kind))
-
-    async def watch(api_version: str, kind: str) -> None:
-        try:
-            await engine.cache.watch_kind(api_version, kind)
-        except ClusterError as exc:
-            if exc.status != 404:  # kinds whose CRD is not installed yet have no live objects
-                raise
-
-    await asyncio.gather(*(watch(a, k) for a, k in sorted(kinds)))
-    live: dict[ResourceKey, dict[str, Any]] = {}
-    shared: dict[ResourceKey, str] = {}
-    unmanaged: dict[ResourceKey, str] = {}
-    adopt_all = app.spec.sync_policy.option_enabled("Adopt")
-    # The cache holds each kind in the version it first watched; an object whose manifest
-    # uses another served version is read in that version, so that a conversion is never
-    # mistaken for drift (autoscaling/v1 vs v2 HPAs).
-    skewed = [
-        o
-        for o in desired
-        if (cached := engine.cache.get(ResourceKey.of(o))) is not None
-        and cached.get("apiVersion") != o.get("apiVersion")
-    ]
-    converted = dict(
-        zip(
-            [ResourceKey.of(o) for o in skewed],
-            await asyncio.gather(
-                *(
-                    engine.kube.get(
-                        str(o["apiVersion"]),
-                        str(o["kind"]),
-                        str(o["metadata"]["name"]),
-                        o["metadata"].get("namespace"),
-                    )
-                    for o in skewed
-                )
-            ),
-            strict=True,
-        )
-    )
-    for obj in desired:
-        key = ResourceKey.of(obj)
-        found = converted[key] if key in converted else engine.cache.get(key)
-        if found is None:
-            continue
-        owner = tracking_id_of(found)
-        if owner is not None and not owner.belongs_to(app.namespace, app.name):
-            shared[key] = f"{owner.app_namespace}/{owner.app_name}"
-        elif owner is None and not (
-            adopt_all or (sync_options(obj).get("Adopt") or "").lower() == "true"
-        ):
-            unmanaged[key] = f"was not created by tether ({_creator(found)})"
-        live[key] = found
-    for key, obj in engine.cache.tracked_by(f"{app.namespace}/{app.name}").items():
-        owner = tracking_id_of(obj)
-        if owner is not None and owner.belongs_to(app.namespace, app.name):
-            live.setdefault(key, obj)
-    return live, shared, unmanaged
-
-
-def _creator(obj: Mapping[str, Any]) -> str:
-    """Who wrote the object first, from managedFields (for the AdoptionRequired message)."""
-    entries = (obj.get("metadata") or {}).get("managedFields") or []
-    managers = [str(e.get("manager")) for e in entries if e.get("manager")]
-    return f"written by {managers[0]}" if managers else "no tracking id"
-
-
-async def _predict(
-    engine: Engine,
-    app_name: str,
-    writer: KubeClient,
-    desired: Sequence[dict[str, Any]],
-    live: Mapping[ResourceKey, dict[str, Any]],
-    *,
-    use_cache: bool,
-) -> dict[ResourceKey, dict[str, Any]]:
-    """Server-side dry-run apply of every desired object that exists (creates need no call)."""
-
-    async def dry_run(obj: dict[str, Any]) -> tuple[ResourceKey, dict[str, Any] | None]:
-        key = ResourceKey.of(obj)
-        cache_key = PredictionCache.cache_key(obj, live[key])
-        cached = engine.predictions.get(cache_key) if use_cache else None
-        if cached is not None:
-            return key, cached
-        try:
-            predicted = await writer.apply(obj, field_manager=FIELD_MANAGER, dry_run=True)
-        except ClusterError as exc:
-            if is_immutable_field_error(exc):
-                # An apply cannot make this change (only a recreate can): compare without
-                # a prediction, the object shows OutOfSync and the sync explains --force.
-                return key, None
-            fix = rejection_hint(exc, app=app_name, impersonated=writer.impersonated)
-            raise InputError(
-                f"{key}: the API server rejected the manifest: {exc.message}",
-                hint=f"{fix} (server-side dry-run failed)",
-            ) from exc
-        engine.predictions.put(cache_key, predicted)
-        return key, predicted
-
-    existing = [o for o in desired if ResourceKey.of(o) in live]
-    results = await asyncio.gather(*(dry_run(o) for o in existing))
-    return {key: predicted for key, predicted in results if predicted is not None}
-
-
-def is_immutable_field_error(exc: ClusterError) -> bool:
-    return exc.status == 422 and "immutable" in exc.message
 
 
 def _one_line(exc: TetherError) -> str:

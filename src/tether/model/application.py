@@ -56,17 +56,11 @@ from tether.model.source import (
     Source,
 )
 from tether.model.spec import (
-    APP_SYNC_OPTIONS,
     ApplicationSpec,
-    AutomatedSync,
-    Backoff,
     Dependency,
     Destination,
     IgnoreDifference,
-    RetryPolicy,
-    SyncPolicy,
     parse_spec,
-    parse_sync_options,
 )
 from tether.model.status import (
     CONDITION_ADOPTION_REQUIRED,
@@ -97,6 +91,14 @@ from tether.model.status import (
     parse_status,
     remove_condition,
     set_condition,
+)
+from tether.model.sync_policy import (
+    APP_SYNC_OPTIONS,
+    AutomatedSync,
+    Backoff,
+    RetryPolicy,
+    SyncPolicy,
+    parse_sync_options,
 )
 from tether.model.tracking import (
     TrackingId,
