@@ -9,8 +9,9 @@ from typing import Any
 
 import click
 
-from tether.engine.apps import InvalidApplication, delete_app, get_app, list_apps, write_status
-from tether.engine.compare import Comparison, compare
+from tether.engine.apps import InvalidApplication, delete_app, get_app, list_apps
+from tether.engine.compare import Comparison
+from tether.engine.compare import refresh as refresh_app  # `refresh` is a flag here
 from tether.engine.revert import identity_from_env
 from tether.engine.rollback import RollbackReport, rollback_app
 from tether.engine.sync import SyncRequest, SyncResult, delete_cascade, describe_plan, sync_app
@@ -170,9 +171,7 @@ def app_get(cli: CliContext, name: str, refresh: bool, fmt: str | None) -> None:
         async with open_engine(cli) as engine:
             app = await get_app(engine.kube, cli.app_namespace, name)
             if refresh:
-                result = await compare(engine, app)
-                if result.status is not None:
-                    await write_status(engine.apps, app, result.status)
+                await refresh_app(engine, app)
                 app = await get_app(engine.kube, cli.app_namespace, name)
             return app
 
@@ -293,12 +292,10 @@ def app_diff(
     async def run() -> Comparison:
         async with open_engine(cli) as engine:
             app = await get_app(engine.kube, cli.app_namespace, name)
-            result = await compare(
+            # Stored in the status unless it is a --local/--revision diff (refresh says).
+            result = await refresh_app(
                 engine, app, revision=revision, local_dir=local_dir, hard_refresh=hard_refresh
             )
-            # The status describes the app's own target; a --local/--revision diff does not.
-            if result.status is not None and local_dir is None and revision is None:
-                await write_status(engine.apps, app, result.status)
             return result
 
     result = asyncio.run(run())

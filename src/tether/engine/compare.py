@@ -50,6 +50,7 @@ from tether.render import (
     RenderRequest,
 )
 
+from .apps import write_status
 from .facts import helm_capabilities, renders_helm
 from .live import (
     _live_objects,
@@ -94,6 +95,26 @@ class Comparison:
     error: TetherError | None = None
     # Drifted pointers on which two renders of the commit differ (non-deterministic-render).
     unstable: dict[ResourceKey, frozenset[str]] = field(default_factory=dict)
+
+
+async def refresh(
+    engine: Engine,
+    app: Application,
+    *,
+    revision: str | None = None,
+    local_dir: Path | None = None,
+    fetch: bool = True,
+    hard_refresh: bool = False,
+) -> Comparison:
+    """Compare `app` and store what was found in its status: the one "compare, then
+    persist". A comparison against another revision or a local directory describes
+    something other than the app's own target and is not stored."""
+    result = await compare(
+        engine, app, revision=revision, local_dir=local_dir, fetch=fetch, hard_refresh=hard_refresh
+    )
+    if result.status is not None and revision is None and local_dir is None:
+        await write_status(engine.apps, app, result.status)
+    return result
 
 
 async def compare(
@@ -424,4 +445,5 @@ __all__ = [
     "is_immutable_field_error",
     "last_synced_revision",
     "now_rfc3339",
+    "refresh",
 ]

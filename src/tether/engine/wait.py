@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 from tether.model.application import Application
 
-from .apps import get_app, write_status
-from .compare import Comparison, Engine, compare
+from .apps import get_app
+from .compare import Comparison, Engine, refresh
 
 
 async def wait_for_apps(
@@ -32,9 +32,8 @@ async def wait_for_apps(
     while True:
         waiting = []
         for i, app in enumerate(current):
-            result = await compare(engine, app, fetch=first)
+            result = await refresh(engine, app, fetch=first)
             if result.status is not None:
-                await write_status(engine.apps, app, result.status)
                 current[i] = await get_app(engine.kube, app.namespace, app.name)
             reason = not_ready(result, want_sync, want_health)
             if reason:
