@@ -7,13 +7,20 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from tests.support.app_store import CountingApplicationStore
 from tests.support.apps import application
 from tests.support.repos import GitopsRepo
 from tests.support.waiting import eventually
+from tether.cli import diff_view as diff_view_module
 from tether.controller.reconciler import Controller, ControllerOptions
+from tether.engine import compare as compare_module
+from tether.engine import drift as drift_module
 from tether.engine.apps import ClusterApplicationStore, create_app, get_app
 from tether.engine.compare import Engine
+from tether.engine.drift import explain_drift
+from tether.engine.sync import SyncRequest, sync_app
 from tether.kube import KubeClient
 from tether.model.application import API_GROUP, API_VERSION, KIND, OperationPhase
 from tether.model.keys import ResourceKey
@@ -69,3 +76,44 @@ async def test_an_auto_sync_reconcile_reads_the_app_at_most_twice_and_compares_o
     assert reads <= 2, (store.reads, gets[0])
     # status writes: the reconcile's, the claim, the outcome, the history entry
     assert writes == 4, writes
+
+
+async def test_tether_drift_attributes_once_and_app_diff_reads_the_same_findings(
+    engine: Engine,
+    kube: KubeClient,
+    namespace: str,
+    repo: GitopsRepo,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    repo.write(
+        {"app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: once}\ndata: {a: '1'}\n"}
+    )
+    repo.commit("one ConfigMap")
+    app = application("once", namespace, repo.url, "app")
+    await create_app(kube, app)
+    assert (await sync_app(engine, app, SyncRequest())).succeeded
+    edit = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "once", "namespace": namespace},
+        "data": {"x": "1"},
+    }
+    await kube.apply(edit, field_manager="kubectl-edit", force=True)
+
+    runs = [0]
+    real = compare_module.explain_app
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        runs[0] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(compare_module, "explain_app", counted)
+    for module in (drift_module, diff_view_module):  # nothing after the compare explains again
+        for name in ("explain_app", "explain_object"):
+            if hasattr(module, name):
+                monkeypatch.setattr(module, name, counted)
+    report = await explain_drift(engine, await get_app(kube, namespace, "once"))
+    assert runs[0] == 1  # the compare's attribution is the report's
+    found = [f for f in report.findings if f.path == "/data/x"]
+    assert found and found[0].writer is not None and found[0].writer.manager == "kubectl-edit"
+    assert report.comparison.findings == report.findings

@@ -9,10 +9,8 @@ from typing import Any
 import click
 
 from tether.core.diff import AppDiff, ObjectDiff, Verdict, unified_diff
-from tether.core.drift import explain_object
 from tether.core.drift_findings import DriftCause
 from tether.engine.compare import Comparison
-from tether.model.keys import ResourceKey
 
 
 def diff_json(result: Comparison, diff: AppDiff) -> dict[str, Any]:
@@ -39,8 +37,7 @@ def _manual_edits(result: Comparison, obj: ObjectDiff) -> list[dict[str, Any]]:
     """The object's undeclared manual edits: path, writer and time of each."""
     if not obj.manual_edits:
         return []
-    desired = next((d for d in result.desired if ResourceKey.of(d) == obj.key), None)
-    findings = explain_object(obj, desired=desired, live=result.live.get(obj.key), predicted=None)
+    findings = [f for f in result.findings if f.key == obj.key]
     return [
         {
             "path": f.path,
@@ -54,14 +51,7 @@ def _manual_edits(result: Comparison, obj: ObjectDiff) -> list[dict[str, Any]]:
 
 def _writers(result: Comparison, obj: ObjectDiff) -> dict[str, str]:
     """path -> "writer (cause)" from the live object's managedFields."""
-    desired = next((d for d in result.desired if ResourceKey.of(d) == obj.key), None)
-    findings = explain_object(
-        obj,
-        desired=desired,
-        live=result.live.get(obj.key),
-        predicted=result.predicted.get(obj.key),
-        unstable=result.unstable.get(obj.key, ()),
-    )
+    findings = [f for f in result.findings if f.key == obj.key]
     return {
         f.path: f"{f.writer.manager if f.writer else 'unknown writer'}, {f.cause.value}"
         for f in findings

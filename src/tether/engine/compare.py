@@ -8,6 +8,7 @@ store (DESIGN §3), and optionally the Application's status.
 from __future__ import annotations
 
 import base64
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from tether.core.desired import prepare_desired
 from tether.core.diff import AppDiff, ObjectDiff, Verdict
 from tether.core.drift import explain_app
+from tether.core.drift_findings import DriftFinding
 from tether.core.drift_suggestions import object_causes
 from tether.core.health import (
     ResourceHealth,
@@ -69,6 +71,9 @@ from .runtime import (
 )
 from .source import load_source
 
+# Recent core/v1 Events of the given namespaces (drift evidence).
+EventSource = Callable[[set[str]], Awaitable[list[dict[str, Any]]]]
+
 
 @dataclass
 class Comparison:
@@ -95,6 +100,9 @@ class Comparison:
     error: TetherError | None = None
     # Drifted pointers on which two renders of the commit differ (non-deterministic-render).
     unstable: dict[ResourceKey, frozenset[str]] = field(default_factory=dict)
+    # Drift attribution of every object that differs (who, when, why): run once per
+    # compare; status.resources[], `app diff` and `tether drift` all read it from here.
+    findings: list[DriftFinding] = field(default_factory=list)
 
 
 async def refresh(
@@ -125,11 +133,13 @@ async def compare(
     local_dir: Path | None = None,
     fetch: bool = True,
     hard_refresh: bool = False,
+    events: EventSource | None = None,
 ) -> Comparison:
     """Compare one app; failures end up in `Comparison.error` and a failed status.
 
     `hard_refresh` fetches and re-runs every server-side dry-run instead of reusing
-    cached predictions.
+    cached predictions. `events` lists recent Events of the given namespaces: evidence
+    for the drift attribution (`tether drift` asks for it; a reconcile does not).
     """
     engine.compares += 1
     result = Comparison(app, None)
@@ -142,6 +152,7 @@ async def compare(
             local_dir=local_dir,
             fetch=fetch or hard_refresh,
             hard_refresh=hard_refresh,
+            events=events,
         )
     except TetherError as exc:
         result.error = exc
@@ -161,6 +172,7 @@ async def _compare_into(
     local_dir: Path | None,
     fetch: bool,
     hard_refresh: bool,
+    events: EventSource | None,
 ) -> None:
     source = app.spec.source
     if hard_refresh:  # a CRD or APIService change the watches missed is seen now
@@ -269,16 +281,22 @@ async def _compare_into(
     empty = empty_render_warning(app_path, tree.revision, objects=len(desired), shared=len(shared))
     if empty:
         warnings[CONDITION_EMPTY_RENDER] = empty
-    # Who caused each drift, for status.resources[] (the evidence is `tether drift`'s job).
-    rows = drift_rows(result, modified_only=True)
-    findings = explain_app(rows) if rows else []
+    # Who caused each drift (recent Events as extra evidence when the caller lists them).
+    rows = drift_rows(result)
+    found_events: list[dict[str, Any]] = (
+        await events(_namespaces(result)) if events is not None and rows else []
+    )
+    findings = explain_app(rows, found_events) if rows else []
     # Drift tether wrote itself may be a chart that renders differently every time.
     result.unstable = await unstable_render_paths(
         engine, app, request, rendered, findings, revision=tree.revision, credentials=credentials
     )
     if result.unstable:
-        findings = explain_app(rows, unstable=result.unstable)
-    causes = object_causes(findings)
+        findings = explain_app(rows, found_events, unstable=result.unstable)
+    result.findings = findings
+    # status.resources[] names a cause for objects that exist and differ (or were edited).
+    modified = {d.key for d, *_ in rows if d.verdict in (Verdict.OUT_OF_SYNC, Verdict.SYNCED)}
+    causes = object_causes(f for f in findings if f.key in modified)
     result.status = compared_status(
         app.status,
         revision=tree.revision,
@@ -292,20 +310,23 @@ async def _compare_into(
     )
 
 
+def _namespaces(comparison: Comparison) -> set[str]:
+    keys = [ResourceKey.of(o) for o in comparison.desired] + list(comparison.live)
+    return {k.namespace for k in keys if k.namespace}
+
+
 def drift_rows(
-    comparison: Comparison, *, modified_only: bool = False
+    comparison: Comparison,
 ) -> list[tuple[ObjectDiff, dict[str, Any] | None, dict[str, Any] | None, dict[str, Any] | None]]:
     """(diff, desired, live, predicted) of every object that differs or carries
-    undeclared manual edits, as drift attribution takes them; `modified_only` leaves out
-    objects to create or prune."""
+    undeclared manual edits, as drift attribution takes them."""
     if comparison.diff is None:
         return []
     desired = {ResourceKey.of(o): o for o in comparison.desired}
     return [
         (d, desired.get(d.key), comparison.live.get(d.key), comparison.predicted.get(d.key))
         for d in comparison.diff.objects
-        if (not d.in_sync or d.manual_edits)
-        and (not modified_only or d.verdict in (Verdict.OUT_OF_SYNC, Verdict.SYNCED))
+        if not d.in_sync or d.manual_edits
     ]
 
 

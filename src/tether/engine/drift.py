@@ -5,13 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tether.core.drift import explain_app
 from tether.core.drift_findings import DriftFinding
 from tether.errors import ClusterError
 from tether.model.application import Application
-from tether.model.keys import ResourceKey
 
-from .compare import Comparison, Engine, compare, drift_rows
+from .compare import Comparison, Engine, compare
 
 
 @dataclass
@@ -23,13 +21,14 @@ class DriftReport:
 
 async def explain_drift(engine: Engine, app: Application) -> DriftReport:
     """Compare, then attribute every drifted path using managedFields and recent Events."""
-    result = await compare(engine, app)
+
+    async def events(namespaces: set[str]) -> list[dict[str, Any]]:
+        return await _events(engine, namespaces)
+
+    result = await compare(engine, app, events=events)
     if result.error is not None:
         raise result.error
-    keys = [ResourceKey.of(o) for o in result.desired] + list(result.live)
-    events = await _events(engine, {k.namespace for k in keys if k.namespace})
-    findings = explain_app(drift_rows(result), events, unstable=result.unstable)
-    return DriftReport(app, result, findings)
+    return DriftReport(app, result, result.findings)
 
 
 async def _events(engine: Engine, namespaces: set[str]) -> list[dict[str, Any]]:
