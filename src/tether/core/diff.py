@@ -28,10 +28,10 @@ from typing import Any
 import yaml
 
 from tether.core.diff_removals import (
-    _fields_the_apply_removes,
-    _owned_fields_missing_from_desired,
-    _value_at,
-    _without_descendants,
+    fields_the_apply_removes,
+    owned_fields_missing_from_desired,
+    value_at_path,
+    without_descendants,
 )
 from tether.core.ignore import (
     IgnoreRule,
@@ -41,19 +41,19 @@ from tether.core.ignore import (
     strip_ignored,
 )
 from tether.core.listitems import (
-    _is_free_form_map,
-    _item_key,
-    _items_by_key,
-    _merge_key_fields,
+    is_free_form_map,
+    items_by_key,
+    list_item_key,
+    merge_key_fields,
 )
 from tether.core.masking import (
-    _DESIRED_TAG,
+    DESIRED_TAG,
     SERVICE_ACCOUNT_TOKEN_TYPE,
-    _is_secret_key,
-    _mask_remaining,
-    _tag_changed,
-    _untag_changed,
+    is_secret_key,
+    mask_remaining,
     masked_pair,
+    tag_changed,
+    untag_changed,
 )
 from tether.core.normalize import (
     is_empty_value,
@@ -158,9 +158,9 @@ def compare_object(
     target = stripped.predicted if stripped.predicted is not None else stripped.desired
     target_view, live_view = comparison.compare_node(stripped.desired, target, stripped.live, ())
     if stripped.predicted is not None:
-        removed = _fields_the_apply_removes(stripped.live, stripped.predicted, key.kind)
+        removed = fields_the_apply_removes(stripped.live, stripped.predicted, key.kind)
     else:
-        removed = _owned_fields_missing_from_desired(
+        removed = owned_fields_missing_from_desired(
             stripped.desired, stripped.live, managed_fields, field_manager
         )
     # Only what the diff does not see already (a key added to a ConfigMap's data is
@@ -177,7 +177,7 @@ def compare_object(
         comparison.record(path)
         _graft(live_view, stripped.live, path)
 
-    paths = _without_descendants(list(comparison.paths))
+    paths = without_descendants(list(comparison.paths))
     verdict = Verdict.OUT_OF_SYNC if paths else Verdict.SYNCED
     desired_view, live_view = _masked_views(key, _as_obj(target_view), _as_obj(live_view))
     pointers = [path_to_pointer(p) for p in paths]
@@ -239,12 +239,12 @@ def unified_diff(diff: ObjectDiff, *, context: int = 3) -> str:
     Secret values are masked, also when `diff` was not built by `compare_object`.
     """
     live, desired = diff.live, diff.desired
-    is_secret = _is_secret_key(diff.key)
+    is_secret = is_secret_key(diff.key)
     if is_secret:
         # A changed value reads "***" on the live side and "*** (changed)" on the desired
         # side: the line shows up as changed, and the marker is said once.
-        live = _untag_changed(_mask_remaining(live))
-        desired = _tag_changed(_mask_remaining(desired), _DESIRED_TAG)
+        live = untag_changed(mask_remaining(live))
+        desired = tag_changed(mask_remaining(desired), DESIRED_TAG)
     label = _label(diff.key)
     lines = difflib.unified_diff(
         _yaml_lines(live),
@@ -255,7 +255,7 @@ def unified_diff(diff: ObjectDiff, *, context: int = 3) -> str:
     )
     text = "".join(lines)
     if is_secret:
-        text = text.replace(_DESIRED_TAG, "")
+        text = text.replace(DESIRED_TAG, "")
     return text
 
 
@@ -316,7 +316,7 @@ class _Comparison:
         return target, live
 
     def _compare_maps(self, shape: Obj, target: Obj, live: Obj, path: Path) -> tuple[Obj, Obj]:
-        values_are_free_form = _is_free_form_map(path, self.kind)
+        values_are_free_form = is_free_form_map(path, self.kind)
         target_view: Obj = {}
         live_view: Obj = {}
         # A whole map (Secret `data`) is compared even when desired has none left.
@@ -342,7 +342,7 @@ class _Comparison:
     ) -> tuple[list[Any], list[Any]]:
         if path in _SET_LISTS:
             return self._compare_sets(target, live, path)
-        key_fields = _merge_key_fields(path, shape)
+        key_fields = merge_key_fields(path, shape)
         if key_fields is not None:
             return self._compare_keyed_lists(shape, target, live, path, key_fields)
         return self._compare_atomic_lists(shape, target, live, path)
@@ -364,12 +364,12 @@ class _Comparison:
         key_fields: tuple[str, ...],
     ) -> tuple[list[Any], list[Any]]:
         """Match items by key; live items nobody desired are someone else's, not drift."""
-        target_items = _items_by_key(target, key_fields)
-        live_items = _items_by_key(live, key_fields)
+        target_items = items_by_key(target, key_fields)
+        live_items = items_by_key(live, key_fields)
         target_view: list[Any] = []
         live_view: list[Any] = []
         for index, shape_item in enumerate(shape):
-            item_key = _item_key(shape_item, key_fields)
+            item_key = list_item_key(shape_item, key_fields)
             target_item, live_item = self.compare_node(
                 shape_item,
                 target_items.get(item_key, ABSENT),
@@ -435,7 +435,7 @@ def _display_only(
 def _masked_views(
     key: ResourceKey, desired: Obj | None, live: Obj | None
 ) -> tuple[Obj | None, Obj | None]:
-    if _is_secret_key(key):
+    if is_secret_key(key):
         return masked_pair(desired, live)
     return desired, live
 
@@ -453,7 +453,7 @@ def _graft(view: Any, source: Obj, path: Path) -> None:
         if not isinstance(child, dict):
             return
         node = child
-    node[str(path[-1])] = copy.deepcopy(_value_at(source, path))
+    node[str(path[-1])] = copy.deepcopy(value_at_path(source, path))
 
 
 def _put(view: Obj, name: str, value: Any) -> None:

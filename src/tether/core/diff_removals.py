@@ -11,10 +11,10 @@ from tether.core.ignore import (
     resolve_field_path,
 )
 from tether.core.listitems import (
-    _is_free_form_map,
-    _item_key,
-    _items_by_key,
-    _merge_key_fields,
+    is_free_form_map,
+    items_by_key,
+    list_item_key,
+    merge_key_fields,
 )
 from tether.core.normalize import (
     is_empty_value,
@@ -22,14 +22,14 @@ from tether.core.normalize import (
 from tether.core.paths import ABSENT, Obj, Path
 
 
-def _fields_the_apply_removes(live: Obj, predicted: Obj, kind: str) -> list[Path]:
+def fields_the_apply_removes(live: Obj, predicted: Obj, kind: str) -> list[Path]:
     """Fields live has and the dry-run result lacks: applying desired would delete them."""
     return list(_missing_from(live, predicted, (), kind))
 
 
 def _missing_from(live: Any, predicted: Any, path: Path, kind: str) -> Iterator[Path]:
     if isinstance(live, dict) and isinstance(predicted, dict):
-        free_form = _is_free_form_map(path, kind)
+        free_form = is_free_form_map(path, kind)
         for name, live_value in live.items():
             if name not in predicted:
                 if not is_empty_value(live_value, in_free_form_map=free_form):
@@ -37,11 +37,11 @@ def _missing_from(live: Any, predicted: Any, path: Path, kind: str) -> Iterator[
             else:
                 yield from _missing_from(live_value, predicted[name], (*path, name), kind)
     elif isinstance(live, list) and isinstance(predicted, list):
-        key_fields = _merge_key_fields(path, live)
-        predicted_items = _items_by_key(predicted, key_fields) if key_fields else {}
+        key_fields = merge_key_fields(path, live)
+        predicted_items = items_by_key(predicted, key_fields) if key_fields else {}
         for index, live_item in enumerate(live):
             if key_fields is not None:
-                match = predicted_items.get(_item_key(live_item, key_fields), ABSENT)
+                match = predicted_items.get(list_item_key(live_item, key_fields), ABSENT)
             else:
                 match = predicted[index] if index < len(predicted) else ABSENT
             if match is ABSENT:
@@ -50,7 +50,7 @@ def _missing_from(live: Any, predicted: Any, path: Path, kind: str) -> Iterator[
                 yield from _missing_from(live_item, match, (*path, index), kind)
 
 
-def _owned_fields_missing_from_desired(
+def owned_fields_missing_from_desired(
     desired: Obj, live: Obj, managed_fields: Sequence[Mapping[str, Any]], field_manager: str
 ) -> list[Path]:
     """Fallback: fields tether applied earlier (live `managedFields`) that desired dropped."""
@@ -59,18 +59,18 @@ def _owned_fields_missing_from_desired(
         live_path = resolve_field_path(live, field_path)
         if live_path is None or resolve_field_path(desired, field_path) is not None:
             continue
-        if not is_empty_value(_value_at(live, live_path), in_free_form_map=True):
+        if not is_empty_value(value_at_path(live, live_path), in_free_form_map=True):
             missing.append(live_path)
     return missing
 
 
-def _value_at(obj: Any, path: Path) -> Any:
+def value_at_path(obj: Any, path: Path) -> Any:
     for part in path:
         obj = obj[part]
     return obj
 
 
-def _without_descendants(paths: list[Path]) -> list[Path]:
+def without_descendants(paths: list[Path]) -> list[Path]:
     """Drop paths inside another reported path (a removed list item reports only itself)."""
     reported = set(paths)
     return [

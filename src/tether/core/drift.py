@@ -27,9 +27,9 @@ from typing import Any, Final
 
 from tether.core.diff import ObjectDiff, Verdict
 from tether.core.drift_events import (
-    _event_time,
-    _events_about,
-    _near,
+    event_time_of,
+    events_about,
+    happened_near,
 )
 from tether.core.drift_findings import (
     DriftCause,
@@ -38,12 +38,12 @@ from tether.core.drift_findings import (
     FieldWriter,
 )
 from tether.core.drift_suggestions import (
-    _suggestion,
+    ignore_suggestion,
 )
 from tether.core.drift_versions import (
-    _leading_names,
-    _top_level_fields,
     api_version_skew,
+    leading_names,
+    top_level_fields,
 )
 from tether.core.ignore import (
     decode_fields_v1,
@@ -51,10 +51,10 @@ from tether.core.ignore import (
     path_to_pointer,
 )
 from tether.core.managedfields import (
-    _find_owner,
-    _live_parts,
-    _Owner,
-    _writer_of,
+    Owner,
+    find_owner,
+    live_parts,
+    writer_of,
 )
 from tether.core.normalize import secret_data
 from tether.core.paths import ABSENT, Obj, pointer_parts, value_at
@@ -160,7 +160,7 @@ def explain_object(
         desired,
         live,
         predicted,
-        tuple(_events_about(diff.key, events)),
+        tuple(events_about(diff.key, events)),
         field_manager,
         tuple(api_version_skew(desired, live)),
         frozenset(unstable),
@@ -236,8 +236,8 @@ def _explain_missing(ctx: _Context) -> DriftFinding:
 
 
 def _explain_path(ctx: _Context, live: Obj, pointer: str) -> DriftFinding:
-    parts = _live_parts(pointer, ctx.desired, live)
-    owner = _find_owner(live, parts)
+    parts = live_parts(pointer, ctx.desired, live)
+    owner = find_owner(live, parts)
     writer = owner.writer if owner is not None else None
     evidence = [_ownership_evidence(owner)] if owner is not None else []
     if writer is not None and writer.manager != ctx.field_manager:
@@ -252,7 +252,7 @@ def _explain_path(ctx: _Context, live: Obj, pointer: str) -> DriftFinding:
         other = _write_through_other_version(ctx, live, parts) if owner is None else None
         cause = _cause_without_foreign_write(ctx, live, pointer, owner, other, evidence)
         if cause is DriftCause.API_VERSION_SKEW and other is not None:
-            writer = _writer_of(other)
+            writer = writer_of(other)
     evidence.extend(_event_evidence(ctx, writer, parts, cause))
     when = writer.time if writer is not None else None
     return _finding(ctx, pointer, cause, writer, when, evidence)
@@ -261,7 +261,7 @@ def _explain_path(ctx: _Context, live: Obj, pointer: str) -> DriftFinding:
 def _explain_manual_edit(ctx: _Context, live: Obj, pointer: str) -> DriftFinding:
     """A field a person's tool wrote that Git does not declare (core.undeclared): the
     pointer is live's already."""
-    owner = _find_owner(live, pointer_parts(pointer))
+    owner = find_owner(live, pointer_parts(pointer))
     writer = owner.writer if owner is not None else None
     evidence = [_ownership_evidence(owner)] if owner is not None else []
     evidence += [
@@ -307,7 +307,7 @@ def _cause_without_foreign_write(
     ctx: _Context,
     live: Obj,
     pointer: str,
-    owner: _Owner | None,
+    owner: Owner | None,
     other: Mapping[str, Any] | None,
     evidence: list[str],
 ) -> DriftCause:
@@ -369,7 +369,7 @@ def _write_through_other_version(
         ):
             continue
         fields = entry.get("fieldsV1")
-        if not isinstance(fields, Mapping) or parts[0] not in _top_level_fields(fields):
+        if not isinstance(fields, Mapping) or parts[0] not in top_level_fields(fields):
             continue
         if best is None or time > str(best.get("time") or ""):
             best = entry
@@ -379,11 +379,11 @@ def _write_through_other_version(
 def _other_version_evidence(
     ctx: _Context, live: Obj, pointer: str, entry: Mapping[str, Any]
 ) -> list[str]:
-    writer = _writer_of(entry)
+    writer = writer_of(entry)
     version = entry.get("apiVersion")
     owned = sorted(
         {
-            path_to_pointer(_leading_names(field_path, 2))
+            path_to_pointer(leading_names(field_path, 2))
             for field_path in decode_fields_v1(entry.get("fieldsV1") or {})
         }
     )
@@ -398,7 +398,7 @@ def _other_version_evidence(
     ]
 
 
-def _ownership_evidence(owner: _Owner) -> str:
+def _ownership_evidence(owner: Owner) -> str:
     writer = owner.writer
     details = [writer.operation]
     if writer.subresource:
@@ -411,7 +411,7 @@ def _ownership_evidence(owner: _Owner) -> str:
     return f"owned by {writer.manager} ({', '.join(details)}){where}"
 
 
-def _raw_evidence(ctx: _Context, live: Obj, pointer: str, owner: _Owner | None) -> list[str]:
+def _raw_evidence(ctx: _Context, live: Obj, pointer: str, owner: Owner | None) -> list[str]:
     """What is known when nothing explains the drift, so a person can take it from there."""
     evidence = []
     if owner is None:
@@ -458,7 +458,7 @@ def _event_evidence(
             # No time to anchor on (writes through /scale carry none): an old event of
             # the object (a rollout's ScalingReplicaSet) would only mislead.
             continue
-        if not _near(_event_time(event), write_time):
+        if not happened_near(event_time_of(event), write_time):
             continue
         lines.append(_describe_event(ctx, event))
         if len(lines) == _MAX_EVENTS:
@@ -472,7 +472,7 @@ def _describe_event(ctx: _Context, event: Event) -> str:
     involved = event.get("involvedObject") or {}
     text = (
         f"event {event.get('reason')} from {component} on "
-        f"{involved.get('kind')}/{involved.get('name')} at {_event_time(event)}"
+        f"{involved.get('kind')}/{involved.get('name')} at {event_time_of(event)}"
     )
     # Messages about a Secret could quote its content: leave them out.
     message = "" if ctx.is_secret else str(event.get("message") or "")
@@ -490,5 +490,5 @@ def _finding(
     when: str | None,
     evidence: list[str],
 ) -> DriftFinding:
-    suggestion = _suggestion(ctx.key, pointer, cause, writer)
+    suggestion = ignore_suggestion(ctx.key, pointer, cause, writer)
     return DriftFinding(ctx.key, pointer, cause, writer, when, tuple(evidence), suggestion)

@@ -15,7 +15,7 @@ from tether.model.keys import ResourceKey
 _EVENT_WINDOW_SECONDS: Final = 300
 
 
-def _events_about(key: ResourceKey, events: Sequence[Event]) -> list[Event]:
+def events_about(key: ResourceKey, events: Sequence[Event]) -> list[Event]:
     """The object's own events, plus HPA rescale events of its namespace (those name the HPA,
     not its target)."""
     found = []
@@ -29,7 +29,7 @@ def _events_about(key: ResourceKey, events: Sequence[Event]) -> list[Event]:
     return found
 
 
-def _event_time(event: Event) -> str | None:
+def event_time_of(event: Event) -> str | None:
     for name in ("lastTimestamp", "eventTime", "firstTimestamp"):
         if event.get(name):
             return str(event[name])
@@ -37,7 +37,7 @@ def _event_time(event: Event) -> str | None:
     return str(created) if created else None
 
 
-def _near(event_time: str | None, write_time: str | None) -> bool:
+def happened_near(event_time: str | None, write_time: str | None) -> bool:
     """Whether an event is close enough to the write to be about it (unknown times are)."""
     event_at, write_at = _parse_time(event_time), _parse_time(write_time)
     if event_at is None or write_at is None:

@@ -17,7 +17,7 @@ from tether.core.undeclared import is_human_manager
 from tether.model.keys import ResourceKey
 
 
-def _suggestion(
+def ignore_suggestion(
     key: ResourceKey, pointer: str, cause: DriftCause, writer: FieldWriter | None
 ) -> dict[str, Any] | None:
     """The `ignoreDifferences` entry that silences intentional drift, scoped to the object.

@@ -48,11 +48,11 @@ def api_version_skew(desired: Obj | None, live: Obj | None) -> list[str]:
     return reasons
 
 
-def _top_level_fields(fields: Mapping[str, Any]) -> set[str]:
+def top_level_fields(fields: Mapping[str, Any]) -> set[str]:
     return {name[2:] for name in fields if name.startswith("f:")}
 
 
-def _leading_names(field_path: FieldPath, depth: int) -> tuple[str, ...]:
+def leading_names(field_path: FieldPath, depth: int) -> tuple[str, ...]:
     """The first `depth` field names of a `fieldsV1` path (up to its first list item)."""
     names: list[str] = []
     for segment in field_path[:depth]:

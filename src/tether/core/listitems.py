@@ -52,7 +52,7 @@ _CONTAINER_LISTS = frozenset({"containers", "initContainers", "ephemeralContaine
 _LIST_KEY_DEFAULTS: dict[str, Any] = {"protocol": "TCP"}
 
 
-def _is_free_form_map(path: Path, kind: str) -> bool:
+def is_free_form_map(path: Path, kind: str) -> bool:
     if not path:
         return False
     if kind == "Service" and path == ("spec", "selector"):
@@ -60,7 +60,7 @@ def _is_free_form_map(path: Path, kind: str) -> bool:
     return path[-1] in FREE_FORM_MAP_FIELDS
 
 
-def _merge_key_fields(path: Path, items: list[Any]) -> tuple[str, ...] | None:
+def merge_key_fields(path: Path, items: list[Any]) -> tuple[str, ...] | None:
     """The key fields that identify the items of this list, or None to match by position."""
     if not path or not isinstance(path[-1], str):
         return None
@@ -79,11 +79,11 @@ def _merge_key_fields(path: Path, items: list[Any]) -> tuple[str, ...] | None:
 
 
 def _identifies_items(items: list[Any], fields: tuple[str, ...]) -> bool:
-    keys = [_item_key(item, fields) for item in items]
+    keys = [list_item_key(item, fields) for item in items]
     return bool(keys) and None not in keys and len(set(keys)) == len(keys)
 
 
-def _item_key(item: Any, fields: tuple[str, ...]) -> str | None:
+def list_item_key(item: Any, fields: tuple[str, ...]) -> str | None:
     """The key of a list item as JSON text (so `true` and `1` stay different keys)."""
     if not isinstance(item, dict):
         return None
@@ -93,10 +93,10 @@ def _item_key(item: Any, fields: tuple[str, ...]) -> str | None:
     return json.dumps(key)
 
 
-def _items_by_key(items: list[Any], fields: tuple[str, ...]) -> dict[str | None, Any]:
+def items_by_key(items: list[Any], fields: tuple[str, ...]) -> dict[str | None, Any]:
     index: dict[str | None, Any] = {}
     for item in items:
-        item_key = _item_key(item, fields)
+        item_key = list_item_key(item, fields)
         if item_key is not None:
             index.setdefault(item_key, item)
     return index

@@ -19,19 +19,19 @@ _MERGE_KEYS: Final = ("name", "mountPath", "containerPort", "port", "devicePath"
 
 
 @dataclass(frozen=True)
-class _Owner:
+class Owner:
     entry: Mapping[str, Any]
     owned: Path  # the owned field, resolved in live
     relation: str  # exact, ancestor or descendant
 
     @property
     def writer(self) -> FieldWriter:
-        return _writer_of(self.entry)
+        return writer_of(self.entry)
 
 
 def attribute_path(live: Obj, pointer: str) -> FieldWriter | None:
     """The manager owning `pointer` (live's list indices) or its nearest owned relative."""
-    owner = _find_owner(live, pointer_parts(pointer))
+    owner = find_owner(live, pointer_parts(pointer))
     return owner.writer if owner is not None else None
 
 
@@ -76,10 +76,10 @@ def _owned_fields(live: Obj) -> list[tuple[Mapping[str, Any], Path, tuple[str, .
     return owned_fields
 
 
-def _find_owner(live: Obj, target: tuple[str, ...]) -> _Owner | None:
+def find_owner(live: Obj, target: tuple[str, ...]) -> Owner | None:
     if not target:
         return None  # every field descends from the root: "owner of the object" means nothing
-    best: tuple[tuple[int, int, str], _Owner] | None = None
+    best: tuple[tuple[int, int, str], Owner] | None = None
     for entry, owned, parts in _owned_fields(live):
         relation = _relation(parts, target)
         if relation is None:
@@ -89,7 +89,7 @@ def _find_owner(live: Obj, target: tuple[str, ...]) -> _Owner | None:
         rank = (_RELATION_RANK[relation], abs(len(owned) - len(target)))
         time = str(entry.get("time") or "")
         if best is None or _better(rank, time, best[0]):
-            best = ((*rank, time), _Owner(entry, owned, relation))
+            best = ((*rank, time), Owner(entry, owned, relation))
     return best[1] if best is not None else None
 
 
@@ -112,7 +112,7 @@ def _relation(owned: tuple[str, ...], target: tuple[str, ...]) -> str | None:
     return None
 
 
-def _writer_of(entry: Mapping[str, Any]) -> FieldWriter:
+def writer_of(entry: Mapping[str, Any]) -> FieldWriter:
     time = entry.get("time")
     subresource = entry.get("subresource")
     return FieldWriter(
@@ -123,7 +123,7 @@ def _writer_of(entry: Mapping[str, Any]) -> FieldWriter:
     )
 
 
-def _live_parts(pointer: str, desired: Obj | None, live: Obj) -> tuple[str, ...]:
+def live_parts(pointer: str, desired: Obj | None, live: Obj) -> tuple[str, ...]:
     """The pointer's parts with desired's list indices replaced by live's (by merge key)."""
     parts = pointer_parts(pointer)
     out: list[str] = []

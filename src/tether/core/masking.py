@@ -67,7 +67,7 @@ def _is_secret(obj: Mapping[str, Any]) -> bool:
     return obj.get("kind") == "Secret" and obj.get("apiVersion") == "v1"
 
 
-def _is_secret_key(key: ResourceKey) -> bool:
+def is_secret_key(key: ResourceKey) -> bool:
     return key.kind == "Secret" and key.group == ""
 
 
@@ -83,7 +83,7 @@ def _mask_with(obj: Obj | None, marker: Callable[[str], str]) -> Obj | None:
     return masked
 
 
-def _mask_remaining(obj: Obj | None) -> Obj | None:
+def mask_remaining(obj: Obj | None) -> Obj | None:
     """Mask whatever is not masked yet (a defence for hand-built ObjectDiffs)."""
     if obj is None:
         return None
@@ -99,10 +99,10 @@ def _mask_remaining(obj: Obj | None) -> Obj | None:
 
 
 # Private-use characters: they cannot clash with anything a manifest would contain.
-_DESIRED_TAG = "\ue000desired"
+DESIRED_TAG = "\ue000desired"
 
 
-def _untag_changed(obj: Obj | None) -> Obj | None:
+def untag_changed(obj: Obj | None) -> Obj | None:
     """The live side of a Secret diff: a changed value is just `***` there."""
     if obj is None:
         return None
@@ -115,7 +115,7 @@ def _untag_changed(obj: Obj | None) -> Obj | None:
     return obj
 
 
-def _tag_changed(obj: Obj | None, tag: str) -> Obj | None:
+def tag_changed(obj: Obj | None, tag: str) -> Obj | None:
     if obj is None:
         return None
     for section in ("data", "stringData"):

@@ -55,12 +55,12 @@ from tether.render import (
 from .apps import write_status
 from .facts import helm_capabilities, renders_helm
 from .live import (
-    _live_objects,
-    _scopes,
+    allowed_scopes,
+    live_objects,
 )
 from .predict import (
-    _predict,
     is_immutable_field_error,
+    predict_existing,
 )
 from .rerender import unstable_render_paths
 from .runtime import (
@@ -199,7 +199,7 @@ async def _compare_into(
         request = await _render_request(engine, app, tree.root, app_path)
         cacheable = tree.revision is not None and not hard_refresh
         rendered = await engine.render_cached(request, cacheable=cacheable)
-    scopes = await _scopes(engine.kube, rendered)
+    scopes = await allowed_scopes(engine.kube, rendered)
     desired = prepare_desired(
         rendered,
         app_namespace=app.namespace,
@@ -214,7 +214,7 @@ async def _compare_into(
 
     # Before any API call about them: a dry-run is a request in the object's namespace.
     check_project(project, app, desired, scope_of)
-    live, shared, unmanaged = await _live_objects(engine, app, desired)
+    live, shared, unmanaged = await live_objects(engine, app, desired)
     # What the app tracks outside its render would be pruned: a write like any other.
     check_project(project, app, [o for k, o in live.items() if k not in shared], scope_of)
     result.live = live
@@ -225,7 +225,7 @@ async def _compare_into(
     result.hooks = hooks = hook_keys(desired, live)
     compared = [o for o in desired if object_key(o) not in hooks]
     compared_live = {k: o for k, o in live.items() if k not in hooks}
-    predicted = await _predict(
+    predicted = await predict_existing(
         engine,
         app.name,
         engine.writer_for(app),

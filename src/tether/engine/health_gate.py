@@ -25,7 +25,7 @@ from .waiting import WaitedFor, Waiting
 CRD_KIND = "CustomResourceDefinition"
 
 
-async def _wait_established(kube: KubeClient, name: str, timeout: float = 60.0) -> None:
+async def wait_established(kube: KubeClient, name: str, timeout: float = 60.0) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
@@ -40,7 +40,7 @@ async def _wait_established(kube: KubeClient, name: str, timeout: float = 60.0) 
         await asyncio.sleep(0.2)
 
 
-async def _wait_healthy(
+async def wait_healthy(
     engine: Engine,
     tasks: Iterable[SyncTask],
     label: str,

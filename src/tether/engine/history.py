@@ -56,14 +56,14 @@ from .apps import (
 from .history_secrets import (
     CHUNK_BYTES,
     DATA_KEY,
-    _chunk_name,
-    _history_id_of,
-    _is_ours,
-    _secret_body,
-    _sha256,
     app_label_value,
+    chunk_name,
     encode_manifests,
+    history_id_of,
     history_secret_name,
+    is_ours,
+    secret_body,
+    sha256_hex,
     split_blob,
 )
 
@@ -194,11 +194,11 @@ async def _store_manifests(
 ) -> HistoryEntry:
     """Write the entry's Secrets under the next free id; return the entry with id and ref."""
     chunks = split_blob(blob)
-    sha = _sha256(blob)
+    sha = sha256_hex(blob)
     history_id = max((e.id for e in (app.status.history if app.status else ())), default=0) + 1
     for _ in range(_MAX_ID_ATTEMPTS):
         ref = history_secret_name(app.name, history_id)
-        first = _secret_body(app, ref, history_id, 0, chunks[0], len(chunks), sha)
+        first = secret_body(app, ref, history_id, 0, chunks[0], len(chunks), sha)
         if await _create_unless_exists(kube, first):
             break
         history_id += 1
@@ -212,7 +212,7 @@ async def _store_manifests(
         await asyncio.gather(
             *(
                 _write_chunk(
-                    kube, app, _secret_body(app, ref, history_id, i, chunk, len(chunks), sha)
+                    kube, app, secret_body(app, ref, history_id, i, chunk, len(chunks), sha)
                 )
                 for i, chunk in enumerate(chunks)
                 if i > 0
@@ -244,7 +244,7 @@ async def _write_chunk(kube: KubeClient, app: Application, body: dict[str, Any])
         return
     meta = body["metadata"]
     existing = await kube.get("v1", "Secret", meta["name"], meta["namespace"])
-    if existing is not None and not _is_ours(existing, app, _history_id_of(body)):
+    if existing is not None and not is_ours(existing, app, history_id_of(body)):
         raise ClusterError(
             f"Secret {meta['namespace']}/{meta['name']} exists and is not a history Secret "
             f"of Application {app.name}",
@@ -302,7 +302,7 @@ async def _delete_secrets(
     doomed = [
         s["metadata"]["name"]
         for s in secrets
-        if _is_ours(s, app) and (hid := _history_id_of(s)) is not None and which(hid)
+        if is_ours(s, app) and (hid := history_id_of(s)) is not None and which(hid)
     ]
     await asyncio.gather(*(kube.delete("v1", "Secret", name, app.namespace) for name in doomed))
 
@@ -335,7 +335,10 @@ async def load_manifests(kube: KubeClient, app: Application, entry_id: int) -> l
     if not entry.manifests_ref:
         raise InputError(f"{subject} has no stored manifests (no manifestsRef)")
     blob = await _read_blob(kube, app, entry_id, entry.manifests_ref, subject)
-    if entry.manifests_digest is not None and entry.manifests_digest != f"sha256:{_sha256(blob)}":
+    if (
+        entry.manifests_digest is not None
+        and entry.manifests_digest != f"sha256:{sha256_hex(blob)}"
+    ):
         # The Secret agrees with itself but not with the status: it was rewritten.
         raise InputError(
             f"{subject}: stored manifests in Secret {app.namespace}/{entry.manifests_ref} do"
@@ -352,16 +355,16 @@ async def _read_blob(
 ) -> bytes:
     first = await _get_secret(kube, app, ref, subject)
     annotations = first["metadata"].get("annotations") or {}
-    if _history_id_of(first) != entry_id or first.get("type") != HISTORY_SECRET_TYPE:
+    if history_id_of(first) != entry_id or first.get("type") != HISTORY_SECRET_TYPE:
         raise InputError(f"{subject}: Secret {app.namespace}/{ref} belongs to another entry")
     count = str(annotations.get(CHUNKS_ANNOTATION, ""))
     if not count.isdigit() or int(count) < 1:
         raise InputError(f"{subject}: Secret {app.namespace}/{ref} lacks {CHUNKS_ANNOTATION}")
     rest = await asyncio.gather(
-        *(_get_secret(kube, app, _chunk_name(ref, i), subject) for i in range(1, int(count)))
+        *(_get_secret(kube, app, chunk_name(ref, i), subject) for i in range(1, int(count)))
     )
     blob = b"".join(_chunk_data(s, subject) for s in [first, *rest])
-    if _sha256(blob) != annotations.get(SHA256_ANNOTATION):
+    if sha256_hex(blob) != annotations.get(SHA256_ANNOTATION):
         raise InputError(
             f"{subject}: stored manifests are corrupt (sha256 mismatch in Secret "
             f"{app.namespace}/{ref})"

@@ -64,7 +64,7 @@ def history_secret_name(app_name: str, history_id: int) -> str:
     return f"{_shortened(app_name, _NAME_PREFIX_MAX)}-history-{history_id}"
 
 
-def _chunk_name(ref: str, index: int) -> str:
+def chunk_name(ref: str, index: int) -> str:
     return ref if index == 0 else f"{ref}-{index}"
 
 
@@ -77,7 +77,7 @@ def split_blob(blob: bytes, size: int = CHUNK_BYTES) -> list[bytes]:
     return [blob[start : start + size] for start in range(0, len(blob), size)] or [b""]
 
 
-def _sha256(blob: bytes) -> str:
+def sha256_hex(blob: bytes) -> str:
     return hashlib.sha256(blob).hexdigest()
 
 
@@ -99,7 +99,7 @@ def _owner_reference(app: Application) -> dict[str, Any]:
     }
 
 
-def _secret_body(
+def secret_body(
     app: Application, ref: str, history_id: int, index: int, chunk: bytes, chunks: int, sha: str
 ) -> dict[str, Any]:
     annotations = {CHUNK_INDEX_ANNOTATION: str(index)}
@@ -110,7 +110,7 @@ def _secret_body(
         "kind": "Secret",
         "type": HISTORY_SECRET_TYPE,
         "metadata": {
-            "name": _chunk_name(ref, index),
+            "name": chunk_name(ref, index),
             "namespace": app.namespace,
             "labels": {APP_LABEL: app_label_value(app.name), HISTORY_ID_LABEL: str(history_id)},
             "annotations": annotations,
@@ -120,7 +120,7 @@ def _secret_body(
     }
 
 
-def _is_ours(secret: Mapping[str, Any], app: Application, history_id: int | None = None) -> bool:
+def is_ours(secret: Mapping[str, Any], app: Application, history_id: int | None = None) -> bool:
     """A history Secret of this very Application (same uid), optionally of one entry."""
     meta = secret.get("metadata") or {}
     labels = meta.get("labels") or {}
@@ -133,6 +133,6 @@ def _is_ours(secret: Mapping[str, Any], app: Application, history_id: int | None
     )
 
 
-def _history_id_of(secret: Mapping[str, Any]) -> int | None:
+def history_id_of(secret: Mapping[str, Any]) -> int | None:
     value = ((secret.get("metadata") or {}).get("labels") or {}).get(HISTORY_ID_LABEL, "")
     return int(value) if value.isdigit() else None

@@ -22,7 +22,7 @@ from .runtime import (
 )
 
 
-async def _scopes(
+async def allowed_scopes(
     kube: KubeClient, objects: Sequence[Mapping[str, Any]]
 ) -> dict[tuple[str, str], bool]:
     """Namespaced-or-not for every kind in the render that the cluster serves."""
@@ -41,7 +41,7 @@ async def _scopes(
     return dict(item for item in found if item is not None)
 
 
-async def _live_objects(
+async def live_objects(
     engine: Engine, app: Application, desired: Sequence[dict[str, Any]]
 ) -> tuple[dict[ResourceKey, dict[str, Any]], dict[ResourceKey, str], dict[ResourceKey, str]]:
     """Live counterparts of the desired objects plus every other object tracked as ours;

@@ -22,7 +22,7 @@ from .runtime import (
 )
 
 
-async def _predict(
+async def predict_existing(
     engine: Engine,
     app_name: str,
     writer: KubeClient,

@@ -34,8 +34,8 @@ from .compare import (
 )
 from .health_gate import (
     CRD_KIND,
-    _wait_established,
-    _wait_healthy,
+    wait_established,
+    wait_healthy,
 )
 from .hints import rejection_hint
 from .hooks import (
@@ -327,7 +327,7 @@ async def _run_wave(
             )
         )
         if group[0].key.kind == CRD_KIND:
-            await asyncio.gather(*(_wait_established(engine.kube, t.key.name) for t in group))
+            await asyncio.gather(*(wait_established(engine.kube, t.key.name) for t in group))
     if applies:
         runs = {run.planned: run for run in result.hooks}
         progress(
@@ -339,7 +339,7 @@ async def _run_wave(
         resources = [t for t in applies if t.hook is None] if gate else []
         # One after the other (a failure of either ends the wave, no wait left running);
         # the hooks' watch events are kept meanwhile.
-        await _wait_healthy(
+        await wait_healthy(
             engine, resources, label, rules, result.stored_versions, waiting=result.waiting
         )
         await wait_for_hooks(

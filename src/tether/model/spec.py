@@ -32,8 +32,8 @@ from tether.model.sync_policy import (
     Backoff,
     RetryPolicy,
     SyncPolicy,
-    _parse_sync_policy,
     parse_sync_options,
+    parse_sync_policy,
 )
 
 _BAD_POINTER_ESCAPE = re.compile(r"~(?![01])")  # RFC 6901: "~" only as ~0 or ~1
@@ -272,7 +272,7 @@ def parse_spec(fields: Fields, app_namespace: str | None, app_name: str | None) 
     spec = ApplicationSpec(
         source=parse_source(source) if source is not None else Source(repo_url=""),
         destination=_parse_destination(destination) if destination is not None else Destination(),
-        sync_policy=_parse_sync_policy(sync_policy) if sync_policy is not None else SyncPolicy(),
+        sync_policy=parse_sync_policy(sync_policy) if sync_policy is not None else SyncPolicy(),
         ignore_differences=tuple(
             _parse_ignore_difference(rule) for rule in fields.children("ignoreDifferences")
         ),

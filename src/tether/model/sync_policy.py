@@ -198,10 +198,10 @@ class SyncPolicy:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SyncPolicy:
-        return parse_alone(_parse_sync_policy, data, "syncPolicy")
+        return parse_alone(parse_sync_policy, data, "syncPolicy")
 
 
-def _parse_sync_policy(fields: Fields) -> SyncPolicy:
+def parse_sync_policy(fields: Fields) -> SyncPolicy:
     fields.only(("automated", "syncOptions", "retry"))
     # `automated: {}` turns auto-sync on with every option off; `automated: null` is
     # absent, as the API server would store it.
