@@ -1,4 +1,10 @@
-"""The `tether` command line (thin: parses flags, calls the engine, renders results)."""
+"""The `tether` command line.
+
+Owns: flags, exit codes (DESIGN §4), and how results are printed (tables, YAML, JSON,
+diffs with Secret values masked). Must not: hold logic of its own — every command calls
+the same engine functions the controller does — or talk to a cluster or Git except
+through the engine. click and rich are used here and nowhere else.
+"""
 
 from __future__ import annotations
 

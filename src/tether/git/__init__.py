@@ -1,4 +1,10 @@
-"""Git adapter: mirrors, fetch, resolve, read tree, revert, push."""
+"""Git adapter: mirrors, fetch, resolve, read tree, revert, push (the git CLI only).
+
+Owns: one bare mirror per repository, trees checked out by git after a checked listing
+(no symlink or `.git` escape), hooks off on every call, credentials kept out of argv,
+logs and errors. Must not: know about Applications, or run anything a repository
+contains.
+"""
 
 from tether.git.credentials import GitCredentials, credentials_from_env
 from tether.git.objects import CommitInfo

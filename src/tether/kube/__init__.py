@@ -1,4 +1,10 @@
-"""Kubernetes adapter: discovery, get/list, server-side apply and dry-run, delete."""
+"""Kubernetes adapter: discovery, get/list, server-side apply and dry-run, delete, the
+shared watch cache.
+
+Owns: the official `kubernetes` client (used nowhere else), request timeouts, error
+translation into ClusterError with the API server's message. Must not: decide anything
+about what to apply; callers pass manifests and get objects back.
+"""
 
 from tether.kube.cache import LiveCache, owner_app
 from tether.kube.client import (

@@ -1,4 +1,11 @@
-"""Render adapter: plain YAML, Kustomize, Helm, SOPS into plain dicts, confined and bounded."""
+"""Render adapter: plain YAML, Kustomize, Helm, SOPS into plain dicts, confined and
+bounded.
+
+Owns: running the render tools on a checked-out tree with every limit (time, memory,
+output size, object count, YAML aliases and depth) and no network; reading only inside
+the app's own checkout. Must not: apply anything or read the cluster (cluster facts for
+`helm template` are passed in).
+"""
 
 from tether.render.limits import RenderLimits
 from tether.render.loading import load_untrusted_yaml
