@@ -3,9 +3,8 @@ bounded.
 
 Owns: running the render tools on a checked-out tree with every limit (time, memory,
 output size, object count, YAML aliases and depth), no network unless remote bases are
-allowed, reading only inside
-the app's own checkout. Must not: apply anything or read the cluster (cluster facts for
-`helm template` are passed in).
+allowed, reading only inside the app's own checkout. Must not: apply anything or read the
+cluster (cluster facts for `helm template` are passed in).
 """
 
 from tether.render.limits import RenderLimits
