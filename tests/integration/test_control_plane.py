@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.support import manifests
 from tests.support.waiting import eventually
 from tether.errors import ClusterError
 from tether.kube import KubeClient
@@ -15,24 +16,8 @@ from tether.kube import KubeClient
 def deployment(
     name: str, namespace: str, image: str = "nginx:1.27", replicas: int = 2
 ) -> dict[str, Any]:
-    labels = {"app": name}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "containers": [
-                        {"name": "web", "image": image, "ports": [{"containerPort": 80}]}
-                    ]
-                },
-            },
-        },
-    }
+    web = {"name": "web", "image": image, "ports": [{"containerPort": 80}]}
+    return manifests.deployment(name, namespace=namespace, replicas=replicas, containers=[web])
 
 
 def condition(obj: dict[str, Any] | None, kind: str) -> str | None:

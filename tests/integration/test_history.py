@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.support import manifests
 from tests.support.apps import application
 from tests.support.waiting import eventually
 from tether.engine.apps import ClusterApplicationStore, create_app, get_app, write_status
@@ -45,7 +46,7 @@ T0 = "2024-05-01T12:00:00Z"
 
 
 def config_map(name: str, **data: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data}
+    return manifests.configmap(name, data)
 
 
 async def make_app(kube: KubeClient, namespace: str, name: str = "web", **spec: Any) -> Application:

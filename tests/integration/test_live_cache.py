@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.support import manifests
 from tests.support.waiting import eventually
 from tether.kube import KubeClient, LiveCache
 from tether.model.keys import ResourceKey
 
 
 def configmap(name: str, namespace: str, app: str | None, value: str = "1") -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": name, "namespace": namespace}
-    if app:
-        meta["annotations"] = {"tether.dev/tracking-id": f"{app}:/ConfigMap:{namespace}/{name}"}
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"v": value}}
+    tracking = {"tether.dev/tracking-id": f"{app}:/ConfigMap:{namespace}/{name}"} if app else None
+    return manifests.configmap(name, {"v": value}, namespace=namespace, annotations=tracking)
 
 
 async def test_list_then_watch_updates_and_tracking_index(kube: KubeClient, namespace: str) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.support import manifests
 from tests.support.chaos import CuttableProxy, api_port, private_cluster, wait_until
 from tether.kube import KubeClient, LiveCache
 from tether.localcluster import LocalCluster
@@ -29,12 +30,7 @@ async def private(local_cluster: LocalCluster) -> AsyncIterator[LocalCluster]:
 
 
 def configmap(name: str, namespace: str, value: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": name, "namespace": namespace},
-        "data": {"v": value},
-    }
+    return manifests.configmap(name, {"v": value}, namespace=namespace)
 
 
 async def test_relist_after_an_outage_tells_listeners_every_change(

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.support import manifests
 from tether.core.diff import AppDiff, ObjectDiff, Verdict, compare_app, compare_object, unified_diff
 from tether.core.ignore import IgnoreRule, parse_ignore_rules
 from tether.core.masking import MASK_CHANGED, MASK_UNCHANGED, mask_secret, masked_pair
@@ -666,12 +667,7 @@ def test_unified_diff_masks_hand_built_secret_diffs() -> None:
 
 
 def configmap(name: str, data: dict[str, str]) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": name, "namespace": "production"},
-        "data": data,
-    }
+    return manifests.configmap(name, data, namespace="production")
 
 
 def test_compare_app() -> None:

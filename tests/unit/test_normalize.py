@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.support import manifests
 from tether.core.normalize import (
     canonical_int_or_string,
     is_empty_value,
@@ -31,20 +32,9 @@ def b64(text: str) -> str:
 
 
 def deployment(container: dict[str, Any], **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "api-service", "namespace": "production"},
-        "spec": {
-            "replicas": 3,
-            "selector": {"matchLabels": {"app": "api-service"}},
-            "template": {
-                "metadata": {"labels": {"app": "api-service"}},
-                "spec": {"containers": [container]},
-            },
-            **spec,
-        },
-    }
+    return manifests.deployment(
+        "api-service", namespace="production", replicas=3, containers=[container], **spec
+    )
 
 
 def container_of(obj: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.support import manifests
 from tether.core.health import HealthStatus, parse_health_rules
 from tether.errors import InputError
 from tether.model.keys import ResourceKey
@@ -16,12 +17,7 @@ from tether.sandbox import EvaluationLimits, EvaluationTimeout, Evaluator
 
 
 def configmap(name: str = "settings", **data: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": name, "namespace": "shop"},
-        "data": data or {"mode": "blue"},
-    }
+    return manifests.configmap(name, data or {"mode": "blue"}, namespace="shop")
 
 
 @pytest.fixture
