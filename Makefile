@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all venv cluster-bins test unit integration lint fmt demo bench clean
+.PHONY: all venv cluster-bins browser test unit integration lint fmt demo bench clean
 
 all: test
 
@@ -17,6 +17,10 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+# Debian's chromium for the dashboard's browser tests (tools/browser/install.sh).
+browser:
+	bash tools/browser/install.sh
 
 # Go-built control plane and render tools, cached outside the checkout (DESIGN §5).
 cluster-bins:
@@ -36,7 +40,7 @@ unit: venv
 	$(BIN)/pytest tests/unit
 
 # The README's test command: lint, then every test against the real local control plane.
-test: venv cluster-bins lint
+test: venv cluster-bins browser lint
 	$(BIN)/pytest -n 3 --dist loadfile tests
 
 demo: venv cluster-bins

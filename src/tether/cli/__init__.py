@@ -27,6 +27,7 @@ from .app import app_group
 from .cluster import cluster_group
 from .context import CliContext
 from .controller import controller_command
+from .dashboard import dashboard_command
 from .dr import dr_group
 from .drift import drift_command
 from .install import install_command
@@ -71,6 +72,7 @@ cli.add_command(dr_group)
 cli.add_command(drift_command)
 cli.add_command(alerts_command)
 cli.add_command(controller_command)
+cli.add_command(dashboard_command)
 cli.add_command(install_command)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from tether.core.fleet import MESSAGE_WIDTH, status_message
 from tether.engine.apps import InvalidApplication, delete_app, get_app, list_apps
 from tether.engine.compare import Comparison
 from tether.engine.compare import refresh as refresh_app  # `refresh` is a flag here
@@ -60,35 +61,6 @@ def _sync_warning(status: ApplicationStatus) -> str:
     if any(c.type == CONDITION_EMPTY_RENDER for c in status.conditions):
         return " (empty)"
     return ""
-
-
-# Conditions that say why an app is not what it should be, most telling first: the
-# MESSAGE column shows the first one present (then a non-Healthy health message).
-_MESSAGE_ORDER = (
-    "InvalidSpec",
-    "ProjectViolation",
-    "ComparisonError",
-    "SourceError",
-    "SyncError",
-    "SelfHealFailing",
-    "HistoryRewritten",
-    "BreakGlass",
-    "AdoptionRequired",
-    "EmptyRender",
-    "SharedResource",
-    "WaitingForDependencies",
-)
-MESSAGE_WIDTH = 70
-
-
-def status_message(status: ApplicationStatus, width: int = MESSAGE_WIDTH) -> str:
-    """One line saying what is wrong with an app, truncated to `width` ('' when nothing)."""
-    found = {c.type: c.message for c in status.conditions}
-    text = next((found[t] for t in _MESSAGE_ORDER if found.get(t)), "")
-    if not text and status.health.status.value not in ("Healthy", "Unknown"):
-        text = status.health.message or ""
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _row(app: Application, wide: bool) -> list[Any]:

@@ -1,0 +1,88 @@
+"""Applications as the watch cache has them, for readers that follow changes (the
+dashboard): the current list, one app, and a stream of the keys that changed."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from tether.errors import InputError
+from tether.kube import LiveCache
+from tether.model.application import API_GROUP, API_VERSION, KIND, Application
+from tether.model.keys import ResourceKey
+
+AppKey = tuple[str, str]  # (namespace, name)
+SUBSCRIBER_BACKLOG = 1000  # changes a slow reader may lag behind
+
+
+class WatchedApplications:
+    """Parsed once per resourceVersion; an Application tether cannot read is left out
+    (the controller reports it in its own status)."""
+
+    def __init__(self, cache: LiveCache, namespace: str | None) -> None:
+        self.cache = cache
+        self.namespace = namespace  # None: every namespace
+        self._parsed: dict[AppKey, tuple[str, Application | None]] = {}
+        self._subscribers: set[asyncio.Queue[AppKey]] = set()
+
+    async def start(self) -> None:
+        self.cache.add_listener(self._on_event)
+        await self.cache.watch_kind(API_VERSION, KIND)
+
+    def _on_event(self, _event: str, obj: dict[str, Any]) -> None:
+        if obj.get("kind") != KIND:
+            return
+        meta = obj.get("metadata") or {}
+        key = (str(meta.get("namespace", "")), str(meta.get("name", "")))
+        if self.namespace is not None and key[0] != self.namespace:
+            return
+        for queue in list(self._subscribers):
+            if queue.full():
+                queue.get_nowait()  # a slow reader loses the oldest change, not the newest
+            queue.put_nowait(key)
+
+    def _parse(self, key: AppKey, raw: dict[str, Any]) -> Application | None:
+        version = str((raw.get("metadata") or {}).get("resourceVersion", ""))
+        cached = self._parsed.get(key)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        try:
+            app: Application | None = Application.from_dict(raw)
+        except InputError:
+            app = None
+        self._parsed[key] = (version, app)
+        return app
+
+    def apps(self) -> list[Application]:
+        found = []
+        for raw in self.cache.objects(API_GROUP, KIND):
+            meta = raw.get("metadata") or {}
+            key = (str(meta.get("namespace", "")), str(meta.get("name", "")))
+            if self.namespace is not None and key[0] != self.namespace:
+                continue
+            app = self._parse(key, raw)
+            if app is not None:
+                found.append(app)
+        return sorted(found, key=lambda a: (a.namespace, a.name))
+
+    def app(self, namespace: str, name: str) -> Application | None:
+        if self.namespace is not None and namespace != self.namespace:
+            return None
+        raw = self.cache.get(ResourceKey(API_GROUP, KIND, namespace, name))
+        return self._parse((namespace, name), raw) if raw is not None else None
+
+    async def changes(self) -> AsyncIterator[AppKey]:
+        """The key of every Application that changes from now on, until the reader stops."""
+        queue: asyncio.Queue[AppKey] = asyncio.Queue(SUBSCRIBER_BACKLOG)
+        self._subscribers.add(queue)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            with contextlib.suppress(KeyError):
+                self._subscribers.remove(queue)
+
+
+__all__ = ["WatchedApplications"]

@@ -1,0 +1,221 @@
+"""The dashboard: server-rendered pages (Jinja2, autoescaped) and the JSON API behind
+them, with live updates over Server-Sent Events.
+
+Routes (all GET; this slice is read-only):
+- `/ui/` the fleet page, `/ui/rows` its table body (what the page re-fetches on a change);
+- `/ui/apps/{namespace}/{name}` an app page, `.../body` its main section;
+- `/api/v1/apps`, `/api/v1/apps/{namespace}/{name}`: the Applications exactly as
+  `tether app list -o json` / `tether app get -o json` print them;
+- `/api/v1/stream`: `event: app` with `{"namespace", "name"}` for every change;
+- `/ui/static/*`: the page's own script and style sheet (no CDN, no inline script).
+
+Every response carries a strict Content-Security-Policy (scripts and styles from this
+origin only, no inline script, no framing). Values are escaped by the templates; the page
+script only ever sets text or swaps in HTML the server rendered and escaped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from importlib import resources
+from typing import Any, Protocol
+
+import jinja2
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from tether.core.fleet import AppRow, app_row, drifted
+from tether.model.application import Application
+from tether.model.urls import display_url
+
+HEARTBEAT_SECONDS = 15.0
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self';"
+        " connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+
+
+class DashboardSource(Protocol):
+    """What the pages read: engine/watched_apps.WatchedApplications."""
+
+    def apps(self) -> list[Application]: ...
+
+    def app(self, namespace: str, name: str) -> Application | None: ...
+
+    def changes(self) -> AsyncIterator[tuple[str, str]]: ...
+
+
+def _templates() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("tether.server", "templates"),
+        autoescape=True,  # every value is text, whatever an annotation or commit holds
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["short"] = lambda text, n=8: (text or "")[:n]
+    env.filters["scrub"] = display_url  # no userinfo (credentials) of a repository URL
+    return env
+
+
+def _static(name: str) -> bytes | None:
+    if "/" in name or name.startswith(".") or not name.endswith(tuple(STATIC_TYPES)):
+        return None
+    path = resources.files("tether.server").joinpath("static", name)
+    return path.read_bytes() if path.is_file() else None
+
+
+def _secure(response: Response) -> Response:
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def _json(data: Any) -> Response:
+    return _secure(Response(orjson.dumps(data), 200, media_type="application/json"))
+
+
+def _app_view(app: Application) -> dict[str, Any]:
+    """What the app page shows, in the order people read it."""
+    status = app.status
+    resources_ = list(status.resources) if status else []
+    return {
+        "app": app,
+        "row": app_row(app),
+        "status": status,
+        "resources": resources_,
+        "drifted": [r for r in resources_ if drifted(r)],
+        "conditions": list(status.conditions) if status else [],
+        "history": list(reversed(status.history)) if status else [],
+        "source": app.spec.source,
+        # tether's own bookkeeping annotations say nothing to a reader
+        "annotations": sorted(
+            (k, v) for k, v in app.annotations.items() if not k.startswith("kubectl.kubernetes.io/")
+        ),
+    }
+
+
+def dashboard_app(source: DashboardSource, *, title: str = "tether") -> Starlette:
+    env = _templates()
+
+    def render(template: str, **values: Any) -> Response:
+        html = env.get_template(template).render(title=title, **values)
+        return _secure(HTMLResponse(html))
+
+    def rows() -> list[AppRow]:
+        return [app_row(a) for a in source.apps()]
+
+    def not_found(what: str) -> Response:
+        return _secure(JSONResponse({"error": f"{what} not found"}, status_code=404))
+
+    async def fleet(_: Request) -> Response:
+        return render("fleet.html", rows=rows())
+
+    async def fleet_rows(_: Request) -> Response:
+        return render("rows.html", rows=rows())
+
+    def one(request: Request) -> Application | None:
+        params = request.path_params
+        return source.app(str(params["namespace"]), str(params["name"]))
+
+    async def app_page(request: Request) -> Response:
+        app = one(request)
+        if app is None:
+            return render("missing.html", what=f"Application {request.path_params['name']}")
+        return render("app.html", **_app_view(app))
+
+    async def app_body(request: Request) -> Response:
+        app = one(request)
+        if app is None:
+            return not_found("Application")
+        return render("app_body.html", **_app_view(app))
+
+    async def api_apps(_: Request) -> Response:
+        return _secure(
+            Response(
+                orjson.dumps([a.to_dict() for a in source.apps()]),
+                200,
+                media_type="application/json",
+            )
+        )
+
+    async def api_app(request: Request) -> Response:
+        app = one(request)
+        if app is None:
+            return not_found("Application")
+        return _json(app.to_dict())
+
+    async def stream(request: Request) -> Response:
+        return _secure(
+            StreamingResponse(
+                _events(source.changes(), request.is_disconnected),
+                media_type="text/event-stream",
+            )
+        )
+
+    async def static(request: Request) -> Response:
+        name = str(request.path_params["name"])
+        body = _static(name)
+        if body is None:
+            return not_found("file")
+        kind = STATIC_TYPES[name[name.rindex(".") :]]
+        return _secure(Response(body, 200, media_type=kind))
+
+    async def root(_: Request) -> Response:
+        return _secure(Response(status_code=307, headers={"Location": "/ui/"}))
+
+    return Starlette(
+        routes=[
+            Route("/", root),
+            Route("/ui/", fleet),
+            Route("/ui/rows", fleet_rows),
+            Route("/ui/apps/{namespace}/{name}", app_page),
+            Route("/ui/apps/{namespace}/{name}/body", app_body),
+            Route("/ui/static/{name}", static),
+            Route("/api/v1/apps", api_apps),
+            Route("/api/v1/apps/{namespace}/{name}", api_app),
+            Route("/api/v1/stream", stream),
+        ]
+    )
+
+
+async def _events(
+    changes: AsyncIterator[tuple[str, str]], disconnected: Callable[[], Awaitable[bool]]
+) -> AsyncIterator[bytes]:
+    """`event: app` per change, a comment line as heartbeat; ends when the reader goes."""
+    yield b": connected\n\n"
+    pending: asyncio.Task[tuple[str, str]] | None = None
+    try:
+        while not await disconnected():
+            pending = pending or asyncio.ensure_future(anext(changes))
+            done, _ = await asyncio.wait({pending}, timeout=HEARTBEAT_SECONDS)
+            if not done:
+                yield b": heartbeat\n\n"
+                continue
+            namespace, name = pending.result()
+            pending = None
+            data = orjson.dumps({"namespace": namespace, "name": name})
+            yield b"event: app\ndata: " + data + b"\n\n"
+    finally:
+        if pending is not None:
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pending
+        aclose = getattr(changes, "aclose", None)
+        if aclose is not None:
+            with contextlib.suppress(Exception):
+                await aclose()
+
+
+__all__ = ["DashboardSource", "dashboard_app"]

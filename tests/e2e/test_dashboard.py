@@ -1,0 +1,120 @@
+"""The dashboard in a real headless chromium, against a real controller and control
+plane: the fleet page shows each app's state, a real edit by another field manager turns
+the app OutOfSync on the open page without a reload, the app page names the drifted path,
+its writer and cause, and nothing an Application holds runs as script."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from playwright.async_api import Page, expect
+
+from tests.support.apps import application
+from tests.support.controller import ControllerProcess
+from tests.support.dashboard import DashboardProcess, chromium
+from tests.support.manifests import as_yaml, configmap
+from tests.support.repos import GitopsRepo
+from tether.engine.apps import create_app
+from tether.kube import KubeClient
+
+IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+HOSTILE = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
+
+
+def row(page: Page, namespace: str, name: str):  # type: ignore[no-untyped-def]
+    return page.locator(f'tr.app[data-key="{namespace}/{name}"]')
+
+
+async def test_fleet_and_app_pages_follow_a_live_edit(
+    kubeconfig: str, kube: KubeClient, namespace: str, repo: GitopsRepo, tmp_path: Path
+) -> None:
+    repo.write({"web/settings.yaml": as_yaml(configmap("settings", {"mode": "blue"}))})
+    repo.write({"api/settings.yaml": as_yaml(configmap("api-settings", {"level": "info"}))})
+    repo.commit("web and api settings")
+    web = application("web", namespace, repo.url, "web", syncPolicy={"automated": {"prune": True}})
+    api = application("api", namespace, repo.url, "api", syncPolicy={"automated": {}})
+    web = type(web).from_dict(
+        {
+            **web.to_dict(),
+            "metadata": {**web.to_dict()["metadata"], "annotations": {"team": HOSTILE}},
+        }
+    )
+    await create_app(kube, web)
+    await create_app(kube, api)
+
+    with (
+        ControllerProcess(kubeconfig, namespace, tmp_path),
+        DashboardProcess(kubeconfig, namespace, tmp_path) as dashboard,
+    ):
+        async with chromium() as browser:
+            page = await browser.new_page(viewport={"width": 1400, "height": 700})
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            await page.goto(dashboard.url + "/ui/")
+            for name in ("web", "api"):
+                await expect(row(page, namespace, name).locator("td").nth(1)).to_have_text(
+                    "Synced", timeout=60_000
+                )
+                await expect(row(page, namespace, name).locator("td").nth(2)).to_have_text(
+                    "Healthy"
+                )
+            await expect(page.locator("#live")).to_have_text("live")
+            await page.screenshot(path=str(IMAGES / "dashboard-fleet.png"))
+
+            # A live edit by another writer, as `kubectl edit` makes it: no reload.
+            edited = configmap("settings", {"mode": "green"}, namespace=namespace)
+            started = time.monotonic()
+            await kube.apply(edited, field_manager="kubectl-edit", force=True)
+            await expect(row(page, namespace, "web").locator("td").nth(1)).to_have_text(
+                "OutOfSync", timeout=5_000
+            )
+            seen_after = time.monotonic() - started
+            print(f"edit -> OutOfSync on the open fleet page: {seen_after * 1000:.0f} ms")
+            assert seen_after < 5.0
+            await expect(row(page, namespace, "api").locator("td").nth(1)).to_have_text("Synced")
+
+            # Filters: text and state.
+            await page.fill("#filter-text", "api")
+            await expect(row(page, namespace, "web")).to_be_hidden()
+            await expect(row(page, namespace, "api")).to_be_visible()
+            await page.fill("#filter-text", "")
+            await page.select_option("#filter-sync", "OutOfSync")
+            await expect(row(page, namespace, "api")).to_be_hidden()
+            await expect(row(page, namespace, "web")).to_be_visible()
+            await page.select_option("#filter-sync", "")
+
+            # The app page: the drifted path, who wrote it and why.
+            await row(page, namespace, "web").locator("a").click()
+            drifted = page.locator('tr.resource[data-key^="ConfigMap/"]')
+            await expect(drifted.locator("td.paths")).to_contain_text("/data/mode")
+            await expect(drifted.locator("td.writer")).to_have_text("kubectl-edit")
+            await expect(drifted.locator("td.cause")).to_have_text("manual-edit")
+            # The hostile annotation is shown as text, and nothing in it ran.
+            await expect(page.locator("dd.annotation")).to_have_text(HOSTILE)
+            assert await page.evaluate("window.pwned === undefined")
+            await page.screenshot(path=str(IMAGES / "dashboard-app-drift.png"), full_page=True)
+
+            # Put back by the same writer: the open app page turns Synced by itself.
+            await kube.apply(
+                configmap("settings", {"mode": "blue"}, namespace=namespace),
+                field_manager="kubectl-edit",
+                force=True,
+            )
+            await expect(page.locator("#app-sync")).to_have_text("Synced", timeout=10_000)
+            assert errors == [], errors
+
+        # The JSON API is what `tether app get -o json` prints; every page is under a
+        # strict Content-Security-Policy.
+        status, body = dashboard.get(f"/api/v1/apps/{namespace}/web")
+        assert status == 200 and json.loads(body)["metadata"]["name"] == "web"
+        status, body = dashboard.get("/api/v1/apps")
+        assert status == 200 and {a["metadata"]["name"] for a in json.loads(body)} == {
+            "web",
+            "api",
+        }
+        policy = dashboard.headers("/ui/")["content-security-policy"]
+        assert "script-src 'self'" in policy and "'unsafe-inline'" not in policy
+        assert dashboard.get(f"/api/v1/apps/{namespace}/nope")[0] == 404
+        assert dashboard.get("/ui/static/..%2Fdashboard.py")[0] == 404

@@ -1,0 +1,89 @@
+"""core/fleet: the row a person sees of each Application (CLI list and dashboard)."""
+
+from __future__ import annotations
+
+from tests.support.apps import application
+from tether.core.fleet import app_row, badges, status_message
+from tether.model.application import Application
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+def app(status: dict[str, object] | None = None, **spec: object) -> Application:
+    manifest = application("web", "apps", "https://git.example/r.git", "web", **spec).to_dict()
+    manifest["metadata"]["labels"] = {"team": "shop"}
+    if status is not None:
+        manifest["status"] = status
+    return Application.from_dict(manifest)
+
+
+def test_a_never_compared_app_is_unknown_with_no_badges() -> None:
+    row = app_row(app())
+    assert (row.sync, row.health, row.drift, row.badges, row.revision) == (
+        "Unknown",
+        "Unknown",
+        0,
+        (),
+        "",
+    )
+    assert row.last_sync == "" and row.message == ""
+
+
+def test_drift_counts_objects_out_of_sync_and_the_message_names_the_worst_condition() -> None:
+    status = {
+        "sync": {"status": "OutOfSync", "revision": SHA},
+        "health": {"status": "Degraded", "message": "Deployment apps/web is Degraded"},
+        "resources": [
+            {"kind": "ConfigMap", "name": "a", "namespace": "apps", "status": "OutOfSync"},
+            {"kind": "ConfigMap", "name": "b", "namespace": "apps", "status": "Synced"},
+            {
+                "kind": "Secret",
+                "name": "c",
+                "namespace": "apps",
+                "status": "OutOfSync",
+                "drift": ["/data/x"],
+            },
+        ],
+        "conditions": [
+            {"type": "SharedResource", "status": "True", "message": "shared"},
+            {"type": "SyncError", "status": "True", "message": "sync refused"},
+        ],
+        "operationState": {
+            "phase": "Failed",
+            "message": "wave 1 failed",
+            "startedAt": "2026-12-02T00:00:00Z",
+        },
+    }
+    row = app_row(app(status))
+    assert row.drift == 2 and row.revision == SHA[:8]
+    assert row.message == "sync refused"  # SyncError outranks SharedResource
+    assert (row.last_sync, row.last_sync_message) == ("Failed", "wave 1 failed")
+    # Without conditions, a non-Healthy health message is what shows.
+    assert status_message(app({**status, "conditions": []}).status) == (  # type: ignore[arg-type]
+        "Deployment apps/web is Degraded"
+    )
+
+
+def test_badges_follow_the_policy_and_the_status() -> None:
+    assert badges(app()) == ()
+    automated = app(
+        {
+            "breakGlass": {"active": True},
+            "conditions": [{"type": "HistoryRewritten", "status": "True"}],
+        },
+        syncPolicy={"automated": {"selfHeal": True}},
+        suspend=True,
+    )
+    assert badges(automated) == (
+        "auto-sync",
+        "self-heal",
+        "suspended",
+        "break-glass",
+        "history-rewritten",
+    )
+
+
+def test_the_text_filter_matches_name_namespace_message_and_labels() -> None:
+    row = app_row(app())
+    assert row.matches("WEB") and row.matches("apps") and row.matches("team=shop")
+    assert not row.matches("team=other")
