@@ -5,9 +5,11 @@ its writer and cause, and nothing an Application holds runs as script."""
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 from playwright.async_api import Page, expect
 
@@ -21,6 +23,22 @@ from tether.kube import KubeClient
 
 IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 HOSTILE = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
+SECRET_IN_GIT = "hunter2-in-git"
+SECRET_LIVE = "rotated-by-hand-7"
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def secret(value: str, namespace: str | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": "db"} | ({"namespace": namespace} if namespace else {})
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": meta,
+        "data": {"password": b64(value)},
+    }
 
 
 def row(page: Page, namespace: str, name: str):  # type: ignore[no-untyped-def]
@@ -31,7 +49,13 @@ async def test_fleet_and_app_pages_follow_a_live_edit(
     kubeconfig: str, kube: KubeClient, namespace: str, repo: GitopsRepo, tmp_path: Path
 ) -> None:
     repo.write({"web/settings.yaml": as_yaml(configmap("settings", {"mode": "blue"}))})
-    repo.write({"api/settings.yaml": as_yaml(configmap("api-settings", {"level": "info"}))})
+    repo.write(
+        {
+            "api/settings.yaml": as_yaml(
+                configmap("api-settings", {"level": "info"}), secret(SECRET_IN_GIT)
+            )
+        }
+    )
     repo.commit("web and api settings")
     web = application("web", namespace, repo.url, "web", syncPolicy={"automated": {"prune": True}})
     api = application("api", namespace, repo.url, "api", syncPolicy={"automated": {}})
@@ -96,6 +120,17 @@ async def test_fleet_and_app_pages_follow_a_live_edit(
             assert await page.evaluate("window.pwned === undefined")
             await page.screenshot(path=str(IMAGES / "dashboard-app-drift.png"), full_page=True)
 
+            # The diff against Git now: the same server-side dry-run diff as `app diff`.
+            await page.click("#open-diff")
+            changed = page.locator('section.object[data-key^="ConfigMap/"]')
+            await expect(changed.locator("tr.path td").first).to_have_text("/data/mode")
+            await expect(changed.locator("td.writer")).to_have_text("kubectl-edit")
+            await expect(changed.locator("td.cause")).to_have_text("manual-edit")
+            await expect(changed.locator("pre.diff .del")).to_contain_text(["mode: green"])
+            await expect(changed.locator("pre.diff .add")).to_contain_text(["mode: blue"])
+            await page.screenshot(path=str(IMAGES / "dashboard-diff.png"), full_page=True)
+            await page.go_back()
+
             # Put back by the same writer: the open app page turns Synced by itself.
             await kube.apply(
                 configmap("settings", {"mode": "blue"}, namespace=namespace),
@@ -103,7 +138,25 @@ async def test_fleet_and_app_pages_follow_a_live_edit(
                 force=True,
             )
             await expect(page.locator("#app-sync")).to_have_text("Synced", timeout=10_000)
+            # A Secret edited by hand: its diff page says so and never shows a value.
+            await kube.apply(
+                secret(SECRET_LIVE, namespace), field_manager="kubectl-edit", force=True
+            )
+            await page.goto(dashboard.url + f"/ui/apps/{namespace}/api")
+            await expect(page.locator("#app-sync")).to_have_text("OutOfSync", timeout=10_000)
+            await page.click("#open-diff")
+            changed = page.locator('section.object[data-key^="Secret/"]')
+            await expect(changed.locator("tr.path td").first).to_have_text("/data/password")
+            html = await page.content()
+            for value in (SECRET_IN_GIT, SECRET_LIVE):
+                assert value not in html and b64(value) not in html
             assert errors == [], errors
+
+        for path in (f"/api/v1/apps/{namespace}/api/diff", f"/ui/apps/{namespace}/api/diff"):
+            status, body = dashboard.get(path)
+            assert status == 200 and "/data/password" in body
+            for value in (SECRET_IN_GIT, SECRET_LIVE):
+                assert value not in body and b64(value) not in body
 
         # The JSON API is what `tether app get -o json` prints; every page is under a
         # strict Content-Security-Policy.

@@ -41,7 +41,7 @@ def dashboard_command(cli: CliContext, addr: str, open_browser: bool, all_namesp
         loop = asyncio.get_running_loop()
         shutdown.install(lambda: loop.call_soon_threadsafe(stop.set))
         async with open_engine(cli) as engine:
-            apps = WatchedApplications(engine.cache, None if all_namespaces else cli.app_namespace)
+            apps = WatchedApplications(engine, None if all_namespaces else cli.app_namespace)
             await apps.start()
             url = f"http://{address[0]}:{listener.getsockname()[1]}/ui/"
             message(f"dashboard at {url} (Ctrl-C stops it)")

@@ -8,10 +8,14 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+from tether.core.drift_view import AppDriftView
 from tether.errors import InputError
 from tether.kube import LiveCache
 from tether.model.application import API_GROUP, API_VERSION, KIND, Application
 from tether.model.keys import ResourceKey
+
+from .compare import Engine
+from .drift import drift_view
 
 AppKey = tuple[str, str]  # (namespace, name)
 SUBSCRIBER_BACKLOG = 1000  # changes a slow reader may lag behind
@@ -21,8 +25,9 @@ class WatchedApplications:
     """Parsed once per resourceVersion; an Application tether cannot read is left out
     (the controller reports it in its own status)."""
 
-    def __init__(self, cache: LiveCache, namespace: str | None) -> None:
-        self.cache = cache
+    def __init__(self, engine: Engine, namespace: str | None) -> None:
+        self.engine = engine
+        self.cache: LiveCache = engine.cache
         self.namespace = namespace  # None: every namespace
         self._parsed: dict[AppKey, tuple[str, Application | None]] = {}
         self._subscribers: set[asyncio.Queue[AppKey]] = set()
@@ -72,6 +77,11 @@ class WatchedApplications:
             return None
         raw = self.cache.get(ResourceKey(API_GROUP, KIND, namespace, name))
         return self._parse((namespace, name), raw) if raw is not None else None
+
+    async def drift(self, namespace: str, name: str) -> AppDriftView | None:
+        """Compare the app now and say what differs (None: no such app)."""
+        app = self.app(namespace, name)
+        return await drift_view(self.engine, app) if app is not None else None
 
     async def changes(self) -> AsyncIterator[AppKey]:
         """The key of every Application that changes from now on, until the reader stops."""

@@ -3,9 +3,11 @@ them, with live updates over Server-Sent Events.
 
 Routes (all GET; this slice is read-only):
 - `/ui/` the fleet page, `/ui/rows` its table body (what the page re-fetches on a change);
-- `/ui/apps/{namespace}/{name}` an app page, `.../body` its main section;
+- `/ui/apps/{namespace}/{name}` an app page, `.../body` its main section, `.../diff` what
+  differs now (a compare: the same server-side dry-run diff as `tether app diff`);
 - `/api/v1/apps`, `/api/v1/apps/{namespace}/{name}`: the Applications exactly as
-  `tether app list -o json` / `tether app get -o json` print them;
+  `tether app list -o json` / `tether app get -o json` print them; `.../diff` the diff
+  page's data (paths with writer, cause and time, the masked unified diff, the ignore rule);
 - `/api/v1/stream`: `event: app` with `{"namespace", "name"}` for every change;
 - `/ui/static/*`: the page's own script and style sheet (no CDN, no inline script).
 
@@ -29,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from tether.core.drift_view import AppDriftView
 from tether.core.fleet import AppRow, app_row, drifted
 from tether.model.application import Application
 from tether.model.urls import display_url
@@ -55,6 +58,8 @@ class DashboardSource(Protocol):
     def app(self, namespace: str, name: str) -> Application | None: ...
 
     def changes(self) -> AsyncIterator[tuple[str, str]]: ...
+
+    async def drift(self, namespace: str, name: str) -> AppDriftView | None: ...
 
 
 def _templates() -> jinja2.Environment:
@@ -141,6 +146,21 @@ def dashboard_app(source: DashboardSource, *, title: str = "tether") -> Starlett
             return not_found("Application")
         return render("app_body.html", **_app_view(app))
 
+    async def drift_of(request: Request) -> AppDriftView | None:
+        params = request.path_params
+        return await source.drift(str(params["namespace"]), str(params["name"]))
+
+    async def diff_page(request: Request) -> Response:
+        app = one(request)
+        view = await drift_of(request) if app is not None else None
+        if app is None or view is None:
+            return render("missing.html", what=f"Application {request.path_params['name']}")
+        return render("diff.html", app=app, row=app_row(app), view=view)
+
+    async def api_diff(request: Request) -> Response:
+        view = await drift_of(request)
+        return not_found("Application") if view is None else _json(view.to_dict())
+
     async def api_apps(_: Request) -> Response:
         return _secure(
             Response(
@@ -182,9 +202,11 @@ def dashboard_app(source: DashboardSource, *, title: str = "tether") -> Starlett
             Route("/ui/rows", fleet_rows),
             Route("/ui/apps/{namespace}/{name}", app_page),
             Route("/ui/apps/{namespace}/{name}/body", app_body),
+            Route("/ui/apps/{namespace}/{name}/diff", diff_page),
             Route("/ui/static/{name}", static),
             Route("/api/v1/apps", api_apps),
             Route("/api/v1/apps/{namespace}/{name}", api_app),
+            Route("/api/v1/apps/{namespace}/{name}/diff", api_diff),
             Route("/api/v1/stream", stream),
         ]
     )

@@ -77,7 +77,27 @@
     applyFilters();
   }
 
-  if (fleet || appPage) {
+  // "copy ignore rule": the rule's text, as rendered (and escaped) by the server.
+  for (const button of document.querySelectorAll("button.copy")) {
+    button.addEventListener("click", async () => {
+      const rule = button.parentElement.querySelector("pre.rule");
+      try {
+        await navigator.clipboard.writeText(rule.textContent);
+        button.textContent = "copied";
+      } catch (_) {
+        const range = document.createRange();
+        range.selectNodeContents(rule);
+        const selection = window.getSelection();
+        selection.removeAllRanges();
+        selection.addRange(range);
+        button.textContent = "selected: copy it";
+      }
+    });
+  }
+
+  if (!fleet && !appPage) {
+    setLive("", false); // a diff is a compare made on request: nothing streams here
+  } else {
     const events = new EventSource("/api/v1/stream");
     events.addEventListener("open", () => {
       setLive("live", true);
