@@ -8,16 +8,19 @@ from __future__ import annotations
 import base64
 import json
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 from playwright.async_api import Page, expect
 
 from tests.support.apps import application
-from tests.support.controller import ControllerProcess
+from tests.support.controller import ControllerProcess, free_port
 from tests.support.dashboard import DashboardProcess, chromium
 from tests.support.manifests import as_yaml, configmap
 from tests.support.repos import GitopsRepo
+from tests.support.waiting import eventually
 from tether.engine.apps import create_app
 from tether.kube import KubeClient
 
@@ -171,3 +174,36 @@ async def test_fleet_and_app_pages_follow_a_live_edit(
         assert "script-src 'self'" in policy and "'unsafe-inline'" not in policy
         assert dashboard.get(f"/api/v1/apps/{namespace}/nope")[0] == 404
         assert dashboard.get("/ui/static/..%2Fdashboard.py")[0] == 404
+
+
+async def test_the_controller_serves_the_same_pages_read_only(
+    kubeconfig: str, kube: KubeClient, namespace: str, repo: GitopsRepo, tmp_path: Path
+) -> None:
+    repo.write({"web/settings.yaml": as_yaml(configmap("settings", {"mode": "blue"}))})
+    repo.commit("web settings")
+    await create_app(
+        kube, application("web", namespace, repo.url, "web", syncPolicy={"automated": {}})
+    )
+    port = free_port()
+    with ControllerProcess(kubeconfig, namespace, tmp_path, "--ui-addr", f"127.0.0.1:{port}"):
+        base = f"http://127.0.0.1:{port}"
+
+        def get(path: str, data: bytes | None = None) -> tuple[int, str]:
+            request = urllib.request.Request(base + path, data=data)
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    return response.status, response.read().decode()
+            except urllib.error.HTTPError as exc:
+                return exc.code, exc.read().decode()
+
+        async def synced() -> bool:
+            status, body = get("/ui/rows")
+            return status == 200 and f'data-key="{namespace}/web" data-sync="Synced"' in body
+
+        await eventually(synced, timeout=60, what="web Synced on the controller's /ui")
+        status, body = get("/api/v1/apps")
+        assert status == 200 and [a["metadata"]["name"] for a in json.loads(body)] == ["web"]
+        status, body = get(f"/ui/apps/{namespace}/web/diff")
+        assert status == 200 and "controller's read-only view" in body
+        assert get(f"/api/v1/apps/{namespace}/web/diff")[0] == 403
+        assert get("/ui/", data=b"x=1")[0] == 405  # nothing here takes a write

@@ -31,6 +31,11 @@ WEBHOOK_SECRET_ENV = "TETHER_WEBHOOK_SECRET"
 @click.command("controller")
 @click.option("--metrics-addr", default=":8082", show_default=True, help="Metrics and probes.")
 @click.option("--webhook-addr", default=":8083", show_default=True, help="Git push webhooks.")
+@click.option(
+    "--ui-addr",
+    default=None,
+    help="Serve the dashboard (read-only) at /ui on this address, e.g. :8090. Off by default.",
+)
 @click.option("--shards", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--shard", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option(
@@ -106,6 +111,7 @@ def controller_command(
     cli: CliContext,
     metrics_addr: str,
     webhook_addr: str,
+    ui_addr: str | None,
     shards: int,
     shard: int,
     lease_duration: float,
@@ -156,10 +162,12 @@ def controller_command(
     )
     metrics_at = parse_address(metrics_addr, 8082)
     webhook_at = parse_address(webhook_addr, 8083)
+    ui_at = parse_address(ui_addr, 8090) if ui_addr else None
     shutdown = Shutdown(grace_period)
     limits = LivenessLimits(reconcile_stuck_after=reconcile_stuck_after)
     run_until_stopped(
-        _run(cli, options, metrics_at, webhook_at, lease_duration, shutdown, limits), shutdown
+        _run(cli, options, metrics_at, webhook_at, ui_at, lease_duration, shutdown, limits),
+        shutdown,
     )
 
 
@@ -168,6 +176,7 @@ async def _run(
     options: ControllerOptions,
     metrics_at: tuple[str, int],
     webhook_at: tuple[str, int],
+    ui_at: tuple[str, int] | None,
     lease_duration: float,
     shutdown: Shutdown,
     limits: LivenessLimits,
@@ -179,6 +188,7 @@ async def _run(
             lease_namespace=options.app_namespace or cli.app_namespace,
             metrics_at=metrics_at,
             webhook_at=webhook_at,
+            ui_at=ui_at,
             lease_duration=lease_duration,
             webhook_secret=lambda: os.environ.get(WEBHOOK_SECRET_ENV, ""),
             shutdown=shutdown,

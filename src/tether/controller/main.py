@@ -17,6 +17,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -24,6 +25,8 @@ from types import FrameType
 from typing import Any
 
 from tether.engine.compare import Engine
+from tether.engine.watched_apps import WatchedApplications
+from tether.server.dashboard import dashboard_app
 from tether.server.http import Probes, bind_listener, metrics_app, serve, webhook_app
 
 from .leases import ShardLeases, new_identity
@@ -99,6 +102,7 @@ async def run_controller(
     webhook_at: tuple[str, int],
     lease_duration: float,
     webhook_secret: Callable[[], str],
+    ui_at: tuple[str, int] | None = None,
     shutdown: Shutdown | None = None,
     liveness_limits: LivenessLimits | None = None,
 ) -> None:
@@ -115,6 +119,7 @@ async def run_controller(
             lease_namespace=lease_namespace,
             metrics_at=metrics_at,
             webhook_at=webhook_at,
+            ui_at=ui_at,
             lease_duration=lease_duration,
             webhook_secret=webhook_secret,
             liveness_limits=liveness_limits or LivenessLimits(),
@@ -132,6 +137,7 @@ async def _run(
     lease_namespace: str,
     metrics_at: tuple[str, int],
     webhook_at: tuple[str, int],
+    ui_at: tuple[str, int] | None,
     lease_duration: float,
     webhook_secret: Callable[[], str],
     liveness_limits: LivenessLimits,
@@ -140,6 +146,7 @@ async def _run(
     # The ports first: a taken one is one clear line before anything talks to the cluster.
     metrics_listener = bind_listener(metrics_at, "metrics")
     webhook_listener = bind_listener(webhook_at, "webhooks")
+    ui_listener = bind_listener(ui_at, "dashboard") if ui_at is not None else None
     controller = Controller(engine, options)
     controller.held_shards.clear()  # work starts when a Lease is held
     leases = ShardLeases(
@@ -176,6 +183,11 @@ async def _run(
             name="webhooks",
         ),
     ]
+    if ui_at is not None:
+        # Read-only: the pages and the JSON API, no compare on request (an anonymous
+        # reader must not make the controller dry-run every object of an app).
+        apps = WatchedApplications(engine, options.app_namespace)
+        tasks.append(asyncio.create_task(_serve_ui(apps, ui_at, ui_listener), name="dashboard"))
     stopper = asyncio.create_task(stop.wait(), name="stop")
     done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
     deadline = loop.time() + grace_period
@@ -201,6 +213,15 @@ async def _run(
             error = task.exception()
             if error is not None:
                 raise error
+
+
+async def _serve_ui(
+    apps: WatchedApplications, address: tuple[str, int], listener: socket.socket | None
+) -> None:
+    await apps.start()
+    await serve(
+        dashboard_app(apps, compare_on_request=False), address, "dashboard", listener=listener
+    )
 
 
 async def _after(controller: Controller, leases: ShardLeases) -> None:

@@ -111,7 +111,11 @@ def _app_view(app: Application) -> dict[str, Any]:
     }
 
 
-def dashboard_app(source: DashboardSource, *, title: str = "tether") -> Starlette:
+def dashboard_app(
+    source: DashboardSource, *, title: str = "tether", compare_on_request: bool = True
+) -> Starlette:
+    """The dashboard's routes. Without `compare_on_request` (the controller's /ui, open to
+    anyone who reaches it) the diff page says where to see the diff instead of comparing."""
     env = _templates()
 
     def render(template: str, **values: Any) -> Response:
@@ -152,12 +156,17 @@ def dashboard_app(source: DashboardSource, *, title: str = "tether") -> Starlett
 
     async def diff_page(request: Request) -> Response:
         app = one(request)
+        if app is not None and not compare_on_request:
+            return render("no_compare.html", app=app)
         view = await drift_of(request) if app is not None else None
         if app is None or view is None:
             return render("missing.html", what=f"Application {request.path_params['name']}")
         return render("diff.html", app=app, row=app_row(app), view=view)
 
     async def api_diff(request: Request) -> Response:
+        if not compare_on_request:
+            message = "this dashboard does not compare on request: use tether dashboard"
+            return _secure(JSONResponse({"error": message}, status_code=403))
         view = await drift_of(request)
         return not_found("Application") if view is None else _json(view.to_dict())
 
