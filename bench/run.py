@@ -7,9 +7,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import apply, compare, dr, drift_latency, manual_edits, sync
+from bench import apply, compare, dashboard, dr, drift_latency, manual_edits, sync
 
-BENCHMARKS = [apply.main, compare.main, manual_edits.main, sync.main, dr.main, drift_latency.main]
+BENCHMARKS = [
+    apply.main,
+    compare.main,
+    manual_edits.main,
+    dashboard.main,
+    sync.main,
+    dr.main,
+    drift_latency.main,
+]
 
 if __name__ == "__main__":
     for bench in BENCHMARKS:
