@@ -134,6 +134,14 @@ async def test_fleet_and_app_pages_follow_a_live_edit(
             await page.screenshot(path=str(IMAGES / "dashboard-diff.png"), full_page=True)
             await page.go_back()
 
+            # History: what a rollback to entry 1 would change, from its stored manifests.
+            await page.locator("a.entry-diff").first.click()
+            stored = page.locator('section.object[data-key^="ConfigMap/"]')
+            await expect(stored.locator("pre.diff .add")).to_contain_text(["mode: blue"])
+            await expect(stored.locator("pre.diff .del")).to_contain_text(["mode: green"])
+            await page.screenshot(path=str(IMAGES / "dashboard-history.png"), full_page=True)
+            await page.go_back()
+
             # Put back by the same writer: the open app page turns Synced by itself.
             await kube.apply(
                 configmap("settings", {"mode": "blue"}, namespace=namespace),
@@ -155,7 +163,12 @@ async def test_fleet_and_app_pages_follow_a_live_edit(
                 assert value not in html and b64(value) not in html
             assert errors == [], errors
 
-        for path in (f"/api/v1/apps/{namespace}/api/diff", f"/ui/apps/{namespace}/api/diff"):
+        for path in (
+            f"/api/v1/apps/{namespace}/api/diff",
+            f"/ui/apps/{namespace}/api/diff",
+            f"/api/v1/apps/{namespace}/api/history/1/diff",
+            f"/ui/apps/{namespace}/api/history/1",
+        ):
             status, body = dashboard.get(path)
             assert status == 200 and "/data/password" in body
             for value in (SECRET_IN_GIT, SECRET_LIVE):

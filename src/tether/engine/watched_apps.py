@@ -16,6 +16,7 @@ from tether.model.keys import ResourceKey
 
 from .compare import Engine
 from .drift import drift_view
+from .history_diff import history_entry_diff
 
 AppKey = tuple[str, str]  # (namespace, name)
 SUBSCRIBER_BACKLOG = 1000  # changes a slow reader may lag behind
@@ -82,6 +83,11 @@ class WatchedApplications:
         """Compare the app now and say what differs (None: no such app)."""
         app = self.app(namespace, name)
         return await drift_view(self.engine, app) if app is not None else None
+
+    async def history_diff(self, namespace: str, name: str, entry_id: int) -> AppDriftView | None:
+        """What differs between history entry `entry_id` and live (None: no such app)."""
+        app = self.app(namespace, name)
+        return await history_entry_diff(self.engine, app, entry_id) if app is not None else None
 
     async def changes(self) -> AsyncIterator[AppKey]:
         """The key of every Application that changes from now on, until the reader stops."""

@@ -4,7 +4,8 @@ them, with live updates over Server-Sent Events.
 Routes (all GET; this slice is read-only):
 - `/ui/` the fleet page, `/ui/rows` its table body (what the page re-fetches on a change);
 - `/ui/apps/{namespace}/{name}` an app page, `.../body` its main section, `.../diff` what
-  differs now (a compare: the same server-side dry-run diff as `tether app diff`);
+  differs now (a compare: the same server-side dry-run diff as `tether app diff`),
+  `.../history/{id}` what differs between that history entry's stored manifests and live;
 - `/api/v1/apps`, `/api/v1/apps/{namespace}/{name}`: the Applications exactly as
   `tether app list -o json` / `tether app get -o json` print them; `.../diff` the diff
   page's data (paths with writer, cause and time, the masked unified diff, the ignore rule);
@@ -60,6 +61,10 @@ class DashboardSource(Protocol):
     def changes(self) -> AsyncIterator[tuple[str, str]]: ...
 
     async def drift(self, namespace: str, name: str) -> AppDriftView | None: ...
+
+    async def history_diff(
+        self, namespace: str, name: str, entry_id: int
+    ) -> AppDriftView | None: ...
 
 
 def _templates() -> jinja2.Environment:
@@ -161,13 +166,40 @@ def dashboard_app(
         view = await drift_of(request) if app is not None else None
         if app is None or view is None:
             return render("missing.html", what=f"Application {request.path_params['name']}")
-        return render("diff.html", app=app, row=app_row(app), view=view)
+        return render(
+            "diff.html",
+            app=app,
+            row=app_row(app),
+            view=view,
+            empty_text="nothing differs from Git.",
+        )
 
     async def api_diff(request: Request) -> Response:
         if not compare_on_request:
             message = "this dashboard does not compare on request: use tether dashboard"
             return _secure(JSONResponse({"error": message}, status_code=403))
         view = await drift_of(request)
+        return not_found("Application") if view is None else _json(view.to_dict())
+
+    async def entry_view(request: Request) -> AppDriftView | None:
+        params = request.path_params
+        return await source.history_diff(
+            str(params["namespace"]), str(params["name"]), int(params["entry"])
+        )
+
+    async def entry_page(request: Request) -> Response:
+        app = one(request)
+        view = await entry_view(request) if app is not None else None
+        if app is None or view is None:
+            return render("missing.html", what=f"Application {request.path_params['name']}")
+        entry = int(request.path_params["entry"])
+        nothing = "nothing differs: the live objects are what this entry applied."
+        return render(
+            "entry.html", app=app, row=app_row(app), view=view, entry=entry, empty_text=nothing
+        )
+
+    async def api_entry(request: Request) -> Response:
+        view = await entry_view(request)
         return not_found("Application") if view is None else _json(view.to_dict())
 
     async def api_apps(_: Request) -> Response:
@@ -212,10 +244,12 @@ def dashboard_app(
             Route("/ui/apps/{namespace}/{name}", app_page),
             Route("/ui/apps/{namespace}/{name}/body", app_body),
             Route("/ui/apps/{namespace}/{name}/diff", diff_page),
+            Route("/ui/apps/{namespace}/{name}/history/{entry:int}", entry_page),
             Route("/ui/static/{name}", static),
             Route("/api/v1/apps", api_apps),
             Route("/api/v1/apps/{namespace}/{name}", api_app),
             Route("/api/v1/apps/{namespace}/{name}/diff", api_diff),
+            Route("/api/v1/apps/{namespace}/{name}/history/{entry:int}/diff", api_entry),
             Route("/api/v1/stream", stream),
         ]
     )
