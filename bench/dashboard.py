@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import machine
 from tether.core.drift_view import AppDriftView
+from tether.core.fleet import EventRow
 from tether.model.application import Application
 from tether.server.dashboard import dashboard_app
 
@@ -91,6 +92,12 @@ class Source:
 
     async def drift(self, namespace: str, name: str) -> AppDriftView | None:
         return None
+
+    async def history_diff(self, namespace: str, name: str, entry: int) -> AppDriftView | None:
+        return None
+
+    async def events(self, namespace: str, name: str) -> list[EventRow]:
+        return []
 
 
 async def get(app: Any, path: str) -> tuple[int, int]:

@@ -118,6 +118,8 @@ async def test_fleet_and_app_pages_follow_a_live_edit(
             await expect(drifted.locator("td.paths")).to_contain_text("/data/mode")
             await expect(drifted.locator("td.writer")).to_have_text("kubectl-edit")
             await expect(drifted.locator("td.cause")).to_have_text("manual-edit")
+            # The controller's Events about the app are on its page.
+            await expect(page.locator("#events")).to_contain_text("SyncSucceeded")
             # The hostile annotation is shown as text, and nothing in it ran.
             await expect(page.locator("dd.annotation")).to_have_text(HOSTILE)
             assert await page.evaluate("window.pwned === undefined")

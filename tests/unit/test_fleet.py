@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.support.apps import application
-from tether.core.fleet import app_row, badges, status_message
+from tether.core.fleet import app_events, app_row, badges, status_message
 from tether.model.application import Application
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -87,3 +87,29 @@ def test_the_text_filter_matches_name_namespace_message_and_labels() -> None:
     row = app_row(app())
     assert row.matches("WEB") and row.matches("apps") and row.matches("team=shop")
     assert not row.matches("team=other")
+
+
+def test_events_are_those_of_the_app_and_its_objects_newest_first() -> None:
+    status = {"resources": [{"kind": "ConfigMap", "name": "a", "namespace": "shop"}]}
+
+    def event(kind: str, namespace: str, name: str, when: str, message: str = "m") -> dict:
+        return {
+            "involvedObject": {"kind": kind, "namespace": namespace, "name": name},
+            "type": "Warning",
+            "reason": "R",
+            "message": message,
+            "lastTimestamp": when,
+        }
+
+    events = [
+        event("ConfigMap", "shop", "a", "2026-12-02T10:00:00Z"),
+        event("ConfigMap", "shop", "other", "2026-12-02T11:00:00Z"),  # not the app's
+        event("Application", "apps", "web", "2026-12-02T12:00:00Z", "fetch https://u:t@h/r"),
+        event("Application", "apps", "api", "2026-12-02T13:00:00Z"),  # another app
+    ]
+    rows = app_events(app(status), events)
+    assert [(r.object, r.time) for r in rows] == [
+        ("Application/web", "2026-12-02T12:00:00Z"),
+        ("ConfigMap/a", "2026-12-02T10:00:00Z"),
+    ]
+    assert "u:t@" not in rows[0].message and rows[0].count == 1

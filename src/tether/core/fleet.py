@@ -4,15 +4,19 @@ says what is wrong, the badges, the drift count and the last sync's outcome. The
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from tether.model.application import (
     CONDITION_HISTORY_REWRITTEN,
+    KIND,
     Application,
     ApplicationStatus,
     ResourceStatus,
     SyncStatusCode,
 )
+from tether.model.urls import scrub_userinfo
 
 # Conditions that say why an app is not what it should be, most telling first: the
 # message shows the first one present (then a non-Healthy health message).
@@ -106,4 +110,65 @@ def app_row(app: Application) -> AppRow:
     )
 
 
-__all__ = ["MESSAGE_ORDER", "AppRow", "app_row", "badges", "drifted", "status_message"]
+@dataclass(frozen=True)
+class EventRow:
+    time: str
+    type: str  # Normal | Warning
+    reason: str
+    object: str  # Kind/name
+    message: str
+    count: int
+
+
+def app_events(
+    app: Application, events: Sequence[Mapping[str, Any]], limit: int = 30
+) -> list[EventRow]:
+    """The recent Events about the app itself and about the objects it manages, newest
+    first; repository credentials in a message are masked."""
+    status = app.status or ApplicationStatus()
+    about = {(KIND, app.namespace, app.name)} | {
+        (r.kind, r.namespace, r.name) for r in status.resources
+    }
+    rows = []
+    for event in events:
+        involved = event.get("involvedObject") or {}
+        subject = (
+            str(involved.get("kind", "")),
+            str(involved.get("namespace", "")),
+            str(involved.get("name", "")),
+        )
+        if subject not in about:
+            continue
+        meta = event.get("metadata") or {}
+        when = (
+            event.get("lastTimestamp")
+            or event.get("eventTime")
+            or event.get("firstTimestamp")
+            or meta.get("creationTimestamp")
+            or ""
+        )
+        count = event.get("count")
+        rows.append(
+            EventRow(
+                time=str(when),
+                type=str(event.get("type", "")),
+                reason=str(event.get("reason", "")),
+                object=f"{subject[0]}/{subject[2]}",
+                message=scrub_userinfo(str(event.get("message", ""))),
+                count=count if isinstance(count, int) else 1,
+            )
+        )
+    rows.sort(key=lambda r: r.time, reverse=True)
+    return rows[:limit]
+
+
+__all__ = [
+    "MESSAGE_ORDER",
+    "AppRow",
+    "EventRow",
+    "app_events",
+    "app_row",
+    "badges",
+    "drifted",
+    "status_message",
+]

@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from tether.core.drift_view import AppDriftView
-from tether.errors import InputError
+from tether.core.fleet import EventRow, app_events
+from tether.errors import ClusterError, InputError
 from tether.kube import LiveCache
 from tether.model.application import API_GROUP, API_VERSION, KIND, Application
 from tether.model.keys import ResourceKey
@@ -88,6 +89,20 @@ class WatchedApplications:
         """What differs between history entry `entry_id` and live (None: no such app)."""
         app = self.app(namespace, name)
         return await history_entry_diff(self.engine, app, entry_id) if app is not None else None
+
+    async def events(self, namespace: str, name: str) -> list[EventRow]:
+        """Recent Events of the app and of its objects (a list per namespace involved)."""
+        app = self.app(namespace, name)
+        if app is None:
+            return []
+        namespaces = {app.namespace} | {
+            r.namespace for r in (app.status.resources if app.status else ()) if r.namespace
+        }
+        found: list[dict[str, Any]] = []
+        for ns in sorted(namespaces):
+            with contextlib.suppress(ClusterError):  # not allowed to list there: fewer Events
+                found += await self.engine.kube.list("v1", "Event", ns)
+        return app_events(app, found)
 
     async def changes(self) -> AsyncIterator[AppKey]:
         """The key of every Application that changes from now on, until the reader stops."""

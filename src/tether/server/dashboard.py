@@ -33,7 +33,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Route
 
 from tether.core.drift_view import AppDriftView
-from tether.core.fleet import AppRow, app_row, drifted
+from tether.core.fleet import AppRow, EventRow, app_row, drifted
 from tether.model.application import Application
 from tether.model.urls import display_url
 
@@ -59,6 +59,8 @@ class DashboardSource(Protocol):
     def app(self, namespace: str, name: str) -> Application | None: ...
 
     def changes(self) -> AsyncIterator[tuple[str, str]]: ...
+
+    async def events(self, namespace: str, name: str) -> list[EventRow]: ...
 
     async def drift(self, namespace: str, name: str) -> AppDriftView | None: ...
 
@@ -96,7 +98,7 @@ def _json(data: Any) -> Response:
     return _secure(Response(orjson.dumps(data), 200, media_type="application/json"))
 
 
-def _app_view(app: Application) -> dict[str, Any]:
+def _app_view(app: Application, events: list[EventRow]) -> dict[str, Any]:
     """What the app page shows, in the order people read it."""
     status = app.status
     resources_ = list(status.resources) if status else []
@@ -109,6 +111,7 @@ def _app_view(app: Application) -> dict[str, Any]:
         "conditions": list(status.conditions) if status else [],
         "history": list(reversed(status.history)) if status else [],
         "source": app.spec.source,
+        "events": events,
         # tether's own bookkeeping annotations say nothing to a reader
         "annotations": sorted(
             (k, v) for k, v in app.annotations.items() if not k.startswith("kubectl.kubernetes.io/")
@@ -147,13 +150,15 @@ def dashboard_app(
         app = one(request)
         if app is None:
             return render("missing.html", what=f"Application {request.path_params['name']}")
-        return render("app.html", **_app_view(app))
+        events = await source.events(app.namespace, app.name)
+        return render("app.html", **_app_view(app, events))
 
     async def app_body(request: Request) -> Response:
         app = one(request)
         if app is None:
             return not_found("Application")
-        return render("app_body.html", **_app_view(app))
+        events = await source.events(app.namespace, app.name)
+        return render("app_body.html", **_app_view(app, events))
 
     async def drift_of(request: Request) -> AppDriftView | None:
         params = request.path_params
