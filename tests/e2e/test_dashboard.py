@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -21,7 +22,7 @@ from tests.support.dashboard import DashboardProcess, chromium
 from tests.support.manifests import as_yaml, configmap
 from tests.support.repos import GitopsRepo
 from tests.support.waiting import eventually
-from tether.engine.apps import create_app
+from tether.engine.apps import create_app, get_app
 from tether.kube import KubeClient
 
 IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
@@ -42,6 +43,12 @@ def secret(value: str, namespace: str | None = None) -> dict[str, Any]:
         "metadata": meta,
         "data": {"password": b64(value)},
     }
+
+
+async def data_of(kube: KubeClient, namespace: str) -> dict[str, str]:
+    live = await kube.get("v1", "ConfigMap", "settings", namespace)
+    assert live is not None
+    return dict(live.get("data") or {})
 
 
 def row(page: Page, namespace: str, name: str):  # type: ignore[no-untyped-def]
@@ -151,6 +158,24 @@ async def test_fleet_and_app_pages_follow_a_live_edit(
                 force=True,
             )
             await expect(page.locator("#app-sync")).to_have_text("Synced", timeout=10_000)
+            # Actions: edited again, previewed and synced back from the dashboard, recorded.
+            red = configmap("settings", {"mode": "red"}, namespace=namespace)
+            await kube.apply(red, field_manager="kubectl-edit", force=True)
+            await expect(page.locator("#app-sync")).to_have_text("OutOfSync", timeout=10_000)
+            await page.click("#open-actions")
+            await page.fill('#sync-form input[name="reason"]', "undo the red experiment")
+            await page.click("#preview")
+            await expect(page.locator("#result")).to_contain_text("dry run: nothing applied")
+            await expect(page.locator("#plan")).to_contain_text("ConfigMap")
+            assert await data_of(kube, namespace) == {"mode": "red"}  # a preview changes nothing
+            await page.click("#sync")
+            await expect(page.locator("#result h2")).to_have_text("sync: done", timeout=60_000)
+            assert await data_of(kube, namespace) == {"mode": "blue"}
+            await page.screenshot(path=str(IMAGES / "dashboard-actions.png"), full_page=True)
+            await page.click("h1 a")
+            await expect(page.locator("#app-sync")).to_have_text("Synced", timeout=10_000)
+            await expect(page.locator("#events")).to_contain_text("undo the red experiment")
+
             # A Secret edited by hand: its diff page says so and never shows a value.
             await kube.apply(
                 secret(SECRET_LIVE, namespace), field_manager="kubectl-edit", force=True
@@ -175,6 +200,23 @@ async def test_fleet_and_app_pages_follow_a_live_edit(
             assert status == 200 and "/data/password" in body
             for value in (SECRET_IN_GIT, SECRET_LIVE):
                 assert value not in body and b64(value) not in body
+
+        # Writes: only from our own pages (CSRF token, same origin), only for our Host.
+        token = re.search(
+            r'name="csrf" value="([^"]+)"', dashboard.get(f"/ui/apps/{namespace}/web/actions")[1]
+        )
+        assert token is not None
+        suspend = f"/ui/apps/{namespace}/web/actions"
+        assert dashboard.post(suspend, {"action": "suspend"})[0] == 403  # no token
+        assert dashboard.post(suspend, {"action": "suspend", "csrf": "guess"})[0] == 403
+        evil = {"Origin": "http://evil.example"}
+        assert dashboard.post(suspend, {"action": "suspend", "csrf": token[1]}, evil)[0] == 403
+        assert dashboard.get("/ui/", {"Host": "evil.example:8090"})[0] == 421  # DNS rebinding
+        assert not (await get_app(kube, namespace, "web")).spec.suspend  # nothing changed
+        assert dashboard.post(suspend, {"action": "suspend", "csrf": token[1]})[0] == 200
+        assert (await get_app(kube, namespace, "web")).spec.suspend
+        assert dashboard.post(suspend, {"action": "resume", "csrf": token[1]})[0] == 200
+        assert not (await get_app(kube, namespace, "web")).spec.suspend
 
         # The JSON API is what `tether app get -o json` prints; every page is under a
         # strict Content-Security-Policy.

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -66,9 +67,23 @@ class DashboardProcess:
             time.sleep(0.2)
         raise AssertionError(f"dashboard not up in {timeout}s:\n{self.logs()}")
 
-    def get(self, path: str) -> tuple[int, str]:
+    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
+        request = urllib.request.Request(self.url + path, headers=headers or {})
+        return self._send(request)
+
+    def post(
+        self, path: str, form: dict[str, str], headers: dict[str, str] | None = None
+    ) -> tuple[int, str]:
+        request = urllib.request.Request(
+            self.url + path,
+            data=urllib.parse.urlencode(form).encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded", **(headers or {})},
+        )
+        return self._send(request, timeout=60)
+
+    def _send(self, request: urllib.request.Request, timeout: float = 5) -> tuple[int, str]:
         try:
-            with urllib.request.urlopen(self.url + path, timeout=5) as response:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
                 return response.status, response.read().decode()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read().decode()

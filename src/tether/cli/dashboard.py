@@ -10,11 +10,12 @@ import webbrowser
 import click
 
 from tether.controller.main import Shutdown, run_until_stopped
+from tether.engine.dashboard_actions import ActionResult, run_action
 from tether.engine.watched_apps import WatchedApplications
 from tether.server.dashboard import dashboard_app
 from tether.server.http import bind_listener, parse_address, serve
 
-from .context import CliContext, open_engine, pass_cli
+from .context import CliContext, initiator, open_engine, pass_cli
 from .output import message
 
 DEFAULT_ADDR = "127.0.0.1:8090"
@@ -31,7 +32,7 @@ DEFAULT_ADDR = "127.0.0.1:8090"
 @click.option("-A", "--all-namespaces", is_flag=True, help="Applications of every namespace.")
 @pass_cli
 def dashboard_command(cli: CliContext, addr: str, open_browser: bool, all_namespaces: bool) -> None:
-    """Serve the dashboard: fleet page, app pages, live updates (read-only for now)."""
+    """Serve the dashboard: fleet page, app pages, diffs, live updates, actions (as you)."""
     address = parse_address(addr, 8090)
     listener = bind_listener(address, "dashboard")  # a taken port fails here, at once
     shutdown = Shutdown(grace_period=5.0)
@@ -47,9 +48,19 @@ def dashboard_command(cli: CliContext, addr: str, open_browser: bool, all_namesp
             message(f"dashboard at {url} (Ctrl-C stops it)")
             if open_browser:
                 webbrowser.open(url)
-            server = asyncio.create_task(
-                serve(dashboard_app(apps), address, "dashboard", listener=listener)
-            )
+            user = initiator().removeprefix("cli:")
+
+            async def act(
+                namespace: str, name: str, action: str, *, reason: str, prune: bool
+            ) -> ActionResult:
+                return await run_action(
+                    engine, namespace, name, action, user=user, reason=reason, prune=prune
+                )
+
+            port = listener.getsockname()[1]
+            hosts = _allowed_hosts(address[0], port)
+            ui = dashboard_app(apps, actions=act, allowed_hosts=hosts)
+            server = asyncio.create_task(serve(ui, address, "dashboard", listener=listener))
             waiting = asyncio.create_task(stop.wait())
             await asyncio.wait({server, waiting}, return_when=asyncio.FIRST_COMPLETED)
             for task in (server, waiting):
@@ -59,3 +70,16 @@ def dashboard_command(cli: CliContext, addr: str, open_browser: bool, all_namesp
                     await task
 
     run_until_stopped(main(), shutdown)
+
+
+def _allowed_hosts(host: str, port: int) -> frozenset[str] | None:
+    """The Host headers a browser sends for this address; None (any) when listening on
+    every interface, where the names people use are not known."""
+    if host in ("0.0.0.0", "::", ""):
+        return None
+    names = (
+        {host, "localhost", "127.0.0.1", "[::1]"}
+        if host in ("127.0.0.1", "localhost", "::1")
+        else {host}
+    )
+    return frozenset(f"{n}:{port}" for n in names)

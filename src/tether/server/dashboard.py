@@ -21,6 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
+import secrets
+import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib import resources
 from typing import Any, Protocol
@@ -29,11 +32,18 @@ import jinja2
 import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Route
 
 from tether.core.drift_view import AppDriftView
 from tether.core.fleet import AppRow, EventRow, app_row, drifted
+from tether.engine.dashboard_actions import ACTIONS, ActionResult
 from tether.model.application import Application
 from tether.model.urls import display_url
 
@@ -44,11 +54,21 @@ SECURITY_HEADERS = {
         " connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # same-origin, not no-referrer: with no-referrer a browser sends `Origin: null` on
+    # the page's own form posts, and the origin check must see the real one.
+    "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
 }
 STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+
+
+class DashboardActions(Protocol):
+    """What the buttons do (engine/dashboard_actions.run_action with the user's engine)."""
+
+    async def __call__(
+        self, namespace: str, name: str, action: str, *, reason: str, prune: bool
+    ) -> ActionResult: ...
 
 
 class DashboardSource(Protocol):
@@ -120,15 +140,26 @@ def _app_view(app: Application, events: list[EventRow]) -> dict[str, Any]:
 
 
 def dashboard_app(
-    source: DashboardSource, *, title: str = "tether", compare_on_request: bool = True
+    source: DashboardSource,
+    *,
+    title: str = "tether",
+    compare_on_request: bool = True,
+    actions: DashboardActions | None = None,
+    allowed_hosts: frozenset[str] | None = None,
 ) -> Starlette:
     """The dashboard's routes. Without `compare_on_request` (the controller's /ui, open to
-    anyone who reaches it) the diff page says where to see the diff instead of comparing."""
+    anyone who reaches it) the diff page says where to see the diff instead of comparing.
+    Without `actions` it is read-only: no route takes a POST. `allowed_hosts` (host:port
+    values of the Host header) refuses every other name, so a page of another site that
+    rebinds its DNS name to 127.0.0.1 can neither read nor act."""
     env = _templates()
+    csrf_token = secrets.token_urlsafe(32)  # one per process: every form carries it
 
-    def render(template: str, **values: Any) -> Response:
-        html = env.get_template(template).render(title=title, **values)
-        return _secure(HTMLResponse(html))
+    def render(template: str, status_code: int = 200, **values: Any) -> Response:
+        html = env.get_template(template).render(
+            title=title, csrf_token=csrf_token, can_act=actions is not None, **values
+        )
+        return _secure(HTMLResponse(html, status_code=status_code))
 
     def rows() -> list[AppRow]:
         return [app_row(a) for a in source.apps()]
@@ -238,10 +269,35 @@ def dashboard_app(
         kind = STATIC_TYPES[name[name.rindex(".") :]]
         return _secure(Response(body, 200, media_type=kind))
 
+    async def actions_page(request: Request) -> Response:
+        app = one(request)
+        if app is None:
+            return render("missing.html", what=f"Application {request.path_params['name']}")
+        return render("actions.html", app=app, row=app_row(app), result=None, asked=None)
+
+    async def act(request: Request) -> Response:
+        assert actions is not None
+        refused = await _refused_write(request, csrf_token)
+        if refused is not None:
+            return _secure(PlainTextResponse(refused, status_code=403))
+        form = await _form(request)
+        app = one(request)
+        if app is None:
+            return render("missing.html", 404, what=f"Application {request.path_params['name']}")
+        action = form.get("action", "")
+        if action not in ACTIONS:
+            return _secure(PlainTextResponse(f"unknown action {action!r}", status_code=400))
+        prune = form.get("prune") == "on"
+        reason = form.get("reason", "").strip()[:200]
+        result = await actions(app.namespace, app.name, action, reason=reason, prune=prune)
+        fresh = one(request) or app
+        asked = {"action": action, "prune": prune, "reason": reason}
+        return render("actions.html", app=fresh, row=app_row(fresh), result=result, asked=asked)
+
     async def root(_: Request) -> Response:
         return _secure(Response(status_code=307, headers={"Location": "/ui/"}))
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/", root),
             Route("/ui/", fleet),
@@ -250,6 +306,12 @@ def dashboard_app(
             Route("/ui/apps/{namespace}/{name}/body", app_body),
             Route("/ui/apps/{namespace}/{name}/diff", diff_page),
             Route("/ui/apps/{namespace}/{name}/history/{entry:int}", entry_page),
+            Route("/ui/apps/{namespace}/{name}/actions", actions_page),
+            *(
+                [Route("/ui/apps/{namespace}/{name}/actions", act, methods=["POST"])]
+                if actions is not None
+                else []
+            ),
             Route("/ui/static/{name}", static),
             Route("/api/v1/apps", api_apps),
             Route("/api/v1/apps/{namespace}/{name}", api_app),
@@ -258,6 +320,71 @@ def dashboard_app(
             Route("/api/v1/stream", stream),
         ]
     )
+    if allowed_hosts is not None:
+        return _HostCheck(app, allowed_hosts)  # type: ignore[return-value]
+    return app
+
+
+class _HostCheck:
+    """ASGI wrapper: a request whose Host header is not one of ours is refused (421)."""
+
+    def __init__(self, app: Starlette, hosts: frozenset[str]) -> None:
+        self.app = app
+        self.hosts = hosts
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope.get("headers") or [])
+            host = headers.get(b"host", b"").decode("latin-1").lower()
+            if host not in self.hosts:
+                response = PlainTextResponse("unknown Host", status_code=421)
+                await _secure(response)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+MAX_FORM_BYTES = 16 * 1024
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """An urlencoded form (the only kind these pages send), read at most MAX_FORM_BYTES
+    (a longer body is no form of ours: empty); kept on the request for a second read."""
+    cached: dict[str, str] | None = getattr(request.state, "form", None)
+    if cached is not None:
+        return cached
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            request.state.form = {}
+            return {}
+    try:
+        parsed = urllib.parse.parse_qs(body.decode("utf-8", "replace"), max_num_fields=20)
+    except ValueError:  # more fields than any form of ours has
+        parsed = {}
+    form = {k: v[0] for k, v in parsed.items() if v}
+    request.state.form = form
+    return form
+
+
+async def _refused_write(request: Request, token: str) -> str | None:
+    """Why a state-changing request is refused (None: it may go ahead). The page's own
+    forms send the token and come from this origin; a cross-site form does neither."""
+    origin = request.headers.get("origin")
+    host = request.headers.get("host", "")
+    if origin is not None and urllib.parse.urlsplit(origin).netloc.lower() != host.lower():
+        return "cross-origin request refused"
+    if request.headers.get("sec-fetch-site") not in (None, "same-origin", "none"):
+        return "cross-site request refused"
+    if request.headers.get("content-type", "").split(";")[0].strip() != (
+        "application/x-www-form-urlencoded"
+    ):
+        return "expected a form"
+    form = await _form(request)
+    sent = form.get("csrf", "")
+    if not sent or not hmac.compare_digest(sent.encode(), token.encode()):
+        return "missing or wrong CSRF token: reload the page"
+    return None
 
 
 async def _events(
