@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import time
 import urllib.error
@@ -25,7 +26,15 @@ from tests.support.waiting import eventually
 from tether.engine.apps import create_app, get_app
 from tether.kube import KubeClient
 
-IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+DOC_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+
+
+def images_dir(tmp_path: Path) -> Path:
+    """docs/images when TETHER_UPDATE_SCREENSHOTS=1 (how the committed ones are made),
+    else a temporary directory: a plain `make test` leaves the checkout clean."""
+    return DOC_IMAGES if os.environ.get("TETHER_UPDATE_SCREENSHOTS") == "1" else tmp_path
+
+
 HOSTILE = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
 SECRET_IN_GIT = "hunter2-in-git"
 SECRET_LIVE = "rotated-by-hand-7"
@@ -78,6 +87,7 @@ async def test_fleet_and_app_pages_follow_a_live_edit(
     await create_app(kube, web)
     await create_app(kube, api)
 
+    images = images_dir(tmp_path)
     with (
         ControllerProcess(kubeconfig, namespace, tmp_path),
         DashboardProcess(kubeconfig, namespace, tmp_path) as dashboard,
@@ -95,7 +105,7 @@ async def test_fleet_and_app_pages_follow_a_live_edit(
                     "Healthy"
                 )
             await expect(page.locator("#live")).to_have_text("live")
-            await page.screenshot(path=str(IMAGES / "dashboard-fleet.png"))
+            await page.screenshot(path=str(images / "dashboard-fleet.png"))
 
             # A live edit by another writer, as `kubectl edit` makes it: no reload.
             edited = configmap("settings", {"mode": "green"}, namespace=namespace)
@@ -130,7 +140,7 @@ async def test_fleet_and_app_pages_follow_a_live_edit(
             # The hostile annotation is shown as text, and nothing in it ran.
             await expect(page.locator("dd.annotation")).to_have_text(HOSTILE)
             assert await page.evaluate("window.pwned === undefined")
-            await page.screenshot(path=str(IMAGES / "dashboard-app-drift.png"), full_page=True)
+            await page.screenshot(path=str(images / "dashboard-app-drift.png"), full_page=True)
 
             # The diff against Git now: the same server-side dry-run diff as `app diff`.
             await page.click("#open-diff")
@@ -140,7 +150,7 @@ async def test_fleet_and_app_pages_follow_a_live_edit(
             await expect(changed.locator("td.cause")).to_have_text("manual-edit")
             await expect(changed.locator("pre.diff .del")).to_contain_text(["mode: green"])
             await expect(changed.locator("pre.diff .add")).to_contain_text(["mode: blue"])
-            await page.screenshot(path=str(IMAGES / "dashboard-diff.png"), full_page=True)
+            await page.screenshot(path=str(images / "dashboard-diff.png"), full_page=True)
             await page.go_back()
 
             # History: what a rollback to entry 1 would change, from its stored manifests.
@@ -148,7 +158,7 @@ async def test_fleet_and_app_pages_follow_a_live_edit(
             stored = page.locator('section.object[data-key^="ConfigMap/"]')
             await expect(stored.locator("pre.diff .add")).to_contain_text(["mode: blue"])
             await expect(stored.locator("pre.diff .del")).to_contain_text(["mode: green"])
-            await page.screenshot(path=str(IMAGES / "dashboard-history.png"), full_page=True)
+            await page.screenshot(path=str(images / "dashboard-history.png"), full_page=True)
             await page.go_back()
 
             # Put back by the same writer: the open app page turns Synced by itself.
@@ -171,7 +181,7 @@ async def test_fleet_and_app_pages_follow_a_live_edit(
             await page.click("#sync")
             await expect(page.locator("#result h2")).to_have_text("sync: done", timeout=60_000)
             assert await data_of(kube, namespace) == {"mode": "blue"}
-            await page.screenshot(path=str(IMAGES / "dashboard-actions.png"), full_page=True)
+            await page.screenshot(path=str(images / "dashboard-actions.png"), full_page=True)
             await page.click("h1 a")
             await expect(page.locator("#app-sync")).to_have_text("Synced", timeout=10_000)
             await expect(page.locator("#events")).to_contain_text("undo the red experiment")
