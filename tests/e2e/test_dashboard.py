@@ -186,6 +186,29 @@ async def test_fleet_and_app_pages_follow_a_live_edit(
             await expect(page.locator("#app-sync")).to_have_text("Synced", timeout=10_000)
             await expect(page.locator("#events")).to_contain_text("undo the red experiment")
 
+            # Break-glass rollback to entry 1 through its confirmation: a slip does nothing.
+            await page.goto(dashboard.url + f"/ui/apps/{namespace}/web/history/1")
+            await page.fill('#rollback-form input[name="confirm"]', "wbe")
+            await page.fill('#rollback-form input[name="reason"]', "bad release, rolling back")
+            await page.click("#rollback")
+            await expect(page.locator("#result")).to_contain_text("type the app's name")
+            assert (await get_app(kube, namespace, "web")).auto_sync_enabled
+            await page.goto(dashboard.url + f"/ui/apps/{namespace}/web/history/1")
+            await page.fill('#rollback-form input[name="confirm"]', "web")
+            await page.fill('#rollback-form input[name="reason"]', "bad release, rolling back")
+            await page.click("#rollback")
+            await expect(page.locator("#result")).to_contain_text(
+                "rolled back to history 1", timeout=60_000
+            )
+            await expect(page.locator("#result")).to_contain_text("tether revert web")
+            rolled = await get_app(kube, namespace, "web")
+            assert not rolled.auto_sync_enabled
+            assert rolled.status is not None and rolled.status.break_glass is not None
+            assert rolled.status.break_glass.active
+            await page.click("h1 a")
+            await expect(page.locator("#events")).to_contain_text("rollback by")
+            await expect(page.locator("#events")).to_contain_text("bad release, rolling back")
+
             # A Secret edited by hand: its diff page says so and never shows a value.
             await kube.apply(
                 secret(SECRET_LIVE, namespace), field_manager="kubectl-edit", force=True

@@ -51,10 +51,23 @@ def dashboard_command(cli: CliContext, addr: str, open_browser: bool, all_namesp
             user = initiator().removeprefix("cli:")
 
             async def act(
-                namespace: str, name: str, action: str, *, reason: str, prune: bool
+                namespace: str,
+                name: str,
+                action: str,
+                *,
+                reason: str,
+                prune: bool,
+                entry_id: int | None,
             ) -> ActionResult:
                 return await run_action(
-                    engine, namespace, name, action, user=user, reason=reason, prune=prune
+                    engine,
+                    namespace,
+                    name,
+                    action,
+                    user=user,
+                    reason=reason,
+                    prune=prune,
+                    entry_id=entry_id,
                 )
 
             port = listener.getsockname()[1]

@@ -12,10 +12,12 @@ from tether.model.application import Application
 from .apps import get_app
 from .compare import Engine, refresh
 from .events import NORMAL, WARNING, record_event
+from .revert import identity_from_env
+from .rollback import rollback_app
 from .settings import set_suspend
 from .sync import SyncRequest, describe_plan, sync_app
 
-ACTIONS = ("preview", "sync", "refresh", "hard-refresh", "suspend", "resume")
+ACTIONS = ("preview", "sync", "refresh", "hard-refresh", "suspend", "resume", "rollback")
 
 
 @dataclass(frozen=True)
@@ -34,12 +36,13 @@ async def run_action(
     user: str,
     reason: str,
     prune: bool = False,
+    entry_id: int | None = None,
 ) -> ActionResult:
     """Run `action` on the app as `user`; a failure is a result (one line), not a raise."""
     app: Application | None = None
     try:
         app = await get_app(engine.kube, namespace, name)
-        result = await _run(engine, app, action, user=user, prune=prune)
+        result = await _run(engine, app, action, user=user, prune=prune, entry_id=entry_id)
     except TetherError as exc:
         result = ActionResult(False, exc.message.splitlines()[0] if exc.message else str(exc))
     if app is not None and action != "preview":  # a preview changes nothing
@@ -48,7 +51,13 @@ async def run_action(
 
 
 async def _run(
-    engine: Engine, app: Application, action: str, *, user: str, prune: bool
+    engine: Engine,
+    app: Application,
+    action: str,
+    *,
+    user: str,
+    prune: bool,
+    entry_id: int | None,
 ) -> ActionResult:
     if action in ("preview", "sync"):
         request = SyncRequest(
@@ -66,6 +75,24 @@ async def _run(
     if action in ("suspend", "resume"):
         await set_suspend(engine.kube, app.namespace, app.name, action == "suspend")
         return ActionResult(True, f"{app.name} {action}{'ed' if action == 'suspend' else 'd'}")
+    if action == "rollback" and entry_id is not None:
+        # Break-glass: the entry's stored manifests (Git not needed); auto-sync goes off
+        # first so that it does not re-apply the current revision right after.
+        report = await rollback_app(
+            engine,
+            app,
+            entry_id,
+            disable_auto_sync=True,
+            make_revert=False,
+            identity=identity_from_env(),
+            initiated_by=f"dashboard:{user}",
+        )
+        entry = report.entry
+        return ActionResult(
+            True,
+            f"rolled back to history {entry.id} ({entry.revision[:8]}); break-glass active,"
+            f" auto-sync off; make Git match the cluster with: {report.follow_up}",
+        )
     return ActionResult(False, f"unknown action {action!r} (one of {', '.join(ACTIONS)})")
 
 

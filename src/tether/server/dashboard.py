@@ -67,7 +67,14 @@ class DashboardActions(Protocol):
     """What the buttons do (engine/dashboard_actions.run_action with the user's engine)."""
 
     async def __call__(
-        self, namespace: str, name: str, action: str, *, reason: str, prune: bool
+        self,
+        namespace: str,
+        name: str,
+        action: str,
+        *,
+        reason: str,
+        prune: bool,
+        entry_id: int | None,
     ) -> ActionResult: ...
 
 
@@ -289,7 +296,22 @@ def dashboard_app(
             return _secure(PlainTextResponse(f"unknown action {action!r}", status_code=400))
         prune = form.get("prune") == "on"
         reason = form.get("reason", "").strip()[:200]
-        result = await actions(app.namespace, app.name, action, reason=reason, prune=prune)
+        entry_id: int | None = None
+        if action == "rollback":
+            # Break-glass asks for the app's name typed out and a reason: nothing is done
+            # on a slip of the mouse.
+            entry = form.get("entry", "")
+            if form.get("confirm", "") != app.name or not reason or not entry.isdigit():
+                message = "rollback not done: type the app's name and give a reason"
+                not_done = ActionResult(False, message)
+                asked = {"action": action, "prune": False, "reason": reason}
+                return render(
+                    "actions.html", 400, app=app, row=app_row(app), result=not_done, asked=asked
+                )
+            entry_id = int(entry)
+        result = await actions(
+            app.namespace, app.name, action, reason=reason, prune=prune, entry_id=entry_id
+        )
         fresh = one(request) or app
         asked = {"action": action, "prune": prune, "reason": reason}
         return render("actions.html", app=fresh, row=app_row(fresh), result=result, asked=asked)
