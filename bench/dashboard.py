@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import machine
 from tether.core.drift_view import AppDriftView
-from tether.core.fleet import EventRow
+from tether.core.fleet import CommitView, EventRow
 from tether.model.application import Application
 from tether.server.dashboard import dashboard_app
 
@@ -98,6 +98,9 @@ class Source:
 
     async def events(self, namespace: str, name: str) -> list[EventRow]:
         return []
+
+    async def commits(self, wanted: list[tuple[Application, str]]) -> dict[str, CommitView]:
+        return {SHA: CommitView("shop: raise the api replicas to 3", "Ada Lovelace", "now")}
 
 
 async def get(app: Any, path: str) -> tuple[int, int]:

@@ -104,6 +104,9 @@ async def test_fleet_and_app_pages_follow_a_live_edit(
                 await expect(row(page, namespace, name).locator("td").nth(2)).to_have_text(
                     "Healthy"
                 )
+            # The revision with its commit's subject, from the app's own repository.
+            subject = row(page, namespace, "web").locator("td.revision .subject")
+            await expect(subject).to_have_text("web and api settings")
             await expect(page.locator("#live")).to_have_text("live")
             await page.screenshot(path=str(images / "dashboard-fleet.png"))
 

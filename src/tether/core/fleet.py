@@ -60,6 +60,7 @@ class AppRow:
     drift: int  # objects out of sync
     badges: tuple[str, ...]
     revision: str  # short
+    full_revision: str
     out_of_sync_since: str | None
     last_sync: str  # phase of the last operation ("" when none)
     last_sync_message: str
@@ -102,12 +103,22 @@ def app_row(app: Application) -> AppRow:
         drift=sum(1 for r in status.resources if drifted(r)),
         badges=badges(app),
         revision=(status.sync.revision or "")[:8],
+        full_revision=status.sync.revision or "",
         out_of_sync_since=status.out_of_sync_since,
         last_sync=operation.phase.value if operation is not None else "",
         last_sync_message=(operation.message or "") if operation is not None else "",
         message=status_message(status),
         labels=tuple(sorted(app.labels.items())),
     )
+
+
+@dataclass(frozen=True)
+class CommitView:
+    """What a person reads of a commit next to its short SHA."""
+
+    subject: str
+    author: str
+    authored_at: str
 
 
 @dataclass(frozen=True)
@@ -165,6 +176,7 @@ def app_events(
 __all__ = [
     "MESSAGE_ORDER",
     "AppRow",
+    "CommitView",
     "EventRow",
     "app_events",
     "app_row",

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from tether.core.drift_view import AppDriftView
-from tether.core.fleet import EventRow, app_events
-from tether.errors import ClusterError, InputError
+from tether.core.fleet import CommitView, EventRow, app_events
+from tether.errors import ClusterError, InputError, TetherError
 from tether.kube import LiveCache
 from tether.model.application import API_GROUP, API_VERSION, KIND, Application
 from tether.model.keys import ResourceKey
@@ -33,6 +33,9 @@ class WatchedApplications:
         self.namespace = namespace  # None: every namespace
         self._parsed: dict[AppKey, tuple[str, Application | None]] = {}
         self._subscribers: set[asyncio.Queue[AppKey]] = set()
+        # (repository, sha) -> what the commit says; a commit never changes. A lookup
+        # that failed is remembered as None (no subject shown) for this process.
+        self._commits: dict[tuple[str, str], CommitView | None] = {}
 
     async def start(self) -> None:
         self.cache.add_listener(self._on_event)
@@ -103,6 +106,31 @@ class WatchedApplications:
             with contextlib.suppress(ClusterError):  # not allowed to list there: fewer Events
                 found += await self.engine.kube.list("v1", "Event", ns)
         return app_events(app, found)
+
+    async def commits(self, wanted: list[tuple[Application, str]]) -> dict[str, CommitView]:
+        """Subject and author of each (app, sha), looked up in that app's repository."""
+        found: dict[str, CommitView] = {}
+        for app, sha in wanted:
+            if sha in found or len(sha) != 40:
+                continue
+            key = (app.spec.source.repo_url, sha)
+            if key not in self._commits:
+                self._commits[key] = await self._commit(app, key[0], sha)
+            view = self._commits[key]
+            if view is not None:
+                found[sha] = view
+        return found
+
+    async def _commit(self, app: Application, url: str, sha: str) -> CommitView | None:
+        try:
+            credentials = await self.engine.repo_credentials(app, url)
+            log = await self.engine.repos.log(url, sha, limit=1, credentials=credentials)
+        except TetherError:
+            return None  # not in this repository, or it cannot be read: no subject
+        if not log:
+            return None
+        commit = log[0]
+        return CommitView(commit.subject, commit.author_name, commit.authored_at)
 
     async def changes(self) -> AsyncIterator[AppKey]:
         """The key of every Application that changes from now on, until the reader stops."""

@@ -42,7 +42,7 @@ from starlette.responses import (
 from starlette.routing import Route
 
 from tether.core.drift_view import AppDriftView
-from tether.core.fleet import AppRow, EventRow, app_row, drifted
+from tether.core.fleet import AppRow, CommitView, EventRow, app_row, drifted
 from tether.engine.dashboard_actions import ACTIONS, ActionResult
 from tether.model.application import Application
 from tether.model.urls import display_url
@@ -88,6 +88,8 @@ class DashboardSource(Protocol):
     def changes(self) -> AsyncIterator[tuple[str, str]]: ...
 
     async def events(self, namespace: str, name: str) -> list[EventRow]: ...
+
+    async def commits(self, wanted: list[tuple[Application, str]]) -> dict[str, CommitView]: ...
 
     async def drift(self, namespace: str, name: str) -> AppDriftView | None: ...
 
@@ -168,17 +170,30 @@ def dashboard_app(
         )
         return _secure(HTMLResponse(html, status_code=status_code))
 
-    def rows() -> list[AppRow]:
-        return [app_row(a) for a in source.apps()]
+    async def rows() -> tuple[list[AppRow], dict[str, CommitView]]:
+        apps = source.apps()
+        revisions = [
+            (a, a.status.sync.revision) for a in apps if a.status and a.status.sync.revision
+        ]
+        return [app_row(a) for a in apps], await source.commits(revisions)
+
+    async def app_commits(app: Application) -> dict[str, CommitView]:
+        status = app.status
+        shas = [e.revision for e in status.history] if status else []
+        if status and status.sync.revision:
+            shas.append(status.sync.revision)
+        return await source.commits([(app, sha) for sha in shas])
 
     def not_found(what: str) -> Response:
         return _secure(JSONResponse({"error": f"{what} not found"}, status_code=404))
 
     async def fleet(_: Request) -> Response:
-        return render("fleet.html", rows=rows())
+        found, commits = await rows()
+        return render("fleet.html", rows=found, commits=commits)
 
     async def fleet_rows(_: Request) -> Response:
-        return render("rows.html", rows=rows())
+        found, commits = await rows()
+        return render("rows.html", rows=found, commits=commits)
 
     def one(request: Request) -> Application | None:
         params = request.path_params
@@ -189,14 +204,14 @@ def dashboard_app(
         if app is None:
             return render("missing.html", what=f"Application {request.path_params['name']}")
         events = await source.events(app.namespace, app.name)
-        return render("app.html", **_app_view(app, events))
+        return render("app.html", **_app_view(app, events), commits=await app_commits(app))
 
     async def app_body(request: Request) -> Response:
         app = one(request)
         if app is None:
             return not_found("Application")
         events = await source.events(app.namespace, app.name)
-        return render("app_body.html", **_app_view(app, events))
+        return render("app_body.html", **_app_view(app, events), commits=await app_commits(app))
 
     async def drift_of(request: Request) -> AppDriftView | None:
         params = request.path_params
