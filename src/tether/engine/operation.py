@@ -10,6 +10,7 @@ entry) on the copy the claim stored.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -164,6 +165,9 @@ async def finish_operation(
     finished = now_rfc3339()
     after: Comparison | None = None
     if request.refresh_after:
+        # The compare reads the watch cache: let it see what this sync wrote first, or an
+        # object just created (a ConfigMap has no health wait) would read as missing.
+        await _cache_caught_up(engine, result.stored_versions)
         after = await compare(engine, app, revision=request.revision, fetch=False)
         result.comparison = after
     state = OperationState(
@@ -210,6 +214,26 @@ async def finish_operation(
             health=str(health) if health is not None else None,
         )
         result.app = stored or current
+
+
+CACHE_CATCH_UP_SECONDS = 5.0
+
+
+async def _cache_caught_up(engine: Engine, versions: Mapping[ResourceKey, int]) -> None:
+    """Until every watched object holds at least the version this sync stored (bounded:
+    a watch that lags longer is the compare's to report, not the sync's to wait for)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + CACHE_CATCH_UP_SECONDS
+    while loop.time() < deadline:
+        behind = [
+            key
+            for key, version in versions.items()
+            if engine.cache.watched(key.group, key.kind)
+            and resource_version_of(engine.cache.get(key) or {}) < version
+        ]
+        if not behind:
+            return
+        await asyncio.sleep(0.05)
 
 
 async def _health_now(
