@@ -103,6 +103,10 @@ def _live_fingerprint(live: Mapping[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
+FACTS_SETTLE_SECONDS = 10.0  # after a CRD/APIService change, discovery may still lag
+FACTS_SETTLE_INTERVAL = 1.0
+
+
 @dataclass
 class Engine:
     """The adapters one engine run uses; shared by the CLI and the controller."""
@@ -139,6 +143,7 @@ class Engine:
     _facts: tuple[ClusterFacts, str, float] | None = None  # facts, fingerprint, read at
     _facts_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _facts_watching: bool = False
+    _facts_changed_at: float = 0.0  # when the watched CRDs/APIServices last changed
     # Where Applications are read and their status written (engine/apps.py); the cluster
     # unless a test puts a double in between.
     app_store: ApplicationStore | None = None
@@ -213,8 +218,15 @@ class Engine:
             now = time.monotonic()
             if self._facts is not None:
                 facts, seen, read_at = self._facts
-                if seen == current and now - read_at < self.cluster_facts_max_age:
+                # Discovery lags the CRD objects a little (a deleted CRD's group is still
+                # served a moment after its DELETED event): for a few seconds after a
+                # change the facts are read again, at most once a second.
+                settling = now - self._facts_changed_at < FACTS_SETTLE_SECONDS
+                limit = FACTS_SETTLE_INTERVAL if settling else self.cluster_facts_max_age
+                if seen == current and now - read_at < limit:
                     return facts
+                if seen != current:
+                    self._facts_changed_at = now
             crds = self.cache.objects("apiextensions.k8s.io", "CustomResourceDefinition")
             facts = await discover(self.kube, crds)
             self._facts = (facts, current, now)
