@@ -60,7 +60,9 @@ async def sync(engine: Engine, app: Application, *, prune: bool = False) -> None
 async def assert_synced_and_healthy(engine: Engine, kube: KubeClient, app: Application) -> None:
     stored = await get_app(kube, app.namespace, app.name)
     assert stored.status is not None
-    assert stored.status.sync.status.value == "Synced", stored.status.resources
+    assert stored.status.sync.status.value == "Synced", [
+        (r.kind, r.name, r.status.value, r.drift) for r in stored.status.resources
+    ]
     assert stored.status.health.status.value == "Healthy", stored.status.health
     fresh = await compare(engine, stored, hard_refresh=True)
     assert fresh.error is None, fresh.error

@@ -167,7 +167,7 @@ async def finish_operation(
     if request.refresh_after:
         # The compare reads the watch cache: let it see what this sync wrote first, or an
         # object just created (a ConfigMap has no health wait) would read as missing.
-        await _cache_caught_up(engine, result.stored_versions)
+        await _cache_caught_up(engine, result.stored_versions, result.pruned)
         after = await compare(engine, app, revision=request.revision, fetch=False)
         result.comparison = after
     state = OperationState(
@@ -219,9 +219,12 @@ async def finish_operation(
 CACHE_CATCH_UP_SECONDS = 5.0
 
 
-async def _cache_caught_up(engine: Engine, versions: Mapping[ResourceKey, int]) -> None:
-    """Until every watched object holds at least the version this sync stored (bounded:
-    a watch that lags longer is the compare's to report, not the sync's to wait for)."""
+async def _cache_caught_up(
+    engine: Engine, versions: Mapping[ResourceKey, int], pruned: Sequence[ResourceKey] = ()
+) -> None:
+    """Until every watched object holds at least the version this sync stored and every
+    object it pruned is gone from the cache (bounded: a watch that lags longer is the
+    compare's to report, not the sync's to wait for)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + CACHE_CATCH_UP_SECONDS
     while loop.time() < deadline:
@@ -230,6 +233,11 @@ async def _cache_caught_up(engine: Engine, versions: Mapping[ResourceKey, int]) 
             for key, version in versions.items()
             if engine.cache.watched(key.group, key.kind)
             and resource_version_of(engine.cache.get(key) or {}) < version
+        ]
+        behind += [
+            key
+            for key in pruned
+            if engine.cache.watched(key.group, key.kind) and engine.cache.get(key) is not None
         ]
         if not behind:
             return
