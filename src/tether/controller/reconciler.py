@@ -34,6 +34,7 @@ from tether.core.metrics import ControllerCounters, MetricsSnapshot, snapshot
 from tether.core.sharding import shard_of
 from tether.core.webhook import PushEvent, push_matches
 from tether.engine.apps import (
+    ParsedApplications,
     crd_installed,
     ensure_namespace,
     install_crd,
@@ -90,7 +91,7 @@ class Controller:
         self.counters = ControllerCounters()
         self.held_shards: set[int] = set() if options.shards > 1 else {0}
         self._memory: dict[AppKey, AppMemory] = {}
-        self._parsed: dict[AppKey, tuple[str, Application | None]] = {}
+        self._parsed = ParsedApplications()
         self._desired_index: dict[ResourceKey, set[AppKey]] = {}
         self._syncing: set[AppKey] = set()
         self._sync_slots = asyncio.Semaphore(options.max_syncs)
@@ -234,22 +235,14 @@ class Controller:
         return self._parse(key, raw)
 
     def _parse(self, key: AppKey, raw: dict[str, Any]) -> Application | None:
-        """Applications parsed once per resourceVersion (parsing validates every field)."""
-        version = str((raw.get("metadata") or {}).get("resourceVersion", ""))
-        cached = self._parsed.get(key)
-        if cached is not None and cached[0] == version:
-            return cached[1]
-        try:
-            app: Application | None = Application.from_dict(raw)
-        except InputError as exc:
+        def invalid(exc: InputError) -> None:
             log.warning("skipping invalid Application %s/%s: %s", *key, exc)
-            app = None
             if self._owns(key):
                 task = asyncio.create_task(self._report_invalid(key, raw, exc.message))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
-        self._parsed[key] = (version, app)
-        return app
+
+        return self._parsed.parse(key, raw, invalid)
 
     async def _report_invalid(self, key: AppKey, raw: dict[str, Any], message: str) -> None:
         """An Application tether cannot read says why in its own status (InvalidSpec),
@@ -261,7 +254,7 @@ class Controller:
 
     def _forget(self, key: AppKey) -> None:
         self._memory.pop(key, None)
-        self._parsed.pop(key, None)
+        self._parsed.forget(key)
         self.queue.forget(key)
         self.counters.forget_app(*key)
         for owners in self._desired_index.values():

@@ -164,6 +164,38 @@ async def list_apps(
     return sorted(apps, key=lambda a: (a.namespace, a.name))
 
 
+class ParsedApplications:
+    """Applications as a watch delivers them, parsed once per resourceVersion (parsing
+    validates every field, and a reader sees the same copy many times)."""
+
+    def __init__(self) -> None:
+        self._parsed: dict[tuple[str, str], tuple[str, Application | None]] = {}
+
+    def parse(
+        self,
+        key: tuple[str, str],
+        raw: dict[str, Any],
+        on_invalid: Callable[[InputError], None] | None = None,
+    ) -> Application | None:
+        """The Application, None when tether cannot read it (`on_invalid` is told why,
+        once per version)."""
+        version = str((raw.get("metadata") or {}).get("resourceVersion", ""))
+        cached = self._parsed.get(key)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        try:
+            app: Application | None = Application.from_dict(raw)
+        except InputError as exc:
+            app = None
+            if on_invalid is not None:
+                on_invalid(exc)
+        self._parsed[key] = (version, app)
+        return app
+
+    def forget(self, key: tuple[str, str]) -> None:
+        self._parsed.pop(key, None)
+
+
 async def delete_app(kube: KubeClient, namespace: str, name: str) -> None:
     await get_app(kube, namespace, name)
     await kube.delete(API_VERSION, KIND, name, namespace)

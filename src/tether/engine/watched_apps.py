@@ -10,11 +10,12 @@ from typing import Any
 
 from tether.core.drift_view import AppDriftView
 from tether.core.fleet import CommitView, EventRow, app_events
-from tether.errors import ClusterError, InputError, TetherError
+from tether.errors import ClusterError, TetherError
 from tether.kube import LiveCache
 from tether.model.application import API_GROUP, API_VERSION, KIND, Application
 from tether.model.keys import ResourceKey
 
+from .apps import ParsedApplications
 from .compare import Engine
 from .drift import drift_view
 from .history_diff import history_entry_diff
@@ -31,7 +32,7 @@ class WatchedApplications:
         self.engine = engine
         self.cache: LiveCache = engine.cache
         self.namespace = namespace  # None: every namespace
-        self._parsed: dict[AppKey, tuple[str, Application | None]] = {}
+        self._parsed = ParsedApplications()
         self._subscribers: set[asyncio.Queue[AppKey]] = set()
         # (repository, sha) -> what the commit says; a commit never changes. A lookup
         # that failed is remembered as None (no subject shown) for this process.
@@ -41,29 +42,19 @@ class WatchedApplications:
         self.cache.add_listener(self._on_event)
         await self.cache.watch_kind(API_VERSION, KIND)
 
-    def _on_event(self, _event: str, obj: dict[str, Any]) -> None:
+    def _on_event(self, event: str, obj: dict[str, Any]) -> None:
         if obj.get("kind") != KIND:
             return
         meta = obj.get("metadata") or {}
         key = (str(meta.get("namespace", "")), str(meta.get("name", "")))
         if self.namespace is not None and key[0] != self.namespace:
             return
+        if event == "DELETED":
+            self._parsed.forget(key)
         for queue in list(self._subscribers):
             if queue.full():
                 queue.get_nowait()  # a slow reader loses the oldest change, not the newest
             queue.put_nowait(key)
-
-    def _parse(self, key: AppKey, raw: dict[str, Any]) -> Application | None:
-        version = str((raw.get("metadata") or {}).get("resourceVersion", ""))
-        cached = self._parsed.get(key)
-        if cached is not None and cached[0] == version:
-            return cached[1]
-        try:
-            app: Application | None = Application.from_dict(raw)
-        except InputError:
-            app = None
-        self._parsed[key] = (version, app)
-        return app
 
     def apps(self) -> list[Application]:
         found = []
@@ -72,7 +63,7 @@ class WatchedApplications:
             key = (str(meta.get("namespace", "")), str(meta.get("name", "")))
             if self.namespace is not None and key[0] != self.namespace:
                 continue
-            app = self._parse(key, raw)
+            app = self._parsed.parse(key, raw)
             if app is not None:
                 found.append(app)
         return sorted(found, key=lambda a: (a.namespace, a.name))
@@ -81,7 +72,7 @@ class WatchedApplications:
         if self.namespace is not None and namespace != self.namespace:
             return None
         raw = self.cache.get(ResourceKey(API_GROUP, KIND, namespace, name))
-        return self._parse((namespace, name), raw) if raw is not None else None
+        return self._parsed.parse((namespace, name), raw) if raw is not None else None
 
     async def drift(self, namespace: str, name: str) -> AppDriftView | None:
         """Compare the app now and say what differs (None: no such app)."""
