@@ -14,7 +14,7 @@ from tether.core.health import (
 )
 from tether.core.plan import SyncTask
 from tether.kube import KubeClient
-from tether.model.keys import ResourceKey, resource_version_of
+from tether.model.keys import ResourceKey
 
 from .compare import (
     Engine,
@@ -62,17 +62,7 @@ async def wait_healthy(
         still: list[SyncTask] = []
         lives: list[dict[str, Any] | None] = []
         for task in pending:
-            live = None
-            if engine.cache.watched(task.key.group, task.key.kind):
-                live = engine.cache.get(task.key)
-            if live is None or resource_version_of(live) < versions.get(task.key, 0):
-                live = await engine.kube.get(
-                    str(task.obj["apiVersion"]),
-                    task.key.kind,
-                    task.key.name,
-                    task.key.namespace or None,
-                )
-            lives.append(live)
+            lives.append(await engine.live_copy(task.obj, at_least=versions.get(task.key, 0)))
         present = [live for live in lives if live is not None]
         assessed = iter(await engine.evaluator.assess_health(present, rules, what=label))
         if waiting is not None:

@@ -8,7 +8,6 @@ from tether.core.diff import compare_object
 from tether.core.drift_view import AppDriftView, object_view
 from tether.errors import TetherError
 from tether.model.application import Application
-from tether.model.keys import ResourceKey
 
 from .compare import Engine
 from .history import find_entry, load_manifests
@@ -28,13 +27,7 @@ async def history_entry_diff(engine: Engine, app: Application, entry_id: int) ->
         return AppDriftView(app.namespace, app.name, None, "Unknown", (), message)
     views = []
     for manifest in manifests:
-        key = ResourceKey.of(manifest)
-        live = engine.cache.get(key) if engine.cache.watched(key.group, key.kind) else None
-        if live is None:
-            live = await engine.kube.get(
-                str(manifest.get("apiVersion", "")), key.kind, key.name, key.namespace or None
-            )
-        diff = compare_object(manifest, live)
+        diff = compare_object(manifest, await engine.live_copy(manifest))
         if not diff.in_sync:
             views.append(object_view(diff, []))
     sync = "OutOfSync" if views else "Synced"

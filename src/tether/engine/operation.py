@@ -255,11 +255,7 @@ async def _health_now(
     lives = []
     for obj in objects:
         key = ResourceKey.of(obj)
-        live = engine.cache.get(key) if engine.cache.watched(key.group, key.kind) else None
-        if live is None or resource_version_of(live) < stored_versions.get(key, 0):
-            live = await engine.kube.get(
-                str(obj.get("apiVersion", "")), key.kind, key.name, key.namespace or None
-            )
+        live = await engine.live_copy(obj, at_least=stored_versions.get(key, 0))
         if live is not None:
             lives.append((key, live))
     rules = await engine.health_rules(app.namespace, app)

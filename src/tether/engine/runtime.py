@@ -25,7 +25,7 @@ from tether.git import select_credentials as select_repo_credentials
 from tether.kube import KubeClient, LiveCache
 from tether.model.application import API_GROUP, API_VERSION, Application
 from tether.model.health_checks import HealthCheck
-from tether.model.keys import ResourceKey
+from tether.model.keys import ResourceKey, resource_version_of
 from tether.model.names import REPOSITORY_SECRET_SELECTOR
 from tether.model.project import (
     DEFAULT_PROJECT,
@@ -164,6 +164,18 @@ class Engine:
         if not account:
             return self.kube
         return self.kube.impersonating(f"system:serviceaccount:{app.namespace}:{account}")
+
+    async def live_copy(
+        self, manifest: dict[str, Any], *, at_least: int = 0
+    ) -> dict[str, Any] | None:
+        """The live object `manifest` names: the watch cache's copy when it is at least
+        resourceVersion `at_least` (what a write returned), else a GET; None if gone."""
+        key = ResourceKey.of(manifest)
+        live = self.cache.get(key) if self.cache.watched(key.group, key.kind) else None
+        if live is None or resource_version_of(live) < at_least:
+            api_version = str(manifest.get("apiVersion", ""))
+            live = await self.kube.get(api_version, key.kind, key.name, key.namespace or None)
+        return live
 
     async def project_of(self, app: Application) -> Project:
         """The app's Project, read (through the watch cache) from the project namespace;
