@@ -247,7 +247,7 @@ async def test_fleet_and_app_pages_follow_a_live_edit(
         assert dashboard.post(suspend, {"action": "suspend", "csrf": "guess"})[0] == 403
         evil = {"Origin": "http://evil.example"}
         assert dashboard.post(suspend, {"action": "suspend", "csrf": token[1]}, evil)[0] == 403
-        assert dashboard.get("/ui/", {"Host": "evil.example:8090"})[0] == 421  # DNS rebinding
+        assert dashboard.get("/ui/", {"Host": "evil.example:8090"})[0] == 400  # DNS rebinding
         assert not (await get_app(kube, namespace, "web")).spec.suspend  # nothing changed
         assert dashboard.post(suspend, {"action": "suspend", "csrf": token[1]})[0] == 200
         assert (await get_app(kube, namespace, "web")).spec.suspend

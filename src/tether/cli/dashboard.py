@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import webbrowser
 
 import click
 
 from tether.controller.main import Shutdown, run_until_stopped
-from tether.engine.dashboard_actions import ActionResult, run_action
+from tether.engine.dashboard_actions import run_action
 from tether.engine.watched_apps import WatchedApplications
 from tether.server.dashboard import dashboard_app
 from tether.server.http import bind_listener, parse_address, serve
@@ -50,28 +51,9 @@ def dashboard_command(cli: CliContext, addr: str, open_browser: bool, all_namesp
                 webbrowser.open(url)
             user = initiator().removeprefix("cli:")
 
-            async def act(
-                namespace: str,
-                name: str,
-                action: str,
-                *,
-                reason: str,
-                prune: bool,
-                entry_id: int | None,
-            ) -> ActionResult:
-                return await run_action(
-                    engine,
-                    namespace,
-                    name,
-                    action,
-                    user=user,
-                    reason=reason,
-                    prune=prune,
-                    entry_id=entry_id,
-                )
-
-            port = listener.getsockname()[1]
-            hosts = _allowed_hosts(address[0], port)
+            # The buttons run the engine's actions as this user (their kubeconfig).
+            act = functools.partial(run_action, engine, user=user)
+            hosts = _allowed_hosts(address[0])
             ui = dashboard_app(apps, actions=act, allowed_hosts=hosts)
             server = asyncio.create_task(serve(ui, address, "dashboard", listener=listener))
             waiting = asyncio.create_task(stop.wait())
@@ -85,14 +67,10 @@ def dashboard_command(cli: CliContext, addr: str, open_browser: bool, all_namesp
     run_until_stopped(main(), shutdown)
 
 
-def _allowed_hosts(host: str, port: int) -> frozenset[str] | None:
-    """The Host headers a browser sends for this address; None (any) when listening on
+def _allowed_hosts(host: str) -> frozenset[str] | None:
+    """The host names a browser sends for this address; None (any) when listening on
     every interface, where the names people use are not known."""
     if host in ("0.0.0.0", "::", ""):
         return None
-    names = (
-        {host, "localhost", "127.0.0.1", "[::1]"}
-        if host in ("127.0.0.1", "localhost", "::1")
-        else {host}
-    )
-    return frozenset(f"{n}:{port}" for n in names)
+    loopback = host in ("127.0.0.1", "localhost", "::1")
+    return frozenset({host, "localhost", "127.0.0.1", "::1"} if loopback else {host})

@@ -31,6 +31,8 @@ from typing import Any, Protocol
 import jinja2
 import orjson
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import (
     HTMLResponse,
@@ -158,9 +160,8 @@ def dashboard_app(
 ) -> Starlette:
     """The dashboard's routes. Without `compare_on_request` (the controller's /ui, open to
     anyone who reaches it) the diff page says where to see the diff instead of comparing.
-    Without `actions` it is read-only: no route takes a POST. `allowed_hosts` (host:port
-    values of the Host header) refuses every other name, so a page of another site that
-    rebinds its DNS name to 127.0.0.1 can neither read nor act."""
+    Without `actions` it is read-only: no route takes a POST. `allowed_hosts` (the names a
+    Host header may carry) refuses every other name."""
     env = _templates()
     csrf_token = secrets.token_urlsafe(32)  # one per process: every form carries it
 
@@ -334,7 +335,11 @@ def dashboard_app(
     async def root(_: Request) -> Response:
         return _secure(Response(status_code=307, headers={"Location": "/ui/"}))
 
+    # A Host that is not one of ours is refused (400): a page of another site that rebinds
+    # its DNS name to 127.0.0.1 can neither read nor act.
+    guard = [Middleware(TrustedHostMiddleware, allowed_hosts=sorted(allowed_hosts or ()))]
     app = Starlette(
+        middleware=guard if allowed_hosts is not None else [],
         routes=[
             Route("/", root),
             Route("/ui/", fleet),
@@ -355,29 +360,9 @@ def dashboard_app(
             Route("/api/v1/apps/{namespace}/{name}/diff", api_diff),
             Route("/api/v1/apps/{namespace}/{name}/history/{entry:int}/diff", api_entry),
             Route("/api/v1/stream", stream),
-        ]
+        ],
     )
-    if allowed_hosts is not None:
-        return _HostCheck(app, allowed_hosts)  # type: ignore[return-value]
     return app
-
-
-class _HostCheck:
-    """ASGI wrapper: a request whose Host header is not one of ours is refused (421)."""
-
-    def __init__(self, app: Starlette, hosts: frozenset[str]) -> None:
-        self.app = app
-        self.hosts = hosts
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            headers = dict(scope.get("headers") or [])
-            host = headers.get(b"host", b"").decode("latin-1").lower()
-            if host not in self.hosts:
-                response = PlainTextResponse("unknown Host", status_code=421)
-                await _secure(response)(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
 
 
 MAX_FORM_BYTES = 16 * 1024
