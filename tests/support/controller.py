@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from types import TracebackType
+
+from tests.support.processes import TetherProcess, http
 
 
 def free_port() -> int:
@@ -20,7 +16,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class ControllerProcess:
+class ControllerProcess(TetherProcess):
     def __init__(
         self,
         kubeconfig: str,
@@ -31,16 +27,15 @@ class ControllerProcess:
         name: str = "controller",
         verbose: bool = True,
     ) -> None:
+        super().__init__(name, work_dir)
         self.kubeconfig = kubeconfig
         self.namespace = namespace
         self.metrics_port = free_port()
         self.webhook_port = free_port()
-        self.log_path = work_dir / f"{name}.log"
         self.cache = work_dir / f"{name}-cache"
         self.args = args
         self.webhook_secret = webhook_secret
         self.verbose = verbose
-        self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def metrics_url(self) -> str:
@@ -51,18 +46,8 @@ class ControllerProcess:
         return f"http://127.0.0.1:{self.webhook_port}/api/webhook"
 
     def start(self, timeout: float = 60.0) -> ControllerProcess:
-        env = {
-            **os.environ,
-            "KUBECONFIG": self.kubeconfig,
-            "TETHER_CACHE_DIR": str(self.cache),
-            "TETHER_WEBHOOK_SECRET": self.webhook_secret,
-        }
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
+        self._launch(
             [
-                sys.executable,
-                "-m",
-                "tether",
                 "-n",
                 self.namespace,
                 "controller",
@@ -75,28 +60,18 @@ class ControllerProcess:
                 *(["--verbose"] if self.verbose else []),
                 *self.args,
             ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
+            {
+                "KUBECONFIG": self.kubeconfig,
+                "TETHER_CACHE_DIR": str(self.cache),
+                "TETHER_WEBHOOK_SECRET": self.webhook_secret,
+            },
+            lambda: self.get("/readyz")[0] == 200,
+            timeout,
         )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"controller exited {self.proc.returncode}:\n{self.logs()}")
-            if self.get("/readyz")[0] == 200:
-                return self
-            time.sleep(0.2)
-        raise AssertionError(f"controller not ready in {timeout}s:\n{self.logs()}")
+        return self
 
     def get(self, path: str) -> tuple[int, str]:
-        try:
-            with urllib.request.urlopen(self.metrics_url + path, timeout=5) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read().decode()
-        except OSError:
-            return 0, ""
+        return http(urllib.request.Request(self.metrics_url + path))
 
     def post_webhook(self, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
         request = urllib.request.Request(self.webhook_url, data=body, headers=headers)
@@ -105,33 +80,3 @@ class ControllerProcess:
                 return response.status, response.read().decode()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read().decode()
-
-    def logs(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def kill(self) -> None:
-        """SIGKILL: no cleanup, no Lease release (a crash)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-
-    def __enter__(self) -> ControllerProcess:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
