@@ -1,6 +1,7 @@
 """bench/dashboard.py — server-side render time of the dashboard's pages.
 
-The fleet page for 500 Applications and the app page of an app with 200 objects, each
+The fleet page for 500 Applications and the app page of an app with 200 objects (its
+resource tree with a ReplicaSet and 2 Pods under each of its 50 Deployments), each
 rendered through the ASGI app (routing, template, escaping, headers) with the
 Applications in memory — what the dashboard does per request once the watch cache has
 them. Baseline in the same run: the JSON API of the same data (`orjson` of
@@ -23,7 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import machine
 from tether.core.drift_view import AppDriftView
 from tether.core.fleet import CommitView, EventRow
+from tether.core.resource_tree import TreeNode, owned_by, resource_tree
 from tether.model.application import Application
+from tether.model.status import ResourceStatus
 from tether.server.dashboard import dashboard_app
 
 APPS = 500
@@ -101,6 +104,44 @@ class Source:
 
     async def commits(self, wanted: list[tuple[Application, str]]) -> dict[str, CommitView]:
         return {SHA: CommitView("shop: raise the api replicas to 3", "Ada Lovelace", "now")}
+
+    async def tree(self, namespace: str, name: str) -> list[TreeNode]:
+        """As the watch cache gives it: each Deployment with a ReplicaSet of 2 Pods."""
+        app = self._by_key[(namespace, name)]
+        resources = list(app.status.resources) if app.status else []
+        live = {r.key: live_object(r) for r in resources}
+        made = [
+            child for r in resources if r.kind == "Deployment" for child in made_by(live[r.key])
+        ]
+        return resource_tree(resources, live, owned_by(made))
+
+
+def live_object(resource: ResourceStatus) -> dict[str, Any]:
+    meta = {"name": resource.name, "namespace": resource.namespace, "uid": f"uid-{resource.name}"}
+    version = "apps/v1" if resource.group == "apps" else "v1"
+    return {"apiVersion": version, "kind": resource.kind, "metadata": meta}
+
+
+def made_by(deployment: dict[str, Any]) -> list[dict[str, Any]]:
+    name = deployment["metadata"]["name"]
+    owner = {"uid": deployment["metadata"]["uid"]}
+    replicas = {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {"name": f"{name}-7d4b9", "uid": f"rs-{name}", "ownerReferences": [owner]},
+        "spec": {"replicas": 2},
+        "status": {"replicas": 2, "readyReplicas": 2, "availableReplicas": 2},
+    }
+    pods = [
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": f"{name}-7d4b9-{p}", "ownerReferences": [{"uid": f"rs-{name}"}]},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]},
+        }
+        for p in ("a", "b")
+    ]
+    return [replicas, *pods]
 
 
 async def get(app: Any, path: str) -> tuple[int, int]:

@@ -12,6 +12,7 @@ from tether.controller.liveness import LivenessLimits
 from tether.controller.logscrub import install_log_scrubbing
 from tether.controller.main import (
     DEFAULT_GRACE_PERIOD,
+    DashboardServing,
     Shutdown,
     run_controller,
     run_until_stopped,
@@ -35,6 +36,14 @@ WEBHOOK_SECRET_ENV = "TETHER_WEBHOOK_SECRET"
     "--ui-addr",
     default=None,
     help="Serve the dashboard (read-only) at /ui on this address, e.g. :8090. Off by default.",
+)
+@click.option(
+    "--ui-auth",
+    type=click.Choice(["none", "kubernetes"]),
+    default="none",
+    show_default=True,
+    help="kubernetes: the /ui's actions for callers signed in with a Kubernetes token"
+    " (TokenReview) whom RBAC allows them (SubjectAccessReview); none: read-only.",
 )
 @click.option("--shards", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--shard", type=click.IntRange(min=0), default=0, show_default=True)
@@ -112,6 +121,7 @@ def controller_command(
     metrics_addr: str,
     webhook_addr: str,
     ui_addr: str | None,
+    ui_auth: str,
     shards: int,
     shard: int,
     lease_duration: float,
@@ -162,11 +172,15 @@ def controller_command(
     )
     metrics_at = parse_address(metrics_addr, 8082)
     webhook_at = parse_address(webhook_addr, 8083)
-    ui_at = parse_address(ui_addr, 8090) if ui_addr else None
+    if ui_auth != "none" and not ui_addr:
+        raise InputError("--ui-auth needs --ui-addr (the dashboard is off without it)")
+    ui = (
+        DashboardServing(parse_address(ui_addr, 8090), ui_auth == "kubernetes") if ui_addr else None
+    )
     shutdown = Shutdown(grace_period)
     limits = LivenessLimits(reconcile_stuck_after=reconcile_stuck_after)
     run_until_stopped(
-        _run(cli, options, metrics_at, webhook_at, ui_at, lease_duration, shutdown, limits),
+        _run(cli, options, metrics_at, webhook_at, ui, lease_duration, shutdown, limits),
         shutdown,
     )
 
@@ -176,7 +190,7 @@ async def _run(
     options: ControllerOptions,
     metrics_at: tuple[str, int],
     webhook_at: tuple[str, int],
-    ui_at: tuple[str, int] | None,
+    ui: DashboardServing | None,
     lease_duration: float,
     shutdown: Shutdown,
     limits: LivenessLimits,
@@ -188,7 +202,7 @@ async def _run(
             lease_namespace=options.app_namespace or cli.app_namespace,
             metrics_at=metrics_at,
             webhook_at=webhook_at,
-            ui_at=ui_at,
+            ui=ui,
             lease_duration=lease_duration,
             webhook_secret=lambda: os.environ.get(WEBHOOK_SECRET_ENV, ""),
             shutdown=shutdown,

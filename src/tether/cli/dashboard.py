@@ -52,9 +52,9 @@ def dashboard_command(cli: CliContext, addr: str, open_browser: bool, all_namesp
             user = initiator().removeprefix("cli:")
 
             # The buttons run the engine's actions as this user (their kubeconfig).
-            act = functools.partial(run_action, engine, user=user)
+            act = functools.partial(run_action, engine)
             hosts = _allowed_hosts(address[0])
-            ui = dashboard_app(apps, actions=act, allowed_hosts=hosts)
+            ui = dashboard_app(apps, actions=act, local_user=user, allowed_hosts=hosts)
             server = asyncio.create_task(serve(ui, address, "dashboard", listener=listener))
             waiting = asyncio.create_task(stop.wait())
             await asyncio.wait({server, waiting}, return_when=asyncio.FIRST_COMPLETED)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -21,13 +22,17 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
 from tether.engine.compare import Engine
+from tether.engine.dashboard_access import KubernetesAccess
+from tether.engine.dashboard_actions import run_action
 from tether.engine.watched_apps import WatchedApplications
 from tether.server.dashboard import dashboard_app
 from tether.server.http import Probes, bind_listener, metrics_app, serve, webhook_app
+from tether.server.ratelimit import ReadLimit
 
 from .leases import ShardLeases, new_identity
 from .liveness import Liveness, LivenessLimits
@@ -102,7 +107,7 @@ async def run_controller(
     webhook_at: tuple[str, int],
     lease_duration: float,
     webhook_secret: Callable[[], str],
-    ui_at: tuple[str, int] | None = None,
+    ui: DashboardServing | None = None,
     shutdown: Shutdown | None = None,
     liveness_limits: LivenessLimits | None = None,
 ) -> None:
@@ -119,7 +124,7 @@ async def run_controller(
             lease_namespace=lease_namespace,
             metrics_at=metrics_at,
             webhook_at=webhook_at,
-            ui_at=ui_at,
+            ui=ui,
             lease_duration=lease_duration,
             webhook_secret=webhook_secret,
             liveness_limits=liveness_limits or LivenessLimits(),
@@ -137,7 +142,7 @@ async def _run(
     lease_namespace: str,
     metrics_at: tuple[str, int],
     webhook_at: tuple[str, int],
-    ui_at: tuple[str, int] | None,
+    ui: DashboardServing | None,
     lease_duration: float,
     webhook_secret: Callable[[], str],
     liveness_limits: LivenessLimits,
@@ -146,7 +151,7 @@ async def _run(
     # The ports first: a taken one is one clear line before anything talks to the cluster.
     metrics_listener = bind_listener(metrics_at, "metrics")
     webhook_listener = bind_listener(webhook_at, "webhooks")
-    ui_listener = bind_listener(ui_at, "dashboard") if ui_at is not None else None
+    ui_listener = bind_listener(ui.address, "dashboard") if ui is not None else None
     controller = Controller(engine, options)
     controller.held_shards.clear()  # work starts when a Lease is held
     leases = ShardLeases(
@@ -183,11 +188,10 @@ async def _run(
             name="webhooks",
         ),
     ]
-    if ui_at is not None:
-        # Read-only: the pages and the JSON API, no compare on request (an anonymous
-        # reader must not make the controller dry-run every object of an app).
+    if ui is not None:
         apps = WatchedApplications(engine, options.app_namespace)
-        tasks.append(asyncio.create_task(_serve_ui(apps, ui_at, ui_listener), name="dashboard"))
+        serving = _serve_ui(engine, apps, ui, ui_listener)
+        tasks.append(asyncio.create_task(serving, name="dashboard"))
     stopper = asyncio.create_task(stop.wait(), name="stop")
     done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
     deadline = loop.time() + grace_period
@@ -215,13 +219,32 @@ async def _run(
                 raise error
 
 
+@dataclass(frozen=True)
+class DashboardServing:
+    """`--ui-addr` and `--ui-auth`: where the /ui listens and whether it takes actions."""
+
+    address: tuple[str, int]
+    writes: bool = False  # actions for callers that TokenReview + SubjectAccessReview admit
+
+
 async def _serve_ui(
-    apps: WatchedApplications, address: tuple[str, int], listener: socket.socket | None
+    engine: Engine,
+    apps: WatchedApplications,
+    ui: DashboardServing,
+    listener: socket.socket | None,
 ) -> None:
+    """The pages and the JSON API. Never a compare on request (an anonymous reader must
+    not make the controller dry-run every object of an app) and a read rate limit per
+    client; actions only with `writes`, for callers the cluster's RBAC allows."""
     await apps.start()
-    await serve(
-        dashboard_app(apps, compare_on_request=False), address, "dashboard", listener=listener
+    page = dashboard_app(
+        apps,
+        compare_on_request=False,
+        actions=functools.partial(run_action, engine) if ui.writes else None,
+        auth=KubernetesAccess(engine.kube) if ui.writes else None,
+        read_limit=ReadLimit(),
     )
+    await serve(page, ui.address, "dashboard", listener=listener)
 
 
 async def _after(controller: Controller, leases: ShardLeases) -> None:

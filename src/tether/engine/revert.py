@@ -50,9 +50,11 @@ async def revert_apps(
     initiated_by: str,
     push: bool = True,
     sync: bool = True,
+    preview: bool = False,
     progress: Progress = lambda _: None,
 ) -> RevertReport:
-    """One revert commit for all `apps` (they must share a repository and branch)."""
+    """One revert commit for all `apps` (they must share a repository and branch). With
+    `preview` the commit is made and shown (`outcome.changes`), never pushed or synced."""
     if not apps:
         raise InputError("tether revert: name at least one application")
     repo_url = apps[0].spec.source.repo_url
@@ -73,7 +75,10 @@ async def revert_apps(
         identity=identity,
         credentials=credentials,
         push=push,
+        preview=preview,
     )
+    if preview:
+        return RevertReport(outcome)
     verb = "pushed" if outcome.pushed else f"committed (not pushed) in {outcome.workdir}"
     progress(
         f"revert commit {outcome.sha[:8]} on {branch} {verb}; reverted "

@@ -40,6 +40,7 @@ class RollbackReport:
     result: SyncResult
     follow_up: str
     revert: RevertReport | None = None
+    follow_up_range: str = ""  # A..B for the follow-up revert ("" when Git is already there)
 
 
 async def rollback_app(
@@ -80,6 +81,8 @@ async def rollback_app(
     follow_up = f"tether revert {app.name} --range {entry.revision[:12]}..{head[:12]}"
     await _mark_break_glass(engine, app, entry, follow_up)
     report = RollbackReport(entry, result, follow_up)
+    if head not in (entry.revision, "HEAD"):
+        report.follow_up_range = f"{entry.revision}..{head}"
     if make_revert and head != entry.revision:
         report.revert = await revert_apps(
             engine,

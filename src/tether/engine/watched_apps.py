@@ -10,6 +10,7 @@ from typing import Any
 
 from tether.core.drift_view import AppDriftView
 from tether.core.fleet import CommitView, EventRow, app_events
+from tether.core.resource_tree import TreeNode, owned_by, resource_tree
 from tether.errors import ClusterError, TetherError
 from tether.kube import LiveCache
 from tether.model.application import API_GROUP, API_VERSION, KIND, Application
@@ -22,6 +23,9 @@ from .history_diff import history_entry_diff
 
 AppKey = tuple[str, str]  # (namespace, name)
 SUBSCRIBER_BACKLOG = 1000  # changes a slow reader may lag behind
+# What Kubernetes makes from an app's objects, shown below them on the app page.
+CHILD_KINDS = (("apps/v1", "ReplicaSet"), ("v1", "Pod"), ("batch/v1", "Job"))
+FIRST_LIST_SECONDS = 5.0  # a page waits this long for a new watch; later views see it all
 
 
 class WatchedApplications:
@@ -37,6 +41,7 @@ class WatchedApplications:
         # (repository, sha) -> what the commit says; a commit never changes. A lookup
         # that failed is remembered as None (no subject shown) for this process.
         self._commits: dict[tuple[str, str], CommitView | None] = {}
+        self._starting: set[asyncio.Future[None]] = set()
 
     async def start(self) -> None:
         self.cache.add_listener(self._on_event)
@@ -78,6 +83,39 @@ class WatchedApplications:
         """Compare the app now and say what differs (None: no such app)."""
         app = self.app(namespace, name)
         return await drift_view(self.engine, app) if app is not None else None
+
+    async def tree(self, namespace: str, name: str) -> list[TreeNode]:
+        """The app's objects in sync order with what their owners made (watch cache)."""
+        app = self.app(namespace, name)
+        if app is None:
+            return []
+        resources = list(app.status.resources) if app.status else []
+        kinds = {(f"{r.group}/{r.version}" if r.group else r.version, r.kind) for r in resources}
+        await self._watch({k for k in kinds if k[0]} | set(CHILD_KINDS))
+        live = {r.key: obj for r in resources if (obj := self.cache.get(r.key)) is not None}
+        made = [
+            obj
+            for api_version, kind in CHILD_KINDS
+            for obj in self.cache.objects(api_version.rpartition("/")[0], kind)
+        ]
+        return resource_tree(resources, live, owned_by(made))
+
+    async def _watch(self, kinds: set[tuple[str, str]]) -> None:
+        """Watch these kinds (once each); one that cannot be watched (RBAC, gone) shows
+        its objects without what is below them."""
+
+        async def one(api_version: str, kind: str) -> None:
+            with contextlib.suppress(TetherError):
+                await self.cache.watch_kind(api_version, kind)
+
+        new = [k for k in sorted(kinds) if not self.cache.watched(k[0].rpartition("/")[0], k[1])]
+        pending = {asyncio.ensure_future(one(*k)) for k in new} - self._starting
+        if not pending:
+            return
+        self._starting |= pending  # kept until done: a slow first list goes on after the page
+        for task in pending:
+            task.add_done_callback(self._starting.discard)
+        await asyncio.wait(pending, timeout=FIRST_LIST_SECONDS)
 
     async def history_diff(self, namespace: str, name: str, entry_id: int) -> AppDriftView | None:
         """What differs between history entry `entry_id` and live (None: no such app)."""

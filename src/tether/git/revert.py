@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tether.errors import ConditionNotMet, InputError
+from tether.process import ProcessOutputTooLarge
 
 from .config import LOCAL, GitEnv
 from .credentials import GitCredentials
@@ -41,6 +42,7 @@ class RevertOutcome:
     pushed: bool
     attempts: int
     workdir: Path | None = None  # with push=False: a clone holding the commit, to inspect/push
+    changes: str = ""  # with preview=True: the commit as `git show --stat --patch` prints it
 
 
 class RevertConflict(InputError):
@@ -76,8 +78,11 @@ async def revert_commits(
     push: bool = True,
     max_attempts: int = 3,
     keep_dir: Path | None = None,
+    preview: bool = False,
 ) -> RevertOutcome:
-    """One commit on `branch` that reverts `commits` (full SHAs, any order)."""
+    """One commit on `branch` that reverts `commits` (full SHAs, any order). With
+    `preview` the commit is made in a throwaway clone, shown in `changes` and dropped:
+    what the revert will be, checked to apply cleanly, with nothing pushed."""
     if not commits:
         raise InputError("nothing to revert: no commits selected")
     remote = parse_remote(repo_url, credentials)
@@ -89,6 +94,9 @@ async def revert_commits(
         keep = False
         try:
             sha = await _make_revert(repos, remote, work, head, infos, message, identity)
+            if preview:
+                changes = await _show(repos, remote, work, sha)
+                return RevertOutcome(sha, branch, head, infos, False, attempt, changes=changes)
             if not push:
                 keep = True
                 kept = _keep(work, keep_dir, sha)
@@ -180,6 +188,32 @@ async def _make_revert(
         raise InputError(f"git commit of the revert failed: {out.strip()[:200]}")
     ok, out = await git("rev-parse", "HEAD")
     return out.strip()
+
+
+PREVIEW_BYTES = 64 * 1024
+
+
+async def _show(repos: GitRepos, remote: Remote, work: Path, sha: str) -> str:
+    """The commit's message and file summary, then its patch unless longer than
+    PREVIEW_BYTES (a revert of a vendored chart is no page to read)."""
+    head = ["-C", str(work), "show", "--no-color"]
+    text = ""
+    for stat in ("--stat", "--shortstat"):  # a revert of thousands of files: just the count
+        try:
+            summary = await repos._git(
+                remote, [*head, stat, "--format=fuller", sha], env=LOCAL, max_output=PREVIEW_BYTES
+            )
+        except ProcessOutputTooLarge:
+            continue
+        text = repos._checked(remote, summary).stdout.decode("utf-8", "replace")
+        break
+    try:
+        patch = await repos._git(
+            remote, [*head, "--format=", "--patch", sha], env=LOCAL, max_output=PREVIEW_BYTES
+        )
+    except ProcessOutputTooLarge:
+        return text + f"\n(the patch is longer than {PREVIEW_BYTES // 1024} KiB: not shown)\n"
+    return text + repos._checked(remote, patch).stdout.decode("utf-8", "replace")
 
 
 async def _push(repos: GitRepos, remote: Remote, work: Path, branch: str) -> bool:

@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import secrets
-import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib import resources
 from typing import Any, Protocol
@@ -45,9 +43,22 @@ from starlette.routing import Route
 
 from tether.core.drift_view import AppDriftView
 from tether.core.fleet import AppRow, CommitView, EventRow, app_row, drifted
-from tether.engine.dashboard_actions import ACTIONS, ActionResult
+from tether.core.resource_tree import TreeNode
+from tether.engine.dashboard_actions import ACTIONS, ActionRequest, ActionResult
+from tether.kube.reviews import ReviewedUser
 from tether.model.application import Application
 from tether.model.urls import display_url
+
+from .dashboard_auth import (
+    SESSION_COOKIE,
+    DashboardAuth,
+    Sessions,
+    caller,
+    read_form,
+    refused_write,
+)
+from .dashboard_forms import asked_in, confirmation_missing, request_as
+from .ratelimit import ReadLimit, ReadRateLimit
 
 HEARTBEAT_SECONDS = 15.0
 SECURITY_HEADERS = {
@@ -66,18 +77,9 @@ STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; char
 
 
 class DashboardActions(Protocol):
-    """What the buttons do (engine/dashboard_actions.run_action with the user's engine)."""
+    """What the buttons do (engine/dashboard_actions.run_action bound to an engine)."""
 
-    async def __call__(
-        self,
-        namespace: str,
-        name: str,
-        action: str,
-        *,
-        reason: str,
-        prune: bool,
-        entry_id: int | None,
-    ) -> ActionResult: ...
+    async def __call__(self, namespace: str, name: str, request: ActionRequest) -> ActionResult: ...
 
 
 class DashboardSource(Protocol):
@@ -98,6 +100,8 @@ class DashboardSource(Protocol):
     async def history_diff(
         self, namespace: str, name: str, entry_id: int
     ) -> AppDriftView | None: ...
+
+    async def tree(self, namespace: str, name: str) -> list[TreeNode]: ...
 
 
 def _templates() -> jinja2.Environment:
@@ -129,7 +133,7 @@ def _json(data: Any) -> Response:
     return _secure(Response(orjson.dumps(data), 200, media_type="application/json"))
 
 
-def _app_view(app: Application, events: list[EventRow]) -> dict[str, Any]:
+def _app_view(app: Application, events: list[EventRow], tree: list[TreeNode]) -> dict[str, Any]:
     """What the app page shows, in the order people read it."""
     status = app.status
     resources_ = list(status.resources) if status else []
@@ -138,6 +142,7 @@ def _app_view(app: Application, events: list[EventRow]) -> dict[str, Any]:
         "row": app_row(app),
         "status": status,
         "resources": resources_,
+        "tree": tree,
         "drifted": [r for r in resources_ if drifted(r)],
         "conditions": list(status.conditions) if status else [],
         "history": list(reversed(status.history)) if status else [],
@@ -156,18 +161,30 @@ def dashboard_app(
     title: str = "tether",
     compare_on_request: bool = True,
     actions: DashboardActions | None = None,
+    local_user: str = "",
+    auth: DashboardAuth | None = None,
     allowed_hosts: frozenset[str] | None = None,
+    read_limit: ReadLimit | None = None,
 ) -> Starlette:
     """The dashboard's routes. Without `compare_on_request` (the controller's /ui, open to
     anyone who reaches it) the diff page says where to see the diff instead of comparing.
-    Without `actions` it is read-only: no route takes a POST. `allowed_hosts` (the names a
-    Host header may carry) refuses every other name."""
+    Without `actions` it is read-only: no route takes a POST. With `auth` (the
+    controller's) every action needs a signed-in caller whom the cluster's RBAC allows it;
+    without, actions run as `local_user` (`tether dashboard`: the kubeconfig's own user).
+    `allowed_hosts` (the names a Host header may carry) refuses every other name;
+    `read_limit` answers an anonymous client past its request rate 429."""
     env = _templates()
     csrf_token = secrets.token_urlsafe(32)  # one per process: every form carries it
+    sessions = Sessions()
 
     def render(template: str, status_code: int = 200, **values: Any) -> Response:
+        values.setdefault("signed_in", None)
         html = env.get_template(template).render(
-            title=title, csrf_token=csrf_token, can_act=actions is not None, **values
+            title=title,
+            csrf_token=csrf_token,
+            can_act=actions is not None,
+            needs_sign_in=auth is not None,
+            **values,
         )
         return _secure(HTMLResponse(html, status_code=status_code))
 
@@ -184,6 +201,12 @@ def dashboard_app(
         if status and status.sync.revision:
             shas.append(status.sync.revision)
         return await source.commits([(app, sha) for sha in shas])
+
+    async def app_view(app: Application) -> dict[str, Any]:
+        events, tree = await asyncio.gather(
+            source.events(app.namespace, app.name), source.tree(app.namespace, app.name)
+        )
+        return _app_view(app, events, tree)
 
     def not_found(what: str) -> Response:
         return _secure(JSONResponse({"error": f"{what} not found"}, status_code=404))
@@ -204,15 +227,13 @@ def dashboard_app(
         app = one(request)
         if app is None:
             return render("missing.html", what=f"Application {request.path_params['name']}")
-        events = await source.events(app.namespace, app.name)
-        return render("app.html", **_app_view(app, events), commits=await app_commits(app))
+        return render("app.html", **await app_view(app), commits=await app_commits(app))
 
     async def app_body(request: Request) -> Response:
         app = one(request)
         if app is None:
             return not_found("Application")
-        events = await source.events(app.namespace, app.name)
-        return render("app_body.html", **_app_view(app, events), commits=await app_commits(app))
+        return render("app_body.html", **await app_view(app), commits=await app_commits(app))
 
     async def drift_of(request: Request) -> AppDriftView | None:
         params = request.path_params
@@ -292,54 +313,100 @@ def dashboard_app(
         kind = STATIC_TYPES[name[name.rindex(".") :]]
         return _secure(Response(body, 200, media_type=kind))
 
+    async def signed_in(request: Request) -> ReviewedUser | None:
+        return await caller(request, auth, sessions) if auth is not None else None
+
     async def actions_page(request: Request) -> Response:
         app = one(request)
         if app is None:
             return render("missing.html", what=f"Application {request.path_params['name']}")
-        return render("actions.html", app=app, row=app_row(app), result=None, asked=None)
+        user = await signed_in(request)
+        return render(
+            "actions.html", app=app, row=app_row(app), result=None, asked=None, signed_in=user
+        )
 
     async def act(request: Request) -> Response:
         assert actions is not None
-        refused = await _refused_write(request, csrf_token)
+        refused = await refused_write(request, csrf_token)
         if refused is not None:
             return _secure(PlainTextResponse(refused, status_code=403))
-        form = await _form(request)
+        form = await read_form(request)
         app = one(request)
         if app is None:
             return render("missing.html", 404, what=f"Application {request.path_params['name']}")
-        action = form.get("action", "")
-        if action not in ACTIONS:
-            return _secure(PlainTextResponse(f"unknown action {action!r}", status_code=400))
-        prune = form.get("prune") == "on"
-        reason = form.get("reason", "").strip()[:200]
-        entry_id: int | None = None
-        if action == "rollback":
-            # Break-glass asks for the app's name typed out and a reason: nothing is done
-            # on a slip of the mouse.
-            entry = form.get("entry", "")
-            if form.get("confirm", "") != app.name or not reason or not entry.isdigit():
-                message = "rollback not done: type the app's name and give a reason"
-                not_done = ActionResult(False, message)
-                asked = {"action": action, "prune": False, "reason": reason}
+        asked = asked_in(form)
+        if asked.action not in ACTIONS:
+            return _secure(PlainTextResponse(f"unknown action {asked.action!r}", status_code=400))
+        user = await signed_in(request)
+        page: dict[str, Any] = {"app": app, "row": app_row(app), "asked": asked, "signed_in": user}
+        acting_as = local_user
+        if auth is not None:
+            # The controller acts, so the caller's own rights are checked first: who they
+            # are (TokenReview) and whether RBAC lets them do this (SubjectAccessReview).
+            if user is None:
+                refusal = ActionResult(False, "sign in with a Kubernetes token to act")
+                return render("actions.html", 401, result=refusal, **page)
+            decision = await auth.authorize(user, app.namespace, app.name, asked.action)
+            if not decision.allowed:
                 return render(
-                    "actions.html", 400, app=app, row=app_row(app), result=not_done, asked=asked
+                    "actions.html", 403, result=ActionResult(False, decision.reason), **page
                 )
-            entry_id = int(entry)
-        result = await actions(
-            app.namespace, app.name, action, reason=reason, prune=prune, entry_id=entry_id
-        )
+            acting_as = user.username
+        problem = confirmation_missing(app, asked, form)
+        if problem is not None:
+            return render("actions.html", 400, result=ActionResult(False, problem), **page)
+        result = await actions(app.namespace, app.name, request_as(asked, form, acting_as))
         fresh = one(request) or app
-        asked = {"action": action, "prune": prune, "reason": reason}
-        return render("actions.html", app=fresh, row=app_row(fresh), result=result, asked=asked)
+        page |= {"app": fresh, "row": app_row(fresh)}
+        return render("actions.html", result=result, **page)
+
+    async def login_page(request: Request) -> Response:
+        return render("login.html", failed=None, signed_in=await signed_in(request))
+
+    async def login(request: Request) -> Response:
+        assert auth is not None
+        refused = await refused_write(request, csrf_token)
+        if refused is not None:
+            return _secure(PlainTextResponse(refused, status_code=403))
+        token = (await read_form(request)).get("token", "").strip()
+        user = await auth.authenticate(token) if token else None
+        if user is None:
+            failed = "the API server did not accept this token"
+            return render("login.html", 401, failed=failed, signed_in=None)
+        response = _secure(Response(status_code=303, headers={"Location": "/ui/"}))
+        response.set_cookie(
+            SESSION_COOKIE,
+            sessions.open(user),
+            max_age=int(sessions.ttl),
+            path="/",
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
+        return response
+
+    async def logout(request: Request) -> Response:
+        refused = await refused_write(request, csrf_token)
+        if refused is not None:
+            return _secure(PlainTextResponse(refused, status_code=403))
+        sessions.close(request.cookies.get(SESSION_COOKIE, ""))
+        response = _secure(Response(status_code=303, headers={"Location": "/ui/"}))
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
 
     async def root(_: Request) -> Response:
         return _secure(Response(status_code=307, headers={"Location": "/ui/"}))
 
     # A Host that is not one of ours is refused (400): a page of another site that rebinds
     # its DNS name to 127.0.0.1 can neither read nor act.
-    guard = [Middleware(TrustedHostMiddleware, allowed_hosts=sorted(allowed_hosts or ()))]
+    guard = []
+    if allowed_hosts is not None:
+        guard.append(Middleware(TrustedHostMiddleware, allowed_hosts=sorted(allowed_hosts)))
+    if read_limit is not None:
+        live = lambda session: sessions.user(session) is not None  # noqa: E731
+        guard.append(Middleware(ReadRateLimit, read_limit, SESSION_COOKIE, live))
     app = Starlette(
-        middleware=guard if allowed_hosts is not None else [],
+        middleware=guard,
         routes=[
             Route("/", root),
             Route("/ui/", fleet),
@@ -354,6 +421,15 @@ def dashboard_app(
                 if actions is not None
                 else []
             ),
+            *(
+                [
+                    Route("/ui/login", login_page),
+                    Route("/ui/login", login, methods=["POST"]),
+                    Route("/ui/logout", logout, methods=["POST"]),
+                ]
+                if auth is not None
+                else []
+            ),
             Route("/ui/static/{name}", static),
             Route("/api/v1/apps", api_apps),
             Route("/api/v1/apps/{namespace}/{name}", api_app),
@@ -363,50 +439,6 @@ def dashboard_app(
         ],
     )
     return app
-
-
-MAX_FORM_BYTES = 16 * 1024
-
-
-async def _form(request: Request) -> dict[str, str]:
-    """An urlencoded form (the only kind these pages send), read at most MAX_FORM_BYTES
-    (a longer body is no form of ours: empty); kept on the request for a second read."""
-    cached: dict[str, str] | None = getattr(request.state, "form", None)
-    if cached is not None:
-        return cached
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            request.state.form = {}
-            return {}
-    try:
-        parsed = urllib.parse.parse_qs(body.decode("utf-8", "replace"), max_num_fields=20)
-    except ValueError:  # more fields than any form of ours has
-        parsed = {}
-    form = {k: v[0] for k, v in parsed.items() if v}
-    request.state.form = form
-    return form
-
-
-async def _refused_write(request: Request, token: str) -> str | None:
-    """Why a state-changing request is refused (None: it may go ahead). The page's own
-    forms send the token and come from this origin; a cross-site form does neither."""
-    origin = request.headers.get("origin")
-    host = request.headers.get("host", "")
-    if origin is not None and urllib.parse.urlsplit(origin).netloc.lower() != host.lower():
-        return "cross-origin request refused"
-    if request.headers.get("sec-fetch-site") not in (None, "same-origin", "none"):
-        return "cross-site request refused"
-    if request.headers.get("content-type", "").split(";")[0].strip() != (
-        "application/x-www-form-urlencoded"
-    ):
-        return "expected a form"
-    form = await _form(request)
-    sent = form.get("csrf", "")
-    if not sent or not hmac.compare_digest(sent.encode(), token.encode()):
-        return "missing or wrong CSRF token: reload the page"
-    return None
 
 
 async def _events(
