@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from tether.core.diff_ignored import IgnoredDifference, hidden_differences
 from tether.core.diff_removals import (
     fields_the_apply_removes,
     owned_fields_missing_from_desired,
@@ -95,6 +96,7 @@ class ObjectDiff:
     desired: Obj | None = None
     live: Obj | None = None
     manual_edits: list[str] = field(default_factory=list)
+    ignored: list[IgnoredDifference] = field(default_factory=list)  # hidden by a rule
 
     @property
     def in_sync(self) -> bool:
@@ -140,17 +142,25 @@ def compare_object(
     key = ResourceKey.of(reference)
     # managedFields is dropped by normalization but needed by rules and by the fallback.
     managed_fields = managed_fields_of(live)
-    stripped = strip_ignored(
-        rules,
+    normalized = (
         _normalized(desired, compare_status),
         _normalized(live, compare_status),
-        predicted=_normalized(predicted, compare_status),
-        managed_fields=managed_fields,
+        _normalized(predicted, compare_status),
+    )
+    stripped = strip_ignored(
+        rules, normalized[0], normalized[1], predicted=normalized[2], managed_fields=managed_fields
     )
     if stripped.desired is None:
         return _display_only(key, Verdict.EXTRANEOUS, None, stripped.live)
     if stripped.live is None:
         return _display_only(key, Verdict.MISSING, stripped.desired, None)
+    # What the rules hide, for people: differences left out of the verdict on purpose.
+    target_of_sync = normalized[2] if normalized[2] is not None else normalized[0]
+    ignored = (
+        hidden_differences(rules, target_of_sync, normalized[1], managed_fields)
+        if rules and target_of_sync is not None and normalized[1] is not None
+        else []
+    )
 
     comparison = _Comparison(
         key, stripped.desired, target_is_predicted=stripped.predicted is not None
@@ -182,7 +192,13 @@ def compare_object(
     desired_view, live_view = _masked_views(key, _as_obj(target_view), _as_obj(live_view))
     pointers = [path_to_pointer(p) for p in paths]
     return ObjectDiff(
-        key, verdict, pointers, desired_view, live_view, [path_to_pointer(p) for p in edits]
+        key,
+        verdict,
+        pointers,
+        desired_view,
+        live_view,
+        [path_to_pointer(p) for p in edits],
+        ignored,
     )
 
 

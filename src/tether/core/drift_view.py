@@ -1,6 +1,7 @@
 """What a person reads about each object that differs (pure): its paths with writer,
-cause and time, the unified diff (Secret values masked), and the ignoreDifferences rule
-that would silence intentional drift. The dashboard's diff page and its JSON show these."""
+cause and time, the unified diff (Secret values masked), the fields an ignoreDifferences
+rule hides (with the rule), and the rule that would silence intentional drift. The
+dashboard's diff page and its JSON show these."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tether.core.diff import AppDiff, ObjectDiff, unified_diff
+from tether.core.diff_ignored import IgnoredDifference
 from tether.core.drift_findings import DriftFinding
 from tether.core.drift_suggestions import suggestion_yaml
 
@@ -33,6 +35,7 @@ class ObjectView:
     manual_edits: tuple[PathView, ...]
     diff: str  # unified, live (-) to desired (+)
     ignore_rule: str  # YAML, "" when the drift does not look intentional
+    ignored: tuple[IgnoredDifference, ...] = ()  # differences a rule leaves out
 
     def to_dict(self) -> dict[str, Any]:
         def path(p: PathView) -> dict[str, Any]:
@@ -47,6 +50,7 @@ class ObjectView:
             "manualEdits": [path(p) for p in self.manual_edits],
             "diff": self.diff,
             "ignoreRule": self.ignore_rule,
+            "ignored": [{"path": i.pointer, "rule": i.rule} for i in self.ignored],
         }
 
 
@@ -96,12 +100,18 @@ def object_view(diff: ObjectDiff, findings: Sequence[DriftFinding]) -> ObjectVie
         manual_edits=edits,
         diff=unified_diff(diff),
         ignore_rule=suggestion_yaml(f for f in findings if f.key == diff.key),
+        ignored=tuple(diff.ignored),
     )
 
 
 def app_drift_views(diff: AppDiff, findings: Sequence[DriftFinding]) -> list[ObjectView]:
-    """Every object that differs or carries undeclared manual edits, in diff order."""
-    return [object_view(d, findings) for d in diff.objects if not d.in_sync or d.manual_edits]
+    """Every object that differs, carries undeclared manual edits or has differences an
+    ignore rule hides, in diff order."""
+    return [
+        object_view(d, findings)
+        for d in diff.objects
+        if not d.in_sync or d.manual_edits or d.ignored
+    ]
 
 
 __all__ = ["AppDriftView", "ObjectView", "PathView", "app_drift_views", "object_view"]
