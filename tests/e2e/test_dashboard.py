@@ -20,7 +20,7 @@ from playwright.async_api import Page, expect
 from tests.support.apps import application
 from tests.support.controller import ControllerProcess, free_port
 from tests.support.dashboard import DashboardProcess, chromium
-from tests.support.manifests import as_yaml, configmap
+from tests.support.manifests import as_yaml, configmap, deployment
 from tests.support.repos import GitopsRepo
 from tests.support.waiting import eventually
 from tether.engine.apps import create_app, get_app
@@ -300,3 +300,84 @@ async def test_the_controller_serves_the_same_pages_read_only(
         assert status == 200 and "controller's read-only view" in body
         assert get(f"/api/v1/apps/{namespace}/web/diff")[0] == 403
         assert get("/ui/", data=b"x=1")[0] == 405  # nothing here takes a write
+
+
+def overflows(page: Page) -> Any:
+    """Whether the page is wider than the window (a horizontal scroll bar on the page)."""
+    return page.evaluate("document.documentElement.scrollWidth > window.innerWidth + 1")
+
+
+async def test_app_page_tree_ignored_fields_and_200_percent_zoom(
+    kubeconfig: str, kube: KubeClient, namespace: str, repo: GitopsRepo, tmp_path: Path
+) -> None:
+    repo.write(
+        {
+            "web/app.yaml": as_yaml(
+                configmap("settings", {"mode": "blue"}), deployment("web", replicas=2)
+            )
+        }
+    )
+    repo.commit("web with two replicas")
+    ignore = [{"group": "apps", "kind": "Deployment", "jsonPointers": ["/spec/replicas"]}]
+    await create_app(kube, application("web", namespace, repo.url, "web", ignoreDifferences=ignore))
+    with DashboardProcess(kubeconfig, namespace, tmp_path) as dashboard:
+        actions = f"/ui/apps/{namespace}/web/actions"
+        token = re.search(r'name="csrf" value="([^"]+)"', dashboard.get(actions)[1])
+        assert token is not None
+        status, body = dashboard.post(actions, {"action": "sync", "csrf": token[1]})
+        assert status == 200 and "sync: done" in body, body
+        # An autoscaler's (here: a person's) scale, which the rule tells tether to leave.
+        await kube.patch(
+            "apps/v1",
+            "Deployment",
+            "web",
+            {"spec": {"replicas": 3}},
+            namespace=namespace,
+            field_manager="kubectl-scale",
+        )
+        async with chromium() as browser:
+            # 200 % zoom of a 1280-pixel laptop screen: a 640-pixel-wide window.
+            page = await browser.new_page(viewport={"width": 640, "height": 800})
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            await page.goto(dashboard.url + "/ui/")
+            await expect(row(page, namespace, "web")).to_be_visible()
+            assert not await overflows(page), "the fleet page scrolls sideways at 200 %"
+
+            # The tree: sync order (ConfigMap before Deployment), then what the Deployment
+            # made, from the watch cache; it fills in live as the Pods come.
+            await page.goto(dashboard.url + f"/ui/apps/{namespace}/web")
+            keys = page.locator("#resources tbody tr")
+            await expect(keys.first).to_have_attribute(
+                "data-key", f"ConfigMap/{namespace}/settings"
+            )
+            pods = page.locator('tr.child.depth-2[data-key^="Pod/"]')
+            for _ in range(60):  # the page re-renders on app changes; the Pods come later
+                if await pods.count() >= 3:
+                    break
+                await page.reload()
+                await page.wait_for_timeout(500)
+            await expect(page.locator('tr.child.depth-1[data-key^="ReplicaSet/"]')).to_have_count(1)
+            assert await pods.count() == 3
+            assert not await overflows(page), "the app page scrolls sideways at 200 %"
+            await page.screenshot(
+                path=str(images_dir(tmp_path) / "dashboard-tree.png"), full_page=True
+            )
+
+            # The diff: nothing is drift, and the scale shows as ignored with its rule.
+            await page.click("#open-diff")
+            ignored = page.locator('section.object[data-key^="Deployment/"] table.ignored')
+            await expect(ignored.locator("td").first).to_have_text("/spec/replicas")
+            await expect(ignored.locator("td.rule")).to_contain_text(
+                '"jsonPointers": ["/spec/replicas"]'
+            )
+            await expect(
+                page.locator('section.object[data-key^="Deployment/"] h2 .state')
+            ).to_have_text("Synced")
+            assert not await overflows(page), "the diff page scrolls sideways at 200 %"
+            assert errors == [], errors
+        status, body = dashboard.get(f"/api/v1/apps/{namespace}/web/diff")
+        assert status == 200
+        shown = next(o for o in json.loads(body)["objects"] if o["kind"] == "Deployment")
+        assert shown["status"] == "Synced" and shown["paths"] == []
+        assert [i["path"] for i in shown["ignored"]] == ["/spec/replicas"]
