@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.support.apps import application
-from tether.core.fleet import app_events, app_row, badges, status_message
+from tether.core.fleet import app_events, app_row, badges, deploy_duration, status_message
 from tether.model.application import Application
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -113,3 +113,15 @@ def test_events_are_those_of_the_app_and_its_objects_newest_first() -> None:
         ("ConfigMap/a", "2026-12-02T10:00:00Z"),
     ]
     assert "u:t@" not in rows[0].message and rows[0].count == 1
+
+
+def test_a_deployment_duration_reads_in_seconds_minutes_or_hours() -> None:
+    start = "2026-12-01T10:00:00Z"
+    assert deploy_duration(start, "2026-12-01T10:00:04.25Z") == "4.2 s"
+    assert deploy_duration(start, "2026-12-01T10:00:42Z") == "42 s"
+    assert deploy_duration(start, "2026-12-01T10:03:10Z") == "3 m 10 s"
+    assert deploy_duration(start, "2026-12-01T12:05:00Z") == "2 h 5 m"
+    # Unknown start, unreadable or backwards times: nothing rather than a wrong number.
+    assert deploy_duration(None, start) == ""
+    assert deploy_duration("yesterday", start) == ""
+    assert deploy_duration("2026-12-01T10:00:05Z", start) == ""

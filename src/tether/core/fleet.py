@@ -4,6 +4,7 @@ says what is wrong, the badges, the drift count and the last sync's outcome. The
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -129,6 +130,22 @@ class EventRow:
     object: str  # Kind/name
     message: str
     count: int
+
+
+def deploy_duration(started: str | None, finished: str) -> str:
+    """How long a deployment took, for people ("4.2 s", "3 m 10 s"); "" when unknown."""
+    try:
+        begin = dt.datetime.fromisoformat(started or "")
+        end = dt.datetime.fromisoformat(finished)
+    except ValueError:
+        return ""
+    seconds = (end - begin).total_seconds()
+    if seconds < 0:
+        return ""
+    if seconds < 60:
+        return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} m {rest} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60} m"
 
 
 def app_events(

@@ -42,7 +42,7 @@ from starlette.responses import (
 from starlette.routing import Route
 
 from tether.core.drift_view import AppDriftView
-from tether.core.fleet import AppRow, CommitView, EventRow, app_row, drifted
+from tether.core.fleet import AppRow, CommitView, EventRow, app_row, deploy_duration, drifted
 from tether.core.resource_tree import TreeNode
 from tether.engine.dashboard_actions import ACTIONS, ActionRequest, ActionResult
 from tether.kube.reviews import ReviewedUser
@@ -114,6 +114,7 @@ def _templates() -> jinja2.Environment:
     )
     env.filters["short"] = lambda text, n=8: (text or "")[:n]
     env.filters["scrub"] = display_url  # no userinfo (credentials) of a repository URL
+    env.globals["duration"] = deploy_duration
     return env
 
 
