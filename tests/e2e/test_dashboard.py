@@ -317,7 +317,7 @@ async def test_app_page_tree_ignored_fields_and_200_percent_zoom(
             )
         }
     )
-    repo.commit("web with two replicas")
+    repo.commit(f"web with two replicas {HOSTILE}")  # a commit subject is input too
     ignore = [{"group": "apps", "kind": "Deployment", "jsonPointers": ["/spec/replicas"]}]
     await create_app(kube, application("web", namespace, repo.url, "web", ignoreDifferences=ignore))
     with DashboardProcess(kubeconfig, namespace, tmp_path) as dashboard:
@@ -360,6 +360,12 @@ async def test_app_page_tree_ignored_fields_and_200_percent_zoom(
             await expect(page.locator('tr.child.depth-1[data-key^="ReplicaSet/"]')).to_have_count(1)
             assert await pods.count() == 3
             assert not await overflows(page), "the app page scrolls sideways at 200 %"
+            # The hostile commit subject is text, in the summary and the history.
+            await expect(page.locator("dl.facts .subject")).to_have_text(
+                f"web with two replicas {HOSTILE}"
+            )
+            await expect(page.locator("#history .subject").first).to_contain_text(HOSTILE)
+            assert await page.evaluate("window.pwned === undefined")
             await page.screenshot(
                 path=str(images_dir(tmp_path) / "dashboard-tree.png"), full_page=True
             )
