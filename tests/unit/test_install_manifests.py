@@ -66,7 +66,9 @@ def test_the_crd_comes_from_the_packaged_copy_and_is_applied_first() -> None:
     assert objects[0] == application_crd()
     assert objects[0] == yaml.safe_load((DEPLOY / "crds" / "application.yaml").read_text())
     assert objects[1] == yaml.safe_load((DEPLOY / "crds" / "project.yaml").read_text())
-    assert [o["kind"] for o in objects[2:4]] == ["Namespace", "ServiceAccount"]
+    assert objects[2] == yaml.safe_load((DEPLOY / "crds" / "provider.yaml").read_text())
+    assert objects[3] == yaml.safe_load((DEPLOY / "crds" / "alert.yaml").read_text())
+    assert [o["kind"] for o in objects[4:6]] == ["Namespace", "ServiceAccount"]
 
 
 # -- the shipped manifests -------------------------------------------------------------------

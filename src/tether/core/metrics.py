@@ -104,6 +104,8 @@ class ControllerCounters:
     syncs: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # ns, name, phase
     drift_events: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # ns,name,cause
     reconcile: DurationHistogram = field(default_factory=DurationHistogram)
+    # (provider type, result): success, failed, deduplicated, suppressed, excluded, dropped
+    notifications: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def forget_app(self, namespace: str, name: str) -> None:
         for counter in (self.syncs, self.drift_events):

@@ -43,7 +43,8 @@ SERVER_METADATA = (
 
 
 async def crd_installed(kube: KubeClient) -> bool:
-    """Whether every tether CRD (Application, Project) is installed and Established."""
+    """Whether every tether CRD (Application, Project, Provider, Alert) is installed and
+    Established."""
     for crd in tether_crds():
         live = await kube.get(CRD_API, "CustomResourceDefinition", crd["metadata"]["name"])
         if live is None or not _established(live):
@@ -59,7 +60,8 @@ def _established(crd: dict[str, Any]) -> bool:
 
 
 async def install_crd(kube: KubeClient, timeout: float = 30.0) -> None:
-    """Apply tether's CRDs (Application, Project) and wait until they are Established."""
+    """Apply tether's CRDs (Application, Project, Provider, Alert) and wait until they are
+    Established."""
     crds = tether_crds()
     for crd in crds:
         await kube.apply(crd, field_manager=FIELD_MANAGER)

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-CRD_FILES = ("application.yaml", "project.yaml")  # in install order
+CRD_FILES = ("application.yaml", "project.yaml", "provider.yaml", "alert.yaml")  # install order
 
 # PyYAML's C loader when it is built, as everywhere else in tether (DESIGN §1).
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -46,5 +46,6 @@ def application_crd() -> dict[str, Any]:
 
 
 def tether_crds() -> list[dict[str, Any]]:
-    """Every CRD tether serves (Application, Project), fresh copies, in install order."""
+    """Every CRD tether serves (Application, Project, Provider, Alert), fresh copies, in
+    install order."""
     return [copy.deepcopy(_parsed(name)) for name in CRD_FILES]

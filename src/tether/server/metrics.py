@@ -112,7 +112,26 @@ class TetherCollector(Collector):
         )
         for name, size in sorted(snap.cache_bytes.items()):
             cache.add_metric([name], float(size))
-        yield from (info, since, resources, syncs, drift, reconcile, break_glass, rewritten, cache)
+        notifications = CounterMetricFamily(
+            "tether_notifications",
+            "Notifications by provider type and result (success, failed, deduplicated,"
+            " suppressed, excluded, dropped; the last four before any provider).",
+            labels=["provider", "result"],
+        )
+        for (provider, result), count in sorted(snap.counters.notifications.items()):
+            notifications.add_metric([provider, result], float(count))
+        yield from (
+            info,
+            since,
+            resources,
+            syncs,
+            drift,
+            reconcile,
+            break_glass,
+            rewritten,
+            cache,
+            notifications,
+        )
 
 
 def metrics_registry(read: Callable[[], MetricsSnapshot]) -> CollectorRegistry:
