@@ -48,6 +48,8 @@ async def test_install_applies_crd_rbac_and_controller(
         assert result.stdout.splitlines() == [
             "CustomResourceDefinition.apiextensions.k8s.io applications.tether.dev applied",
             "CustomResourceDefinition.apiextensions.k8s.io projects.tether.dev applied",
+            "CustomResourceDefinition.apiextensions.k8s.io providers.tether.dev applied",
+            "CustomResourceDefinition.apiextensions.k8s.io alerts.tether.dev applied",
             f"Namespace {namespace} applied",
             f"ServiceAccount {namespace}/tether-controller applied",
             f"ClusterRole.rbac.authorization.k8s.io tether-controller-{namespace} applied",
@@ -82,6 +84,11 @@ async def test_install_applies_crd_rbac_and_controller(
         # What the ServiceAccount may do, as the API server's authorizer sees it.
         assert can_i(kubectl, namespace, "patch", "applications.tether.dev", "--subresource=status")
         assert can_i(kubectl, namespace, "create", "leases.coordination.k8s.io", "-n", namespace)
+        # Notifications and the dashboard's sign-in need these.
+        assert can_i(kubectl, namespace, "list", "alerts.tether.dev", "-n", namespace)
+        assert can_i(kubectl, namespace, "patch", "alerts.tether.dev", "--subresource=status")
+        assert can_i(kubectl, namespace, "create", "tokenreviews.authentication.k8s.io")
+        assert can_i(kubectl, namespace, "create", "subjectaccessreviews.authorization.k8s.io")
         assert not can_i(kubectl, namespace, "impersonate", "users")
         # Without the apply role (the knob), the rest is least privilege: its own
         # namespace's leases and secrets only.
@@ -99,7 +106,7 @@ async def test_install_applies_crd_rbac_and_controller(
         # A rerun (an upgrade) is a no-op apply that succeeds again.
         again = tether(kubeconfig, "install", "--image", IMAGE, "--namespace", namespace)
         assert again.returncode == 0, again.stderr
-        assert len(again.stdout.splitlines()) == 12
+        assert len(again.stdout.splitlines()) == 14
     finally:
         await delete_cluster_rbac(kube, namespace)
 

@@ -31,6 +31,7 @@ from .dashboard import dashboard_command
 from .dr import dr_group
 from .drift import drift_command
 from .install import install_command
+from .notify import notify_group
 from .output import FORMATS
 from .revert import revert_command
 
@@ -74,6 +75,7 @@ cli.add_command(alerts_command)
 cli.add_command(controller_command)
 cli.add_command(dashboard_command)
 cli.add_command(install_command)
+cli.add_command(notify_group)
 
 
 class _ScrubbingStream:

@@ -45,6 +45,12 @@ WEBHOOK_SECRET_ENV = "TETHER_WEBHOOK_SECRET"
     help="kubernetes: the /ui's actions for callers signed in with a Kubernetes token"
     " (TokenReview) whom RBAC allows them (SubjectAccessReview); none: read-only.",
 )
+@click.option(
+    "--dashboard-url",
+    default="",
+    help="The dashboard's public address (e.g. https://tether.example.com): notifications"
+    " link to each app's page there.",
+)
 @click.option("--shards", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--shard", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option(
@@ -122,6 +128,7 @@ def controller_command(
     webhook_addr: str,
     ui_addr: str | None,
     ui_auth: str,
+    dashboard_url: str,
     shards: int,
     shard: int,
     lease_duration: float,
@@ -180,7 +187,17 @@ def controller_command(
     shutdown = Shutdown(grace_period)
     limits = LivenessLimits(reconcile_stuck_after=reconcile_stuck_after)
     run_until_stopped(
-        _run(cli, options, metrics_at, webhook_at, ui, lease_duration, shutdown, limits),
+        _run(
+            cli,
+            options,
+            metrics_at,
+            webhook_at,
+            ui,
+            dashboard_url,
+            lease_duration,
+            shutdown,
+            limits,
+        ),
         shutdown,
     )
 
@@ -191,6 +208,7 @@ async def _run(
     metrics_at: tuple[str, int],
     webhook_at: tuple[str, int],
     ui: DashboardServing | None,
+    dashboard_url: str,
     lease_duration: float,
     shutdown: Shutdown,
     limits: LivenessLimits,
@@ -203,6 +221,7 @@ async def _run(
             metrics_at=metrics_at,
             webhook_at=webhook_at,
             ui=ui,
+            dashboard_url=dashboard_url,
             lease_duration=lease_duration,
             webhook_secret=lambda: os.environ.get(WEBHOOK_SECRET_ENV, ""),
             shutdown=shutdown,

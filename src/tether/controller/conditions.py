@@ -6,6 +6,7 @@ an Event when a warning condition appears or clears, and one per newly drifted o
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 from tether.core.autosync import (
     REASON_AUTO_SYNC_OFF,
@@ -18,6 +19,7 @@ from tether.core.autosync import (
 from tether.core.diff import Verdict
 from tether.core.drift_findings import DriftCause
 from tether.core.metrics import ControllerCounters
+from tether.core.notify_event import NotificationEvent
 from tether.engine.compare import Comparison
 from tether.engine.events import NORMAL, WARNING, record_event
 from tether.kube import KubeClient
@@ -37,8 +39,10 @@ from tether.model.application import (
     remove_condition,
     set_condition,
 )
+from tether.model.keys import ResourceKey
 
 from .memory import AppMemory
+from .notifications import drift_event
 from .selfheal import heal_blocked
 
 EVENTFUL_CONDITIONS = (
@@ -137,8 +141,10 @@ async def drift_events(
     app: Application,
     comparison: Comparison,
     memory: AppMemory,
+    notify: Callable[[NotificationEvent, Application], None] = lambda _e, _a: None,
 ) -> None:
-    """An event and a count per newly drifted object (not on every reconcile)."""
+    """An event and a count per newly drifted object (not on every reconcile), and one
+    notification for all of them."""
     diff, status = comparison.diff, comparison.status
     if diff is None:
         return
@@ -156,6 +162,8 @@ async def drift_events(
     fresh = memory.drift.new_drift(drifted)
     # The compare already attributed each drifted object (status.resources[]).
     resources = {str(r.key): r for r in (status.resources if status else ())}
+    keys = {str(d.key): d.key for d in diff.objects}
+    announced: dict[ResourceKey, list[str]] = {}
     for obj in sorted(fresh):
         found = resources.get(obj)
         cause = (found.drift_cause if found else None) or "unknown"
@@ -165,6 +173,8 @@ async def drift_events(
             # the next sync finishes it; an event would blame nobody for nothing.
             continue
         counters.drift_events[(app.namespace, app.name, cause)] += 1
+        if obj in keys:
+            announced[keys[obj]] = sorted(p for p in fresh[obj] if p != "(deleted)")
         await record_event(
             kube,
             app,
@@ -174,3 +184,5 @@ async def drift_events(
             + (f", writer {writer}" if writer else "")
             + ")",
         )
+    if announced:
+        notify(drift_event(app, announced, comparison.findings, kube.server), app)

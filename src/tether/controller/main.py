@@ -36,6 +36,7 @@ from tether.server.ratelimit import ReadLimit
 
 from .leases import ShardLeases, new_identity
 from .liveness import Liveness, LivenessLimits
+from .notify_wiring import connect_notifier
 from .reconciler import Controller, ControllerOptions
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,7 @@ async def run_controller(
     lease_duration: float,
     webhook_secret: Callable[[], str],
     ui: DashboardServing | None = None,
+    dashboard_url: str = "",
     shutdown: Shutdown | None = None,
     liveness_limits: LivenessLimits | None = None,
 ) -> None:
@@ -125,6 +127,7 @@ async def run_controller(
             metrics_at=metrics_at,
             webhook_at=webhook_at,
             ui=ui,
+            dashboard_url=dashboard_url,
             lease_duration=lease_duration,
             webhook_secret=webhook_secret,
             liveness_limits=liveness_limits or LivenessLimits(),
@@ -146,6 +149,7 @@ async def _run(
     lease_duration: float,
     webhook_secret: Callable[[], str],
     liveness_limits: LivenessLimits,
+    dashboard_url: str,
 ) -> None:
     loop = asyncio.get_running_loop()
     # The ports first: a taken one is one clear line before anything talks to the cluster.
@@ -154,6 +158,7 @@ async def _run(
     ui_listener = bind_listener(ui.address, "dashboard") if ui is not None else None
     controller = Controller(engine, options)
     controller.held_shards.clear()  # work starts when a Lease is held
+    notifier = connect_notifier(controller, engine, lease_namespace, dashboard_url)
     leases = ShardLeases(
         engine.kube,
         lease_namespace,
@@ -169,6 +174,7 @@ async def _run(
         asyncio.create_task(controller.run(), name="controller"),
         asyncio.create_task(_after(controller, leases), name="leases"),
         asyncio.create_task(liveness.heartbeat(), name="heartbeat"),
+        asyncio.create_task(notifier.run(), name="notifier"),
         asyncio.create_task(
             serve(
                 metrics_app(controller.metrics, probes),

@@ -8,6 +8,7 @@ from typing import Any
 
 from tether.core.autosync import DriftTracker, SelfHealMemory
 from tether.model.keys import ResourceKey
+from tether.model.notification import Trigger
 
 
 @dataclass
@@ -23,3 +24,6 @@ class AppMemory:
     # Set by a self-heal sync (what each apply stored, the revision): the next reconcile's
     # compare tells which drift it left exactly as it was.
     heal_check: tuple[dict[ResourceKey, int], str | None] | None = None
+    # The states worth a notification at the last reconcile (None: not looked at yet).
+    states: dict[Trigger, str] | None = None
+    history_seen: int | None = None  # the newest history entry id seen (None: not yet)

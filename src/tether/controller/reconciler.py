@@ -16,6 +16,7 @@ import dataclasses
 import gc
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,7 @@ from tether.core.autosync import (
     drifted_objects,
 )
 from tether.core.metrics import ControllerCounters, MetricsSnapshot, snapshot
+from tether.core.notify_event import NotificationEvent
 from tether.core.sharding import shard_of
 from tether.core.webhook import PushEvent, push_matches
 from tether.engine.apps import (
@@ -43,7 +45,7 @@ from tether.engine.apps import (
 )
 from tether.engine.compare import Comparison, Engine, compare, now_rfc3339
 from tether.engine.events import NORMAL, WARNING, record_event
-from tether.engine.sync import SyncInProgress, SyncRefused, SyncRequest, sync_app
+from tether.engine.sync import SyncInProgress, SyncRefused, SyncRequest, SyncResult, sync_app
 from tether.errors import ConditionNotMet, InputError, TetherError
 from tether.kube.cache import owner_app
 from tether.model.application import (
@@ -62,6 +64,7 @@ from tether.model.project import PROJECT_KIND
 
 from .conditions import condition_events, controller_conditions, drift_events, source_condition
 from .memory import AppMemory
+from .notifications import history_events, refused_event, state_events, sync_event
 from .operations import record_refusal, recover_operation
 from .polling import SourcePoller
 from .queue import WorkQueue
@@ -101,6 +104,7 @@ class Controller:
         self._settled = False
         self._reconciled = 0  # apps compared so far (the first pass settles the heap)
         self.cache_bytes: dict[str, int] = {}
+        self.notify: Callable[[NotificationEvent, Application], None] = lambda _e, _a: None
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -181,9 +185,26 @@ class Controller:
         if memory.seen != fingerprint:
             memory.seen = fingerprint
             self._enqueue(key)
+        self._notify_states(key, obj, memory)
         for app in self._apps():
             if key in app.dependencies():
                 self._enqueue((app.namespace, app.name))
+
+    def _notify_states(self, key: AppKey, obj: dict[str, Any], memory: AppMemory) -> None:
+        """States that began or ended, from the stored status whoever wrote it (our own
+        writes and a CLI's rollback alike arrive here as watch events)."""
+        if not self._owns(key):
+            return
+        app = self._parse(key, obj)
+        if app is None or app.status is None:
+            return
+        server = self.engine.kube.server
+        memory.states, changes = state_events(app, memory.states, app.status, server)
+        memory.history_seen, deployed = history_events(
+            app, memory.history_seen, app.status, server, CONTROLLER_INITIATOR
+        )
+        for event in [*deployed, *changes]:
+            self.notify(event, app)
 
     def _enqueue(self, key: AppKey) -> None:
         if self._in_scope(key) and self._owns(key):
@@ -378,7 +399,9 @@ class Controller:
             decision = decide(
                 app, compared=status, dependencies=deps, memory=memory.heal, now=time.monotonic()
             )
-            await drift_events(self.engine.kube, self.counters, app, comparison, memory)
+            await drift_events(
+                self.engine.kube, self.counters, app, comparison, memory, self.notify
+            )
         log.debug(
             "reconcile %s/%s: %s %s%s",
             *key,
@@ -439,6 +462,29 @@ class Controller:
             memory.heal.unrepairable_revision = revision
             memory.heal.unrepairable_message = unrepaired_message(comparison, revision, still)
 
+    def _notify_sync(
+        self,
+        app: Application,
+        decision: Decision,
+        comparison: Comparison,
+        succeeded: bool,
+        message: str,
+        result: SyncResult | None,
+    ) -> None:
+        event = sync_event(
+            app,
+            succeeded=succeeded,
+            message=message.splitlines()[0] if message else "",
+            revision=result.revision if result is not None else comparison.revision,
+            initiated_by=f"{CONTROLLER_INITIATOR}/{decision.action.value}",
+            self_heal=decision.action is Action.SELF_HEAL,
+            diff=comparison.diff,
+            pruned=result.pruned if result is not None else (),
+            findings=comparison.findings,
+            cluster=self.engine.kube.server,
+        )
+        self.notify(event, app)
+
     async def _sync(
         self, key: AppKey, app: Application, decision: Decision, comparison: Comparison
     ) -> None:
@@ -477,6 +523,7 @@ class Controller:
                 memory.heal_check = (dict(result.stored_versions), result.revision)
             self.counters.syncs[(*key, OperationPhase.SUCCEEDED.value)] += 1
             await record_event(self.engine.kube, app, NORMAL, "SyncSucceeded", result.message)
+            self._notify_sync(app, decision, comparison, True, result.message, result)
         except SyncInProgress:
             self.queue.add_after(key, RUNNING_RECHECK)
         except SyncRefused as exc:
@@ -484,12 +531,15 @@ class Controller:
             await record_refusal(self.engine, self._app(key), exc.message)
             self.counters.syncs[(*key, OperationPhase.ERROR.value)] += 1
             await record_event(self.engine.kube, app, WARNING, "SyncRefused", exc.message)
+            self.notify(refused_event(app, exc.message, self.engine.kube.server), app)
         except ConditionNotMet as exc:
             self.counters.syncs[(*key, OperationPhase.FAILED.value)] += 1
             await record_event(self.engine.kube, app, WARNING, "SyncFailed", exc.message)
+            self._notify_sync(app, decision, comparison, False, exc.message, None)
         except TetherError as exc:
             self.counters.syncs[(*key, OperationPhase.ERROR.value)] += 1
             await record_event(self.engine.kube, app, WARNING, "SyncFailed", exc.message)
+            self._notify_sync(app, decision, comparison, False, exc.message, None)
         except Exception:
             log.exception("sync %s/%s crashed", *key)
         finally:
