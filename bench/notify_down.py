@@ -32,6 +32,8 @@ from tether.model.application import API_VERSION
 
 APPS = int(os.environ.get("BENCH_NOTIFY_APPS", "20"))
 EDITS = int(os.environ.get("BENCH_NOTIFY_EDITS", "40"))
+SENT = 'tether_notifications_total{provider="generic",result="success"}'
+FAILED = 'tether_notifications_total{provider="generic",result="failed"}'
 
 
 class Blackhole:
@@ -76,10 +78,18 @@ def metric(url: str, name: str) -> float:
 async def run(kubeconfig: str, work: Path, label: str, address: str) -> dict[str, float]:
     kube = KubeClient.from_kubeconfig(kubeconfig)
     names = [f"{label}-{i:03d}" for i in range(APPS)]
+    work = work / label
+    work.mkdir()
     try:
         targets = await prepare(kube, work, names, 2)
         await register_receiver(
-            kube, APP_NAMESPACE, "generic", address, "t", triggers=["drift-detected"]
+            kube,
+            APP_NAMESPACE,
+            "generic",
+            address,
+            "t",
+            triggers=["drift-detected"],
+            rateLimit=1000,
         )
         watch = StatusWatch(kube)
         await watch.start()
@@ -92,12 +102,12 @@ async def run(kubeconfig: str, work: Path, label: str, address: str) -> dict[str
             await asyncio.sleep(2)
             latencies = await measure_edits(kube, watch, targets, EDITS, seed=7)
             await asyncio.sleep(3)  # the last grouped drift goes out
-            sent = metric(
-                proc.metrics_url, 'tether_notifications_total{provider="generic",result="success"}'
-            )
-            failed = metric(
-                proc.metrics_url, 'tether_notifications_total{provider="generic",result="failed"}'
-            )
+            for _ in range(60):  # a hanging receiver: until one delivery has given up
+                failed = metric(proc.metrics_url, FAILED)
+                if failed or label == "up":
+                    break
+                await asyncio.sleep(1)
+            sent = metric(proc.metrics_url, SENT)
         finally:
             proc.stop()
             await watch.cache.close()

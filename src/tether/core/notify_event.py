@@ -77,10 +77,11 @@ class NotificationEvent:
         return f"{self.trigger.value}: {self.namespace}/{self.app}"
 
     def object_keys(self) -> frozenset[str]:
-        """The objects this event is about (what dedupe compares)."""
+        """The objects this event is about (what dedupe compares). A drift's time is part
+        of it: the same field edited again later is a new incident, not a duplicate."""
         return frozenset(
             [f"{o.action}:{o.label}" for o in self.changed]
-            + [f"{d.label}:{','.join(d.paths)}" for d in self.drift]
+            + [f"{d.label}:{','.join(d.paths)}@{d.when}" for d in self.drift]
         )
 
 
