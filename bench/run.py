@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import apply, compare, dashboard, dr, drift_latency, manual_edits, sync
+from bench import apply, compare, dashboard, dr, drift_latency, manual_edits, notify_down, sync
 
 BENCHMARKS = [
     apply.main,
@@ -17,6 +17,7 @@ BENCHMARKS = [
     sync.main,
     dr.main,
     drift_latency.main,
+    notify_down.main,
 ]
 
 if __name__ == "__main__":

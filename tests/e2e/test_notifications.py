@@ -99,6 +99,11 @@ async def test_controller_notifications_say_what_changed_who_and_why(
             assert drift["drift"][0]["cause"] == "manual-edit"
             await asyncio.sleep(3)  # more reconciles: still one message for one edit
             assert [b["trigger"] for b in receiver.bodies()[seen:]] == ["drift-detected"]
+            # `tether app get` says what was sent last (an Event on the Application).
+            shown = tether(kubeconfig, "-n", namespace, "app", "get", "web", cache=tmp_path)
+            assert shown.returncode == 0, shown.stderr
+            notified = next(x for x in shown.stdout.splitlines() if x.startswith("Notified:"))
+            assert "drift-detected sent through Alert ops (generic)" in notified
 
             # Someone rewrites main: history-rewritten.
             git("reset", "-q", "--hard", "HEAD~1", cwd=repo.work)

@@ -13,6 +13,7 @@ from tether.core.fleet import MESSAGE_WIDTH, status_message
 from tether.engine.apps import InvalidApplication, delete_app, get_app, list_apps
 from tether.engine.compare import Comparison
 from tether.engine.compare import refresh as refresh_app  # `refresh` is a flag here
+from tether.engine.events import last_notification
 from tether.engine.revert import identity_from_env
 from tether.engine.rollback import RollbackReport, rollback_app
 from tether.engine.sync import SyncRequest, SyncResult, delete_cascade, describe_plan, sync_app
@@ -139,25 +140,26 @@ def app_get(cli: CliContext, name: str, refresh: bool, fmt: str | None) -> None:
     """Show an application: spec summary, conditions and resources."""
     fmt = cli.fmt(fmt)
 
-    async def run() -> Application:
+    async def run() -> tuple[Application, str | None]:
         async with open_engine(cli) as engine:
             app = await get_app(engine.kube, cli.app_namespace, name)
             if refresh:
                 await refresh_app(engine, app)
                 app = await get_app(engine.kube, cli.app_namespace, name)
-            return app
+            wanted = fmt not in ("json", "yaml", "name")
+            return app, await last_notification(engine.kube, app) if wanted else None
 
-    app = asyncio.run(run())
+    app, notified = asyncio.run(run())
     if fmt in ("json", "yaml"):
         emit_data(app.to_dict(), fmt)
         return
     if fmt == "name":
         click.echo(f"application/{app.name}")
         return
-    _print_app(app)
+    _print_app(app, notified)
 
 
-def _print_app(app: Application) -> None:
+def _print_app(app: Application, notified: str | None = None) -> None:
     status = _status(app)
     source = app.spec.source
     lines = [
@@ -176,6 +178,7 @@ def _print_app(app: Application) -> None:
         f"Health:        {status.health.status.value}"
         + (f": {status.health.message}" if status.health.message else ""),
         f"Compared at:   {status.sync.compared_at or '-'}",
+        f"Notified:      {notified or '-'}",
     ]
     click.echo("\n".join(lines))
     if status.conditions:

@@ -47,7 +47,7 @@ def connect_notifier(
         if base:
             path = "/".join(urllib.parse.quote(p, safe="") for p in (app.namespace, app.name))
             event = replace(event, dashboard_url=f"{base}/ui/apps/{path}")
-        notifier.publish(event, app.labels)
+        notifier.publish(event, app.labels, app)
 
     controller.notify = notify
     return notifier

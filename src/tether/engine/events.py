@@ -20,6 +20,7 @@ REPORTING_COMPONENT = "tether-controller"
 NORMAL = "Normal"
 WARNING = "Warning"
 MAX_MESSAGE = 1024  # the API server refuses longer event messages
+NOTIFICATION_SENT = "NotificationSent"  # reason of the Event for each delivered message
 
 
 async def record_event(
@@ -52,3 +53,22 @@ async def record_event(
         await kube.create(body)
     except TetherError as exc:
         log.warning("event %s on %s/%s not recorded: %s", reason, app.namespace, app.name, exc)
+
+
+async def last_notification(kube: KubeClient, app: Application) -> str | None:
+    """The newest NotificationSent Event of the app, as "TIME MESSAGE" (None: none)."""
+    try:
+        events = await kube.list("v1", "Event", app.namespace)
+    except TetherError:
+        return None
+    sent = [
+        e
+        for e in events
+        if e.get("reason") == NOTIFICATION_SENT
+        and (e.get("involvedObject") or {}).get("name") == app.name
+        and (e.get("involvedObject") or {}).get("kind") == KIND
+    ]
+    if not sent:
+        return None
+    newest = max(sent, key=lambda e: str(e.get("lastTimestamp") or ""))
+    return f"{newest.get('lastTimestamp', '')} {newest.get('message', '')}"

@@ -40,6 +40,7 @@ from tether.core.notify_formats import payload
 from tether.core.notify_policy import Dedupe, RateLimit
 from tether.errors import InputError, TetherError
 from tether.kube import KubeClient
+from tether.model.application import Application
 from tether.model.notification import (
     ALERT_KIND,
     NOTIFICATION_VERSION,
@@ -52,6 +53,7 @@ from tether.model.notification import (
 )
 
 from .compare import now_rfc3339
+from .events import NORMAL, NOTIFICATION_SENT, record_event
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,7 @@ USER_AGENT = "tether-notifier"
 class Published:
     event: NotificationEvent
     labels: Mapping[str, str]  # the Application's labels (Alert selectors)
+    app: Application | None = None  # where the NotificationSent Event goes
 
 
 @dataclass(frozen=True)
@@ -123,17 +126,22 @@ class Notifier:
         self._held: dict[tuple[str, str, str, Trigger], tuple[float, NotificationEvent]] = {}
         self._announced: set[tuple[str, str, str, Trigger]] = set()
         self._last_suppressed: dict[str, NotificationEvent] = {}
+        self._apps: dict[tuple[str, str], Application] = {}  # the last seen of each app
         self._pool = urllib3.PoolManager(num_pools=8, retries=False)
-        self.last_sent: dict[tuple[str, str], tuple[str, str]] = {}  # app -> (trigger, at)
 
     # -- the controller's side ----------------------------------------------------
 
-    def publish(self, event: NotificationEvent, labels: Mapping[str, str] | None = None) -> None:
+    def publish(
+        self,
+        event: NotificationEvent,
+        labels: Mapping[str, str] | None = None,
+        app: Application | None = None,
+    ) -> None:
         """Queue an event; never waits (a full queue drops it, counted)."""
         if not event.at:
             event = replace(event, at=now_rfc3339())
         try:
-            self.queue.put_nowait(Published(event, dict(labels or {})))
+            self.queue.put_nowait(Published(event, dict(labels or {}), app))
         except asyncio.QueueFull:
             self.counters.notifications[("", "dropped")] += 1
 
@@ -182,6 +190,8 @@ class Notifier:
 
     async def _route(self, published: Published) -> None:
         event = await self._with_commit(published.event)
+        if published.app is not None:
+            self._apps[(event.namespace, event.app)] = published.app
         await self._route_as(event, published.labels)
         if event.trigger is Trigger.SYNC_SUCCEEDED and event.commit_subject.startswith(
             REVERT_SUBJECT
@@ -363,9 +373,12 @@ class Notifier:
     ) -> None:
         result = "success" if delivery.ok else "failed"
         self.counters.notifications[(kind, result)] += 1
-        if delivery.ok:
-            self.last_sent[(event.namespace, event.app)] = (event.trigger.value, event.at)
-        else:
+        app = self._apps.get((event.namespace, event.app))
+        if delivery.ok and app is not None:
+            # What `tether app get` shows as the app's last notification.
+            text = f"{event.trigger.value} sent through Alert {alert.name} ({kind})"
+            await record_event(self.kube, app, NORMAL, NOTIFICATION_SENT, text)
+        if not delivery.ok:
             log.warning(
                 "notifications: Alert %s: %s for %s/%s not delivered: %s",
                 alert.name,
