@@ -174,7 +174,7 @@ async def drift_events(
             continue
         counters.drift_events[(app.namespace, app.name, cause)] += 1
         if obj in keys:
-            announced[keys[obj]] = sorted(p for p in fresh[obj] if p != "(deleted)")
+            announced[keys[obj]] = sorted(fresh[obj])  # "(deleted)" for a deleted object
         await record_event(
             kube,
             app,

@@ -19,10 +19,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
+from tether.core.autosync import CONTROLLER_INITIATOR, Action, Decision
 from tether.core.diff import AppDiff, Verdict
 from tether.core.drift_findings import DriftFinding
 from tether.core.drift_suggestions import suggestion_yaml
 from tether.core.notify_event import ChangedObject, DriftedObject, NotificationEvent
+from tether.engine.compare import Comparison
+from tether.engine.sync import SyncResult
 from tether.model.application import (
     CONDITION_BREAK_GLASS,
     CONDITION_HISTORY_REWRITTEN,
@@ -35,6 +38,8 @@ from tether.model.application import (
 from tether.model.keys import ResourceKey
 from tether.model.notification import Trigger
 from tether.model.urls import display_url
+
+from .memory import AppMemory
 
 STATE_TRIGGERS = {
     CONDITION_HISTORY_REWRITTEN: Trigger.HISTORY_REWRITTEN,
@@ -207,10 +212,47 @@ def history_events(
     return newest, events
 
 
+def controller_sync_event(
+    app: Application,
+    decision: Decision,
+    comparison: Comparison,
+    message: str,
+    result: SyncResult | None,
+    cluster: str,
+) -> NotificationEvent:
+    """The event of a sync the controller ran (`result` None: it failed)."""
+    return sync_event(
+        app,
+        succeeded=result is not None,
+        message=message.splitlines()[0] if message else "",
+        revision=result.revision if result is not None else comparison.revision,
+        initiated_by=f"{CONTROLLER_INITIATOR}/{decision.action.value}",
+        self_heal=decision.action is Action.SELF_HEAL,
+        diff=comparison.diff,
+        pruned=result.pruned if result is not None else (),
+        findings=comparison.findings,
+        cluster=cluster,
+    )
+
+
+def observed_events(
+    app: Application, status: ApplicationStatus, memory: AppMemory, cluster: str
+) -> list[NotificationEvent]:
+    """What began or ended, and deployments others made, since the last look (updates
+    `memory`)."""
+    memory.states, changes = state_events(app, memory.states, status, cluster)
+    memory.history_seen, deployed = history_events(
+        app, memory.history_seen, status, cluster, CONTROLLER_INITIATOR
+    )
+    return [*deployed, *changes]
+
+
 __all__ = [
     "changed_objects",
+    "controller_sync_event",
     "drift_event",
     "history_events",
+    "observed_events",
     "refused_event",
     "state_events",
     "states_of",

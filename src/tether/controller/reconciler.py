@@ -45,7 +45,7 @@ from tether.engine.apps import (
 )
 from tether.engine.compare import Comparison, Engine, compare, now_rfc3339
 from tether.engine.events import NORMAL, WARNING, record_event
-from tether.engine.sync import SyncInProgress, SyncRefused, SyncRequest, SyncResult, sync_app
+from tether.engine.sync import SyncInProgress, SyncRefused, SyncRequest, sync_app
 from tether.errors import ConditionNotMet, InputError, TetherError
 from tether.kube.cache import owner_app
 from tether.model.application import (
@@ -64,11 +64,11 @@ from tether.model.project import PROJECT_KIND
 
 from .conditions import condition_events, controller_conditions, drift_events, source_condition
 from .memory import AppMemory
-from .notifications import history_events, refused_event, state_events, sync_event
+from .notifications import controller_sync_event, observed_events, refused_event
 from .operations import record_refusal, recover_operation
 from .polling import SourcePoller
 from .queue import WorkQueue
-from .selfheal import unrepaired, unrepaired_message
+from .selfheal import check_heal
 
 log = logging.getLogger(__name__)
 
@@ -193,18 +193,10 @@ class Controller:
     def _notify_states(self, key: AppKey, obj: dict[str, Any], memory: AppMemory) -> None:
         """States that began or ended, from the stored status whoever wrote it (our own
         writes and a CLI's rollback alike arrive here as watch events)."""
-        if not self._owns(key):
-            return
-        app = self._parse(key, obj)
-        if app is None or app.status is None:
-            return
-        server = self.engine.kube.server
-        memory.states, changes = state_events(app, memory.states, app.status, server)
-        memory.history_seen, deployed = history_events(
-            app, memory.history_seen, app.status, server, CONTROLLER_INITIATOR
-        )
-        for event in [*deployed, *changes]:
-            self.notify(event, app)
+        app = self._parse(key, obj) if self._owns(key) else None
+        if app is not None and app.status is not None:
+            for event in observed_events(app, app.status, memory, self.engine.kube.server):
+                self.notify(event, app)
 
     def _enqueue(self, key: AppKey) -> None:
         if self._in_scope(key) and self._owns(key):
@@ -386,7 +378,7 @@ class Controller:
                 log.warning("fetch %s: %s", url, exc)  # recorded; the compare goes on
         comparison = await compare(self.engine, app, fetch=False)
         if memory.heal_check is not None:
-            self._check_heal(memory, comparison)
+            check_heal(memory, comparison)
         for obj in comparison.desired:
             self._desired_index.setdefault(ResourceKey.of(obj), set()).add(key)
         status = comparison.status or app.status or ApplicationStatus()
@@ -449,46 +441,11 @@ class Controller:
             return None
         return other.status or ApplicationStatus()
 
-    def _check_heal(self, memory: AppMemory, comparison: Comparison) -> None:
-        """After a self-heal sync, the next compare shows what it could not repair."""
-        assert memory.heal_check is not None
-        stored_versions, revision = memory.heal_check
-        memory.heal_check = None
-        if comparison.error is not None:
-            return
-        still = unrepaired(comparison, stored_versions, memory.heal_before)
-        if still:
-            memory.heal.unrepairable = still
-            memory.heal.unrepairable_revision = revision
-            memory.heal.unrepairable_message = unrepaired_message(comparison, revision, still)
-
-    def _notify_sync(
-        self,
-        app: Application,
-        decision: Decision,
-        comparison: Comparison,
-        succeeded: bool,
-        message: str,
-        result: SyncResult | None,
-    ) -> None:
-        event = sync_event(
-            app,
-            succeeded=succeeded,
-            message=message.splitlines()[0] if message else "",
-            revision=result.revision if result is not None else comparison.revision,
-            initiated_by=f"{CONTROLLER_INITIATOR}/{decision.action.value}",
-            self_heal=decision.action is Action.SELF_HEAL,
-            diff=comparison.diff,
-            pruned=result.pruned if result is not None else (),
-            findings=comparison.findings,
-            cluster=self.engine.kube.server,
-        )
-        self.notify(event, app)
-
     async def _sync(
         self, key: AppKey, app: Application, decision: Decision, comparison: Comparison
     ) -> None:
         self._syncing.add(key)
+        server = self.engine.kube.server
         memory = self._memory.setdefault(key, AppMemory())
         retry_count = 0
         state = app.status.operation_state if app.status else None
@@ -523,7 +480,10 @@ class Controller:
                 memory.heal_check = (dict(result.stored_versions), result.revision)
             self.counters.syncs[(*key, OperationPhase.SUCCEEDED.value)] += 1
             await record_event(self.engine.kube, app, NORMAL, "SyncSucceeded", result.message)
-            self._notify_sync(app, decision, comparison, True, result.message, result)
+            self.notify(
+                controller_sync_event(app, decision, comparison, result.message, result, server),
+                app,
+            )
         except SyncInProgress:
             self.queue.add_after(key, RUNNING_RECHECK)
         except SyncRefused as exc:
@@ -535,11 +495,15 @@ class Controller:
         except ConditionNotMet as exc:
             self.counters.syncs[(*key, OperationPhase.FAILED.value)] += 1
             await record_event(self.engine.kube, app, WARNING, "SyncFailed", exc.message)
-            self._notify_sync(app, decision, comparison, False, exc.message, None)
+            self.notify(
+                controller_sync_event(app, decision, comparison, exc.message, None, server), app
+            )
         except TetherError as exc:
             self.counters.syncs[(*key, OperationPhase.ERROR.value)] += 1
             await record_event(self.engine.kube, app, WARNING, "SyncFailed", exc.message)
-            self._notify_sync(app, decision, comparison, False, exc.message, None)
+            self.notify(
+                controller_sync_event(app, decision, comparison, exc.message, None, server), app
+            )
         except Exception:
             log.exception("sync %s/%s crashed", *key)
         finally:

@@ -20,6 +20,8 @@ from tether.engine.compare import Comparison
 from tether.model.application import CONDITION_SELF_HEAL_FAILING, Condition
 from tether.model.keys import ResourceKey, resource_version_of
 
+from .memory import AppMemory
+
 
 def heal_blocked(conditions: Iterable[Condition]) -> bool:
     return any(
@@ -76,3 +78,17 @@ def unrepaired_message(
         " (the apply cannot change it); self-heal stopped for this drift: fix it in Git, add an"
         " ignoreDifferences rule, or change it by hand (see `tether drift`)"
     )
+
+
+def check_heal(memory: AppMemory, comparison: Comparison) -> None:
+    """After a self-heal sync, the next compare shows what it could not repair."""
+    assert memory.heal_check is not None
+    stored_versions, revision = memory.heal_check
+    memory.heal_check = None
+    if comparison.error is not None:
+        return
+    still = unrepaired(comparison, stored_versions, memory.heal_before)
+    if still:
+        memory.heal.unrepairable = still
+        memory.heal.unrepairable_revision = revision
+        memory.heal.unrepairable_message = unrepaired_message(comparison, revision, still)

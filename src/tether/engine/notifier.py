@@ -127,6 +127,7 @@ class Notifier:
         self._announced: set[tuple[str, str, str, Trigger]] = set()
         self._last_suppressed: dict[str, NotificationEvent] = {}
         self._apps: dict[tuple[str, str], Application] = {}  # the last seen of each app
+        self._written: dict[tuple[str, str], tuple[bool, str]] = {}  # Alert -> condition
         self._pool = urllib3.PoolManager(num_pools=8, retries=False)
 
     # -- the controller's side ----------------------------------------------------
@@ -398,7 +399,12 @@ class Notifier:
         await self._condition(raw, delivery.ok, reason, message)
 
     async def _condition(self, raw: Mapping[str, Any], ok: bool, reason: str, text: str) -> None:
+        """Set the Alert's Delivering condition when it changes (not on every message)."""
         meta = raw.get("metadata") or {}
+        alert_key = (str(meta.get("namespace", "")), str(meta.get("name", "")))
+        if self._written.get(alert_key) == (ok, reason):
+            return
+        self._written[alert_key] = (ok, reason)
         condition = {
             "type": "Delivering",
             "status": "True" if ok else "False",
