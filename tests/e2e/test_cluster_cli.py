@@ -137,3 +137,16 @@ def test_missing_binary_names_the_component(tmp_path: Path) -> None:
     assert len(errors) == 1 and errors[0].startswith("error: etcd: binary not found"), result.stderr
     assert "make cluster-bins" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_named_clusters_live_beside_the_default_one(tmp_path: Path) -> None:
+    env = {"TETHER_CLUSTER_DIR": str(tmp_path / "cluster")}
+    missing = tether("cluster", "kubeconfig", "--name", "spoke", env=env)
+    assert missing.returncode == 2
+    assert f"no kubeconfig in {tmp_path / 'cluster-spoke'}" in missing.stderr
+    default = tether("cluster", "kubeconfig", env=env)
+    assert f"no kubeconfig in {tmp_path / 'cluster'}" in default.stderr
+    bad = tether("cluster", "kubeconfig", "--name", "../../etc", env=env)
+    assert bad.returncode == 2 and "letters, digits and '-'" in bad.stderr
+    both = tether("cluster", "status", "--name", "hub", "--state-dir", str(tmp_path), env=env)
+    assert both.returncode == 2 and "not both" in both.stderr

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import os
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -24,13 +25,44 @@ def default_state_dir() -> Path:
     return Path(state_home) / "tether" / "cluster"
 
 
-state_dir_option = click.option(
-    "--state-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=default_state_dir,
-    show_default="$TETHER_CLUSTER_DIR or $XDG_STATE_HOME/tether/cluster",
-    help="Where the cluster keeps its data, certificates, logs and kubeconfig.",
-)
+def named_state_dir(name: str | None) -> Path:
+    """The state directory of the local cluster called `name` (None: the default one):
+    named clusters live beside the default, each with its own ports and kubeconfig, so a
+    hub and a spoke run side by side."""
+    base = default_state_dir()
+    return base if not name else base.parent / f"{base.name}-{name}"
+
+
+def _cluster_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and (
+        not value or len(value) > 40 or not all(c.isalnum() or c == "-" for c in value)
+    ):
+        raise click.BadParameter("letters, digits and '-', at most 40")
+    return value
+
+
+def state_dir_option(command: Any) -> Any:
+    """`--state-dir DIR` or `--name N` (a named cluster beside the default one)."""
+    command = click.option(
+        "--name",
+        "cluster_name",
+        default=None,
+        callback=_cluster_name,
+        help="A named local cluster (own ports, state dir, kubeconfig), e.g. hub, spoke.",
+    )(command)
+    return click.option(
+        "--state-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        show_default="$TETHER_CLUSTER_DIR or $XDG_STATE_HOME/tether/cluster[-NAME]",
+        help="Where the cluster keeps its data, certificates, logs and kubeconfig.",
+    )(command)
+
+
+def _where(state_dir: Path | None, cluster_name: str | None) -> Path:
+    if state_dir is not None and cluster_name is not None:
+        raise InputError("give --state-dir or --name, not both")
+    return state_dir if state_dir is not None else named_state_dir(cluster_name)
 
 
 @click.group("cluster")
@@ -41,9 +73,9 @@ def cluster_group() -> None:
 @cluster_group.command("up")
 @state_dir_option
 @click.option("--timeout", type=float, default=180.0, show_default=True, help="Seconds to wait.")
-def cluster_up(state_dir: Path, timeout: float) -> None:
+def cluster_up(state_dir: Path | None, cluster_name: str | None, timeout: float) -> None:
     """Start the local control plane (idempotent) and print the kubeconfig path."""
-    cluster = LocalCluster(state_dir)
+    cluster = LocalCluster(_where(state_dir, cluster_name))
     message(f"starting local control plane in {cluster.state_dir} ...")
     status = asyncio.run(cluster.up(timeout=timeout))
     message(f"ready: API {status.server}, node Ready; export KUBECONFIG={status.kubeconfig}")
@@ -52,9 +84,9 @@ def cluster_up(state_dir: Path, timeout: float) -> None:
 
 @cluster_group.command("down")
 @state_dir_option
-def cluster_down(state_dir: Path) -> None:
+def cluster_down(state_dir: Path | None, cluster_name: str | None) -> None:
     """Stop the processes that `cluster up` started (data is kept)."""
-    stopped = asyncio.run(LocalCluster(state_dir).down())
+    stopped = asyncio.run(LocalCluster(_where(state_dir, cluster_name)).down())
     message(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
 
 
@@ -62,10 +94,12 @@ def cluster_down(state_dir: Path) -> None:
 @state_dir_option
 @output_option
 @pass_cli
-def cluster_status(cli: CliContext, state_dir: Path, fmt: str | None) -> None:
+def cluster_status(
+    cli: CliContext, state_dir: Path | None, cluster_name: str | None, fmt: str | None
+) -> None:
     """Show each component; exit 1 when the cluster is not running."""
     fmt = cli.fmt(fmt)
-    status = asyncio.run(LocalCluster(state_dir).status())
+    status = asyncio.run(LocalCluster(_where(state_dir, cluster_name)).status())
     if fmt in ("json", "yaml"):
         emit_data(dataclasses.asdict(status) | {"running": status.running}, fmt)
     elif fmt == "name":
@@ -91,9 +125,9 @@ def cluster_status(cli: CliContext, state_dir: Path, fmt: str | None) -> None:
 
 @cluster_group.command("kubeconfig")
 @state_dir_option
-def cluster_kubeconfig(state_dir: Path) -> None:
+def cluster_kubeconfig(state_dir: Path | None, cluster_name: str | None) -> None:
     """Print the path of the local cluster's kubeconfig."""
-    cluster = LocalCluster(state_dir)
+    cluster = LocalCluster(_where(state_dir, cluster_name))
     if not cluster.kubeconfig.exists():
         raise InputError(f"no kubeconfig in {cluster.state_dir}", hint="tether cluster up")
     click.echo(str(cluster.kubeconfig))

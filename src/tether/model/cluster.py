@@ -1,0 +1,236 @@
+"""Registered clusters (pure): how tether reaches a destination cluster other than its
+own, read from the Secrets people already write.
+
+- tether's cluster Secret, labelled `tether.dev/secret-type: cluster`, and Argo CD's,
+  labelled `argocd.argoproj.io/secret-type: cluster`, read the same way: keys `name`,
+  `server`, `config` (JSON: `bearerToken`, `tlsClientConfig{caData, certData, keyData,
+  serverName, insecure}`), optional `namespaces` (comma-separated: watches stay there).
+- Flux's shape: a kubeconfig in a Secret (`spec.kubeConfig.secretRef{name, key}`, key
+  `value`, then `value.yaml`), its current context only.
+
+What can run code or drop TLS is refused unless the controller was told to allow it: a
+kubeconfig `exec` plugin or `auth-provider` (Flux CVE-2022-24817: a kubeconfig exec ran an
+attacker's binary), Argo CD's `execProviderConfig`/`awsAuthConfig`, and
+`insecure`/`insecure-skip-tls-verify`. Each refusal is one line naming the Secret and the
+reason; no credential is ever part of a message.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from tether.errors import InputError
+
+TETHER_CLUSTER_LABEL = "tether.dev/secret-type"
+ARGOCD_CLUSTER_LABEL = "argocd.argoproj.io/secret-type"
+CLUSTER_SECRET_TYPE = "cluster"
+KUBECONFIG_KEYS = ("value", "value.yaml")
+MAX_KUBECONFIG_BYTES = 256 * 1024
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True)
+class ClusterPolicy:
+    """What the controller allows (flags); both off by default."""
+
+    allow_exec: bool = False
+    allow_insecure: bool = False
+
+
+@dataclass(frozen=True)
+class ClusterAccess:
+    """How to reach one cluster. `repr` leaves the credentials out."""
+
+    name: str
+    server: str
+    bearer_token: str = field(default="", repr=False)
+    ca_data: bytes = field(default=b"", repr=False)
+    cert_data: bytes = field(default=b"", repr=False)
+    key_data: bytes = field(default=b"", repr=False)
+    server_name: str = ""
+    insecure: bool = False
+    namespaces: tuple[str, ...] = ()  # empty: every namespace
+    exec_command: tuple[str, ...] = field(default=(), repr=False)  # only when allowed
+    source: str = ""  # "Secret NS/NAME", for messages
+
+
+def is_cluster_secret(secret: Mapping[str, Any]) -> bool:
+    labels = (secret.get("metadata") or {}).get("labels") or {}
+    return CLUSTER_SECRET_TYPE in (
+        labels.get(TETHER_CLUSTER_LABEL),
+        labels.get(ARGOCD_CLUSTER_LABEL),
+    )
+
+
+def _where(secret: Mapping[str, Any]) -> str:
+    meta = secret.get("metadata") or {}
+    return f"Secret {meta.get('namespace', '')}/{meta.get('name', '')}"
+
+
+def _values(secret: Mapping[str, Any]) -> dict[str, str]:
+    where = _where(secret)
+    values: dict[str, str] = {}
+    for key, encoded in (secret.get("data") or {}).items():
+        try:
+            values[str(key)] = base64.b64decode(str(encoded), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise InputError(f"{where}: key {key!r} is not base64 UTF-8") from None
+    values.update({str(k): str(v) for k, v in (secret.get("stringData") or {}).items()})
+    return values
+
+
+def _b64_field(raw: Any, what: str) -> bytes:
+    if raw in (None, ""):
+        return b""
+    try:
+        return base64.b64decode(str(raw), validate=True)
+    except binascii.Error:
+        raise InputError(f"{what} is not base64") from None
+
+
+def parse_cluster_secret(secret: Mapping[str, Any], policy: ClusterPolicy) -> ClusterAccess:
+    """A tether or Argo CD cluster Secret as access to that cluster."""
+    where = _where(secret)
+    values = _values(secret)
+    server = values.get("server", "").strip()
+    if not server.startswith("https://") and not server.startswith("http://"):
+        raise InputError(f"{where}: `server` must be the cluster's https:// URL")
+    name = values.get("name", "").strip() or server
+    try:
+        config = json.loads(values.get("config") or "{}")
+    except json.JSONDecodeError:
+        raise InputError(f"{where}: `config` is not JSON") from None
+    if not isinstance(config, dict):
+        raise InputError(f"{where}: `config` must be a JSON object")
+    for unsafe in ("execProviderConfig", "awsAuthConfig"):
+        if config.get(unsafe) and not policy.allow_exec:
+            raise InputError(
+                f"{where}: `config.{unsafe}` runs a program to get credentials: refused",
+                hint="use a bearerToken (a program needs the cluster's exec policy allowed)",
+            )
+    tls = config.get("tlsClientConfig") or {}
+    if not isinstance(tls, dict):
+        raise InputError(f"{where}: `config.tlsClientConfig` must be an object")
+    insecure = tls.get("insecure") is True
+    if insecure and not policy.allow_insecure:
+        raise InputError(
+            f"{where}: `tlsClientConfig.insecure` turns off TLS verification: refused",
+            hint="give caData (skipping verification needs the insecure policy allowed)",
+        )
+    namespaces = tuple(n.strip() for n in values.get("namespaces", "").split(",") if n.strip())
+    return ClusterAccess(
+        name=name,
+        server=server.rstrip("/"),
+        bearer_token=str(config.get("bearerToken") or ""),
+        ca_data=_b64_field(tls.get("caData"), f"{where}: caData"),
+        cert_data=_b64_field(tls.get("certData"), f"{where}: certData"),
+        key_data=_b64_field(tls.get("keyData"), f"{where}: keyData"),
+        server_name=str(tls.get("serverName") or ""),
+        insecure=insecure,
+        namespaces=namespaces,
+        source=where,
+    )
+
+
+def parse_kubeconfig_secret(
+    secret: Mapping[str, Any], key: str | None, policy: ClusterPolicy
+) -> ClusterAccess:
+    """Flux's `kubeConfig.secretRef`: the kubeconfig's current context as access."""
+    where = _where(secret)
+    values = _values(secret)
+    keys = (key,) if key else KUBECONFIG_KEYS
+    text = next((values[k] for k in keys if k in values), None)
+    if text is None:
+        raise InputError(f"{where}: no kubeconfig under {' or '.join(keys)}")
+    if len(text) > MAX_KUBECONFIG_BYTES:
+        raise InputError(f"{where}: the kubeconfig is over {MAX_KUBECONFIG_BYTES // 1024} KiB")
+    try:
+        config = yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError:
+        raise InputError(f"{where}: the kubeconfig is not YAML") from None
+    if not isinstance(config, dict):
+        raise InputError(f"{where}: the kubeconfig is not a mapping")
+
+    def named(section: str, wanted: str) -> dict[str, Any]:
+        for item in config.get(section) or []:
+            if isinstance(item, dict) and item.get("name") == wanted:
+                body = item.get(section[:-1]) or {}
+                return body if isinstance(body, dict) else {}
+        raise InputError(f"{where}: the kubeconfig has no {section[:-1]} {wanted!r}")
+
+    current = str(config.get("current-context") or "")
+    if not current:
+        raise InputError(f"{where}: the kubeconfig has no current-context")
+    context = named("contexts", current)
+    cluster = named("clusters", str(context.get("cluster") or ""))
+    user = named("users", str(context.get("user") or "")) if context.get("user") else {}
+    for unsafe in ("exec", "auth-provider"):
+        if user.get(unsafe) and not policy.allow_exec:
+            raise InputError(
+                f"{where}: the kubeconfig's user has `{unsafe}`, which runs a program: refused",
+                hint="use a token or a client certificate",
+            )
+    for local in ("tokenFile", "client-certificate", "client-key"):
+        if user.get(local):
+            raise InputError(
+                f"{where}: the kubeconfig's user reads a local file ({local}): refused"
+            )
+    if cluster.get("certificate-authority"):
+        raise InputError(f"{where}: the kubeconfig's cluster reads a local CA file: refused")
+    insecure = cluster.get("insecure-skip-tls-verify") is True
+    if insecure and not policy.allow_insecure:
+        raise InputError(
+            f"{where}: the kubeconfig sets insecure-skip-tls-verify: refused",
+            hint="give certificate-authority-data",
+        )
+    server = str(cluster.get("server") or "").rstrip("/")
+    if not server.startswith(("https://", "http://")):
+        raise InputError(f"{where}: the kubeconfig's cluster has no https:// server")
+    exec_spec = user.get("exec") or {}
+    command = (
+        (str(exec_spec.get("command", "")), *(str(a) for a in exec_spec.get("args") or ()))
+        if isinstance(exec_spec, dict) and exec_spec.get("command")
+        else ()
+    )
+    return ClusterAccess(
+        name=current,
+        server=server,
+        bearer_token=str(user.get("token") or ""),
+        ca_data=_b64_field(cluster.get("certificate-authority-data"), f"{where}: CA data"),
+        cert_data=_b64_field(user.get("client-certificate-data"), f"{where}: certificate"),
+        key_data=_b64_field(user.get("client-key-data"), f"{where}: key"),
+        server_name=str(cluster.get("tls-server-name") or ""),
+        insecure=insecure,
+        exec_command=command,
+        source=where,
+    )
+
+
+def select_cluster(
+    registered: list[ClusterAccess], *, server: str = "", name: str = ""
+) -> ClusterAccess | None:
+    """The registration an Application's destination names (by name, else by server)."""
+    if name:
+        return next((c for c in registered if c.name == name), None)
+    wanted = server.rstrip("/")
+    return next((c for c in registered if c.server == wanted), None)
+
+
+__all__ = [
+    "ARGOCD_CLUSTER_LABEL",
+    "TETHER_CLUSTER_LABEL",
+    "ClusterAccess",
+    "ClusterPolicy",
+    "is_cluster_secret",
+    "parse_cluster_secret",
+    "parse_kubeconfig_secret",
+    "select_cluster",
+]
