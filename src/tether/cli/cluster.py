@@ -1,4 +1,5 @@
-"""`tether cluster up|down|status|kubeconfig`: the local control plane."""
+"""`tether cluster up|down|status|kubeconfig [--name N]`: local control planes;
+`tether cluster add|list`: clusters registered for tether to deploy to."""
 
 from __future__ import annotations
 
@@ -10,8 +11,12 @@ from typing import Any
 
 import click
 
+from tether.engine.apps import list_apps
+from tether.engine.clusters import ClusterRow, add_cluster, cluster_rows
 from tether.errors import ConditionNotMet, InputError
+from tether.kube import KubeClient
 from tether.localcluster import LocalCluster
+from tether.model.cluster import ClusterPolicy
 
 from .context import CliContext, output_option, pass_cli
 from .output import emit_data, emit_table, message
@@ -131,3 +136,69 @@ def cluster_kubeconfig(state_dir: Path | None, cluster_name: str | None) -> None
     if not cluster.kubeconfig.exists():
         raise InputError(f"no kubeconfig in {cluster.state_dir}", hint="tether cluster up")
     click.echo(str(cluster.kubeconfig))
+
+
+@cluster_group.command("add")
+@click.argument("name", callback=_cluster_name)
+@click.option(
+    "--kubeconfig",
+    "target_kubeconfig",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True),
+    help="The kubeconfig of the cluster to register.",
+)
+@click.option("--context", "target_context", default=None, help="Its context (default: current).")
+@pass_cli
+def cluster_add(
+    cli: CliContext, name: str, target_kubeconfig: str, target_context: str | None
+) -> None:
+    """Register a cluster: a ServiceAccount `tether-manager` and its token made on it, kept
+    in the cluster Secret `cluster-NAME` of the namespace (-n) tether runs in."""
+
+    async def run() -> str:
+        hub, target = cli.kube(), KubeClient.from_kubeconfig(target_kubeconfig, target_context)
+        try:
+            return await add_cluster(hub, cli.app_namespace, name, target)
+        finally:
+            hub.close()
+            target.close()
+
+    secret = asyncio.run(run())
+    message(f"cluster {name} registered: Secret {cli.app_namespace}/{secret}")
+
+
+@cluster_group.command("list")
+@output_option
+@pass_cli
+def cluster_list(cli: CliContext, fmt: str | None) -> None:
+    """Each registered cluster (tether's and Argo CD's cluster Secrets): reachable, its
+    version, the apps that deploy to it."""
+    fmt = cli.fmt(fmt)
+
+    async def run() -> list[ClusterRow]:
+        hub = cli.kube()
+        try:
+            apps = await list_apps(hub, cli.app_namespace, invalid=[])
+            return await cluster_rows(hub, cli.app_namespace, apps, ClusterPolicy())
+        finally:
+            hub.close()
+
+    rows = asyncio.run(run())
+    if fmt in ("json", "yaml"):
+        emit_data([dataclasses.asdict(r) for r in rows], fmt)
+        return
+    emit_table(
+        ["NAME", "SERVER", "REACHABLE", "VERSION", "APPS", "SECRET", "PROBLEM"],
+        [
+            (
+                r.name or "-",
+                r.server or "-",
+                "yes" if r.reachable else "no",
+                r.version or "-",
+                r.apps,
+                r.secret,
+                r.problem,
+            )
+            for r in rows
+        ],
+    )

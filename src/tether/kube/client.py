@@ -9,6 +9,7 @@ worker threads, bounded by a semaphore.
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
 from tether.errors import ClusterError, InputError, UnreachableError
+from tether.model.cluster import ClusterAccess
 from tether.model.keys import split_api_version
 
 APPLY_PATCH = "application/apply-patch+yaml"
@@ -98,6 +100,47 @@ class KubeClient:
         configuration.connection_pool_maxsize = POOL_SIZE
         api_client = k8s_client.ApiClient(configuration)
         return cls(api_client)
+
+    @classmethod
+    def from_access(cls, access: ClusterAccess, *, timeout: float = DEFAULT_TIMEOUT) -> KubeClient:
+        """A client for a registered cluster (model/cluster.py). The kubernetes client's
+        own loader takes the credentials (it keeps *-data in private temp files); an
+        exec plugin is never run here."""
+        if access.exec_command:
+            raise InputError(f"{access.source}: exec credentials are not supported here")
+        cluster: dict[str, Any] = {"server": access.server}
+        if access.ca_data:
+            cluster["certificate-authority-data"] = base64.b64encode(access.ca_data).decode()
+        if access.server_name:
+            cluster["tls-server-name"] = access.server_name
+        if access.insecure:
+            cluster["insecure-skip-tls-verify"] = True
+        user: dict[str, Any] = {}
+        if access.bearer_token:
+            user["token"] = access.bearer_token
+        if access.cert_data and access.key_data:
+            user["client-certificate-data"] = base64.b64encode(access.cert_data).decode()
+            user["client-key-data"] = base64.b64encode(access.key_data).decode()
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": "target",
+            "clusters": [{"name": "target", "cluster": cluster}],
+            "users": [{"name": "target", "user": user}],
+            "contexts": [{"name": "target", "context": {"cluster": "target", "user": "target"}}],
+        }
+        configuration = k8s_client.Configuration()
+        try:
+            k8s_config.load_kube_config_from_dict(  # type: ignore[no-untyped-call]
+                config, client_configuration=configuration, persist_config=False
+            )
+        except (k8s_config.ConfigException, OSError, ValueError) as exc:
+            kind = type(exc).__name__  # not its text: it may quote the credentials
+            raise InputError(
+                f"{access.source}: cannot use the cluster's credentials ({kind})"
+            ) from None
+        configuration.connection_pool_maxsize = POOL_SIZE
+        return cls(k8s_client.ApiClient(configuration), timeout=timeout)
 
     def close(self) -> None:
         self._api.close()  # type: ignore[no-untyped-call]

@@ -1,0 +1,160 @@
+"""Registered clusters: `tether cluster add` (a ServiceAccount and its token made on the
+target, as `argocd cluster add` does, stored in a cluster Secret of the hub) and
+`tether cluster list` (each registration, reachable or not, its version, its apps)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from tether.errors import ConditionNotMet, TetherError
+from tether.kube import KubeClient
+from tether.model.application import Application
+from tether.model.cluster import (
+    TETHER_CLUSTER_LABEL,
+    ClusterAccess,
+    ClusterPolicy,
+    is_cluster_secret,
+    parse_cluster_secret,
+)
+
+MANAGER = "tether-manager"  # the ServiceAccount tether acts as on a registered cluster
+MANAGER_NAMESPACE = "kube-system"
+TOKEN_WAIT_SECONDS = 30.0
+PROBE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class ClusterRow:
+    secret: str  # the Secret holding the registration
+    name: str
+    server: str
+    reachable: bool
+    version: str  # the API server's gitVersion ("" unreachable)
+    apps: int  # Applications whose destination names this cluster
+    problem: str  # why it is unusable or unreachable ("" when fine)
+
+
+async def add_cluster(
+    hub: KubeClient, namespace: str, name: str, target: KubeClient, *, upsert: bool = True
+) -> str:
+    """Make `tether-manager` on `target` (cluster-admin, as Argo CD's argocd-manager),
+    wait for its token, and write the hub's cluster Secret `cluster-NAME`. Returns the
+    Secret's name. The token never leaves the two API servers."""
+    rbac = "rbac.authorization.k8s.io/v1"
+    for obj in (
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": MANAGER, "namespace": MANAGER_NAMESPACE},
+        },
+        {
+            "apiVersion": rbac,
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": MANAGER},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "cluster-admin",
+            },
+            "subjects": [
+                {"kind": "ServiceAccount", "name": MANAGER, "namespace": MANAGER_NAMESPACE}
+            ],
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "kubernetes.io/service-account-token",
+            "metadata": {
+                "name": f"{MANAGER}-token",
+                "namespace": MANAGER_NAMESPACE,
+                "annotations": {"kubernetes.io/service-account.name": MANAGER},
+            },
+        },
+    ):
+        await target.apply(obj, field_manager="tether")
+    token, ca = await _token_of(target)
+    config = {"bearerToken": token, "tlsClientConfig": {"caData": ca}}
+    secret_name = f"cluster-{name}"
+    await hub.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {
+                "name": secret_name,
+                "namespace": namespace,
+                "labels": {TETHER_CLUSTER_LABEL: "cluster"},
+            },
+            "stringData": {"name": name, "server": target.server, "config": json.dumps(config)},
+        },
+        field_manager="tether",
+    )
+    return secret_name
+
+
+async def _token_of(target: KubeClient) -> tuple[str, str]:
+    """The token and CA the token controller put into the manager's Secret."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + TOKEN_WAIT_SECONDS
+    while True:
+        secret = await target.get("v1", "Secret", f"{MANAGER}-token", MANAGER_NAMESPACE)
+        data = (secret or {}).get("data") or {}
+        if data.get("token"):
+            return base64.b64decode(data["token"]).decode(), str(data.get("ca.crt") or "")
+        if loop.time() > deadline:
+            raise ConditionNotMet(
+                f"cluster {target.server}: no token for ServiceAccount {MANAGER} after"
+                f" {TOKEN_WAIT_SECONDS:g}s",
+                hint="is the token controller (kube-controller-manager) running there?",
+            )
+        await asyncio.sleep(0.5)
+
+
+async def cluster_rows(
+    hub: KubeClient, namespace: str, apps: list[Application], policy: ClusterPolicy
+) -> list[ClusterRow]:
+    """Every registration in `namespace` (tether's and Argo CD's label), probed now."""
+    secrets = [s for s in await hub.list("v1", "Secret", namespace) if is_cluster_secret(s)]
+    return list(await asyncio.gather(*(_row(s, apps, policy) for s in secrets)))
+
+
+async def _row(
+    secret: dict[str, Any], apps: list[Application], policy: ClusterPolicy
+) -> ClusterRow:
+    meta = secret.get("metadata") or {}
+    secret_name = str(meta.get("name", ""))
+    try:
+        access = parse_cluster_secret(secret, policy)
+    except TetherError as exc:
+        return ClusterRow(secret_name, "", "", False, "", 0, exc.message.splitlines()[0])
+    count = sum(1 for a in apps if _targets(a, access))
+    version, problem = await probe(access)
+    return ClusterRow(secret_name, access.name, access.server, not problem, version, count, problem)
+
+
+def _targets(app: Application, access: ClusterAccess) -> bool:
+    destination = app.spec.destination
+    if destination.name:
+        return destination.name == access.name
+    return (destination.server or "").rstrip("/") == access.server
+
+
+async def probe(access: ClusterAccess) -> tuple[str, str]:
+    """(gitVersion, "") when the cluster answers with these credentials, else ("", why)."""
+    try:
+        client = KubeClient.from_access(access, timeout=PROBE_SECONDS)
+    except TetherError as exc:
+        return "", exc.message.splitlines()[0]
+    try:
+        version = await client.version()
+        return str(version.get("gitVersion", "")), ""
+    except TetherError as exc:
+        return "", exc.message.splitlines()[0]
+    finally:
+        client.close()
+
+
+__all__ = ["ClusterRow", "add_cluster", "cluster_rows", "probe"]
