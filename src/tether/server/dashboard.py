@@ -346,7 +346,9 @@ def dashboard_app(
             # are (TokenReview) and whether RBAC lets them do this (SubjectAccessReview).
             if user is None:
                 refusal = ActionResult(False, "sign in with a Kubernetes token to act")
-                return render("actions.html", 401, result=refusal, **page)
+                unauthorized = render("actions.html", 401, result=refusal, **page)
+                unauthorized.headers["WWW-Authenticate"] = 'Bearer realm="tether"'
+                return unauthorized
             decision = await auth.authorize(user, app.namespace, app.name, asked.action)
             if not decision.allowed:
                 return render(
