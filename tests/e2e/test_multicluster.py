@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,14 @@ import pytest
 
 from tests.support.apps import application
 from tests.support.cli import tether
-from tether.engine.apps import create_app
+from tests.support.controller import ControllerProcess
+from tests.support.manifests import as_yaml, configmap
+from tests.support.repos import GitopsRepo
+from tests.support.waiting import eventually
+from tether.engine.apps import create_app, ensure_namespace, get_app
 from tether.kube import KubeClient
 from tether.localcluster import LocalCluster
+from tether.model.names import RECONCILE_REQUESTED_ANNOTATION
 
 pytestmark = pytest.mark.cluster
 
@@ -117,3 +123,137 @@ async def test_register_a_spoke_and_list_every_registration(
     assert not rows["cluster-spoke"]["reachable"]
     assert rows["cluster-spoke"]["problem"]
     assert token not in json.dumps(rows)
+
+
+async def test_the_hub_controller_deploys_to_a_spoke_and_sees_its_drift(
+    kubeconfig: str,
+    kube: KubeClient,
+    namespace: str,
+    spoke: LocalCluster,
+    repo: GitopsRepo,
+    tmp_path: Path,
+) -> None:
+    added = tether(
+        kubeconfig,
+        "-n",
+        namespace,
+        "cluster",
+        "add",
+        "spoke",
+        "--kubeconfig",
+        str(spoke.kubeconfig),
+        cache=tmp_path,
+    )
+    assert added.returncode == 0, added.stderr
+    target = KubeClient.from_kubeconfig(str(spoke.kubeconfig))
+    try:
+        await ensure_namespace(target, namespace)  # the default project: the app's own
+        repo.write({"web/settings.yaml": as_yaml(configmap("settings", {"mode": "blue"}))})
+        repo.commit("web settings")
+        app = application(
+            "web",
+            namespace,
+            repo.url,
+            "web",
+            destination={"name": "spoke", "namespace": namespace},
+            syncPolicy={"automated": {}},
+        )
+        await create_app(kube, app)
+        with ControllerProcess(kubeconfig, namespace, tmp_path) as proc:
+
+            async def synced() -> bool:
+                found = await get_app(kube, namespace, "web")
+                status = found.status
+                return bool(
+                    status
+                    and status.sync.status.value == "Synced"
+                    and status.health.status.value == "Healthy"
+                )
+
+            await eventually(synced, timeout=90, what="web Synced+Healthy on the spoke")
+            on_spoke = await target.get("v1", "ConfigMap", "settings", namespace)
+            assert on_spoke is not None and on_spoke["data"] == {"mode": "blue"}
+            # Nothing of the app on the hub: the object lives on the spoke only; the
+            # app's history (its stored manifests) stays with the app, on the hub.
+            assert await kube.get("v1", "ConfigMap", "settings", namespace) is None
+            deployed = await get_app(kube, namespace, "web")
+            assert deployed.status is not None and deployed.status.history
+            ref = deployed.status.history[-1].manifests_ref
+            assert ref and await kube.get("v1", "Secret", ref, namespace) is not None
+            assert await target.get("v1", "Secret", ref, namespace) is None
+            # An edit on the spoke by another writer: the hub's controller sees it.
+            started = time.monotonic()
+            await target.apply(
+                configmap("settings", {"mode": "green"}, namespace=namespace),
+                field_manager="kubectl-edit",
+                force=True,
+            )
+
+            async def drifted() -> Any:
+                found = await get_app(kube, namespace, "web")
+                resources = found.status.resources if found.status else ()
+                return next((r for r in resources if r.drift and r.drift_writer), None)
+
+            resource = await eventually(drifted, timeout=15, what="drift seen from the hub")
+            print(f"spoke edit -> drift on the hub: {time.monotonic() - started:.2f} s")
+            assert resource.drift == ("/data/mode",)
+            assert (resource.drift_writer, resource.drift_cause) == ("kubectl-edit", "manual-edit")
+
+            # The spoke goes away: a reconcile says ClusterUnreachable, nothing is deleted.
+            await spoke.down()
+            await kube.patch(
+                "tether.dev/v1alpha1",
+                "Application",
+                "web",
+                {"metadata": {"annotations": {RECONCILE_REQUESTED_ANNOTATION: "after-down"}}},
+                namespace=namespace,
+                field_manager="test",
+            )
+
+            async def unreachable() -> Any:
+                found = await get_app(kube, namespace, "web")
+                conditions = found.status.conditions if found.status else ()
+                return next((c for c in conditions if c.type == "ClusterUnreachable"), None)
+
+            condition = await eventually(unreachable, timeout=60, what="ClusterUnreachable")
+            assert "unreachable" in condition.message
+
+            # Back: the watches reconnect and the next reconcile clears it by itself.
+            await spoke.up(timeout=120)
+
+            async def recovered() -> bool:
+                return await unreachable() is None
+
+            # No poke: the app is retried every few seconds while its cluster is away.
+            await eventually(recovered, timeout=60, interval=1, what="ClusterUnreachable cleared")
+            still = await target.get("v1", "ConfigMap", "settings", namespace)
+            assert still is not None  # nothing was pruned while it was away
+            assert "Traceback" not in proc.logs()
+    finally:
+        target.close()
+
+
+async def test_an_unregistered_destination_is_a_clear_condition_and_nothing_is_applied(
+    kubeconfig: str, kube: KubeClient, namespace: str, repo: GitopsRepo, tmp_path: Path
+) -> None:
+    repo.write({"web/settings.yaml": as_yaml(configmap("settings", {"mode": "blue"}))})
+    repo.commit("web settings")
+    app = application(
+        "web",
+        namespace,
+        repo.url,
+        "web",
+        destination={"name": "nowhere", "namespace": namespace},
+        syncPolicy={"automated": {}},
+    )
+    await create_app(kube, app)
+    with ControllerProcess(kubeconfig, namespace, tmp_path):
+
+        async def refused() -> Any:
+            found = await get_app(kube, namespace, "web")
+            conditions = found.status.conditions if found.status else ()
+            return next((c for c in conditions if c.type == "ComparisonError"), None)
+
+        condition = await eventually(refused, timeout=30, what="ComparisonError")
+        assert "destination nowhere: no cluster registered by that name" in condition.message
+        assert await kube.get("v1", "ConfigMap", "settings", namespace) is None

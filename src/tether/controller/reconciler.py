@@ -43,10 +43,10 @@ from tether.engine.apps import (
     mark_invalid_spec,
     write_status,
 )
-from tether.engine.compare import Comparison, Engine, compare, now_rfc3339
+from tether.engine.compare import Comparison, Engine, compare, failed_comparison, now_rfc3339
 from tether.engine.events import NORMAL, WARNING, record_event
 from tether.engine.sync import SyncInProgress, SyncRefused, SyncRequest, sync_app
-from tether.errors import ConditionNotMet, InputError, TetherError
+from tether.errors import ConditionNotMet, InputError, TetherError, UnreachableError
 from tether.kube.cache import owner_app
 from tether.model.application import (
     API_GROUP,
@@ -63,6 +63,7 @@ from tether.model.keys import ResourceKey, resource_version_of
 from tether.model.project import PROJECT_KIND
 
 from .conditions import condition_events, controller_conditions, drift_events, source_condition
+from .destinations import Destinations
 from .memory import AppMemory
 from .notifications import controller_sync_event, observed_events, refused_event
 from .operations import record_refusal, recover_operation
@@ -75,6 +76,9 @@ log = logging.getLogger(__name__)
 AppKey = tuple[str, str]  # (namespace, name)
 RUNNING_RECHECK = 2.0  # seconds between looks at a sync someone else is running
 CACHE_MAINTENANCE = 60.0  # seconds between tree evictions / cache measurements
+
+
+UNREACHABLE_RECHECK = 5.0  # seconds before an app whose cluster did not answer is retried
 
 
 @dataclass
@@ -105,6 +109,9 @@ class Controller:
         self._reconciled = 0  # apps compared so far (the first pass settles the heap)
         self.cache_bytes: dict[str, int] = {}
         self.notify: Callable[[NotificationEvent, Application], None] = lambda _e, _a: None
+        self.destinations = Destinations(
+            engine, options.app_namespace or DEFAULT_APP_NAMESPACE, self._on_event
+        )
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -134,6 +141,7 @@ class Controller:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             self.queue.close()
+            await self.destinations.close()
 
     @property
     def ready(self) -> bool:
@@ -316,6 +324,11 @@ class Controller:
                 self._reconciled += 1 if self._owns(key) else 0
             except asyncio.CancelledError:
                 raise
+            except UnreachableError as exc:
+                # A cluster that does not answer is asked again soon, not with a backoff
+                # of minutes: its apps recover by themselves once it is back.
+                self.queue.add_after(key, UNREACHABLE_RECHECK)
+                log.warning("reconcile %s/%s: %s (retry in %gs)", *key, exc, UNREACHABLE_RECHECK)
             except TetherError as exc:
                 delay = self.queue.add_rate_limited(key)
                 log.warning("reconcile %s/%s: %s (retry in %.1fs)", *key, exc, delay)
@@ -376,7 +389,13 @@ class Controller:
                 await self.sources.fetch(app)
             except TetherError as exc:
                 log.warning("fetch %s: %s", url, exc)  # recorded; the compare goes on
-        comparison = await compare(self.engine, app, fetch=False)
+        try:
+            engine = await self.destinations.engine_for(app)
+        except TetherError as exc:
+            unreachable = isinstance(exc, UnreachableError)
+            comparison = failed_comparison(app, exc, cluster_unreachable=unreachable)
+        else:
+            comparison = await compare(engine, app, fetch=False)
         if memory.heal_check is not None:
             check_heal(memory, comparison)
         for obj in comparison.desired:
@@ -475,7 +494,8 @@ class Controller:
             planned: Comparison | None = None if self._sync_slots.locked() else comparison
             async with self._sync_slots:
                 await record_event(self.engine.kube, app, NORMAL, reason, decision.reason)
-                result = await sync_app(self.engine, app, request, comparison=planned)
+                engine = await self.destinations.engine_for(app)
+                result = await sync_app(engine, app, request, comparison=planned)
             if decision.action is Action.SELF_HEAL:
                 memory.heal_check = (dict(result.stored_versions), result.revision)
             self.counters.syncs[(*key, OperationPhase.SUCCEEDED.value)] += 1

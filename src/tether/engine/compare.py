@@ -31,11 +31,12 @@ from tether.core.status import (
     failed_status,
 )
 from tether.core.undeclared import strict_in_annotations
-from tether.errors import InputError, TetherError
+from tether.errors import InputError, TetherError, UnreachableError
 from tether.git import GitCredentials
 from tether.kube import KubeClient
 from tether.model.application import (
     CONDITION_ADOPTION_REQUIRED,
+    CONDITION_CLUSTER_UNREACHABLE,
     CONDITION_EMPTY_RENDER,
     CONDITION_HISTORY_REWRITTEN,
     CONDITION_PROJECT_VIOLATION,
@@ -155,11 +156,30 @@ async def compare(
             events=events,
         )
     except TetherError as exc:
-        result.error = exc
-        condition = CONDITION_PROJECT_VIOLATION if isinstance(exc, ProjectViolation) else None
-        result.status = failed_status(
-            app.status, message=_one_line(exc), now=now_rfc3339(), condition=condition
-        )
+        remote = engine.hub is not None and isinstance(exc, UnreachableError)
+        return failed_comparison(app, exc, result, cluster_unreachable=remote)
+    return result
+
+
+def failed_comparison(
+    app: Application,
+    error: TetherError,
+    result: Comparison | None = None,
+    *,
+    cluster_unreachable: bool = False,
+) -> Comparison:
+    """A compare that could not be made: the error, and a status that says why (with
+    ProjectViolation or ClusterUnreachable as its own condition)."""
+    result = result or Comparison(app, None)
+    result.error = error
+    condition = None
+    if isinstance(error, ProjectViolation):
+        condition = CONDITION_PROJECT_VIOLATION
+    elif cluster_unreachable:
+        condition = CONDITION_CLUSTER_UNREACHABLE
+    result.status = failed_status(
+        app.status, message=_one_line(error), now=now_rfc3339(), condition=condition
+    )
     return result
 
 
@@ -386,7 +406,7 @@ async def _render_request(
     jsonnet = directory.jsonnet if directory else None
     age_key = None
     if source.decryption is not None:
-        age_key = await _age_key(engine.kube, app)
+        age_key = await _age_key(engine.home_kube, app)
     # A chart sees the target cluster's version and APIs (cached, part of the cache key).
     kube_version: str | None = None
     api_versions: tuple[str, ...] = ()

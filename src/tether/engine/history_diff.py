@@ -21,7 +21,7 @@ async def history_entry_diff(engine: Engine, app: Application, entry_id: int) ->
     """
     try:
         entry = find_entry(app, entry_id)
-        manifests = await load_manifests(engine.kube, app, entry_id)
+        manifests = await load_manifests(engine.home_kube, app, entry_id)
     except TetherError as exc:
         message = exc.message.splitlines()[0] if exc.message else str(exc)
         return AppDriftView(app.namespace, app.name, None, "Unknown", (), message)

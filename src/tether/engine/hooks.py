@@ -178,7 +178,7 @@ async def watch_earlier_hook_kinds(engine: Engine, app: Application) -> None:
         if seen in observer.history_read:
             continue
         try:
-            manifests = await load_manifests(engine.kube, app, entry.id)
+            manifests = await load_manifests(engine.home_kube, app, entry.id)
         except TetherError:
             continue  # best effort: an unreadable entry names no kinds
         observer.history_read.add(seen)

@@ -203,7 +203,7 @@ async def finish_operation(
         else:
             health = await _health_now(engine, current, manifests, result.stored_versions)
         _, stored = await append_history(
-            engine.kube,
+            engine.home_kube,
             engine.apps,
             current,
             revision=result.revision,

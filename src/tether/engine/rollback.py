@@ -62,9 +62,9 @@ async def rollback_app(
                 " revision right after a rollback",
                 hint="pass --disable-auto-sync (re-enable later with tether app set)",
             )
-        app = await set_sync_policy(engine.kube, app.namespace, app.name, automated=False)
+        app = await set_sync_policy(engine.home_kube, app.namespace, app.name, automated=False)
         progress(f"auto-sync of {app.name} disabled")
-    manifests = await load_manifests(engine.kube, app, entry.id)
+    manifests = await load_manifests(engine.home_kube, app, entry.id)
     plan = plan_sync(manifests, [], prune=False)
     result = await run_operation(
         engine,
@@ -86,7 +86,7 @@ async def rollback_app(
     if make_revert and head != entry.revision:
         report.revert = await revert_apps(
             engine,
-            [await get_app(engine.kube, app.namespace, app.name)],
+            [await get_app(engine.home_kube, app.namespace, app.name)],
             RevertSelection(range=f"{entry.revision}..{head}"),
             identity=identity,
             initiated_by=initiated_by,
@@ -111,7 +111,7 @@ def _choose(app: Application, entry_id: int | None) -> HistoryEntry:
 async def _mark_break_glass(
     engine: Engine, app: Application, entry: HistoryEntry, follow_up: str
 ) -> None:
-    current = await get_app(engine.kube, app.namespace, app.name)
+    current = await get_app(engine.home_kube, app.namespace, app.name)
     now = now_rfc3339()
     message = (
         f"rolled back to history {entry.id} ({entry.revision[:8]}) outside Git;"

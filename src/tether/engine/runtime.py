@@ -7,6 +7,7 @@ Shared by the CLI (one command) and the controller (one long-running process).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import hashlib
 import time
@@ -149,11 +150,44 @@ class Engine:
     app_store: ApplicationStore | None = None
     # How many comparisons this engine ran (a reconcile is meant to compare once).
     compares: int = 0
+    # The cluster the Applications live in (their status, Events, history and credential
+    # Secrets, Projects, health rules) when `kube`/`cache` are another, destination
+    # cluster's (for_destination); None: the same cluster.
+    hub: KubeClient | None = None
+    hub_cache: LiveCache | None = None
+
+    @property
+    def home_kube(self) -> KubeClient:
+        """Where the Applications and what belongs to them live (the hub)."""
+        return self.hub if self.hub is not None else self.kube
+
+    @property
+    def home_cache(self) -> LiveCache:
+        return self.hub_cache if self.hub_cache is not None else self.cache
+
+    def for_destination(self, kube: KubeClient, cache: LiveCache) -> Engine:
+        """An engine that applies to, watches and discovers another cluster, while the
+        Applications, their history and credentials stay in this one's. Git mirrors,
+        renders, the evaluator and the credential caches are shared."""
+        return dataclasses.replace(
+            self,
+            kube=kube,
+            cache=cache,
+            hub=self.home_kube,
+            hub_cache=self.home_cache,
+            app_store=self.apps,
+            predictions=PredictionCache(),
+            _facts=None,
+            _facts_lock=asyncio.Lock(),
+            _facts_watching=False,
+            _facts_changed_at=0.0,
+            compares=0,
+        )
 
     @property
     def apps(self) -> ApplicationStore:
         if self.app_store is None:
-            self.app_store = ClusterApplicationStore(self.kube)
+            self.app_store = ClusterApplicationStore(self.home_kube)
         return self.app_store
 
     def writer_for(self, app: Application) -> KubeClient:
@@ -181,14 +215,14 @@ class Engine:
         """The app's Project, read (through the watch cache) from the project namespace;
         the built-in default when the app names `default` and none exists."""
         try:
-            await self.cache.watch_kind(API_VERSION, PROJECT_KIND)
+            await self.home_cache.watch_kind(API_VERSION, PROJECT_KIND)
         except ClusterError as exc:
             if exc.status != 404:
                 raise
             raw = None  # the Project CRD is not installed: no Project exists
         else:
             key = ResourceKey(API_GROUP, PROJECT_KIND, self.project_namespace, app.spec.project)
-            raw = self.cache.get(key)
+            raw = self.home_cache.get(key)
         if raw is not None:
             return Project.from_dict(raw)
         if app.spec.project == DEFAULT_PROJECT:
@@ -271,8 +305,10 @@ class Engine:
         return rules
 
     async def _namespace_health_rules(self, namespace: str) -> list[CustomHealthRule]:
-        await self.cache.watch_kind("v1", "ConfigMap")
-        config = self.cache.get(ResourceKey("", "ConfigMap", namespace, HEALTH_RULES_CONFIGMAP))
+        await self.home_cache.watch_kind("v1", "ConfigMap")
+        config = self.home_cache.get(
+            ResourceKey("", "ConfigMap", namespace, HEALTH_RULES_CONFIGMAP)
+        )
         version = str(((config or {}).get("metadata") or {}).get("resourceVersion", ""))
         cached = self._health_rules.get(namespace)
         if cached is not None and cached[0] == version:
@@ -292,7 +328,7 @@ class Engine:
         if secrets is None:
             secrets = []
             try:
-                items = await self.kube.list(
+                items = await self.home_kube.list(
                     "v1", "Secret", app.namespace, label_selector=REPOSITORY_SECRET_SELECTOR
                 )
             except ClusterError:

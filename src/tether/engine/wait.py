@@ -34,7 +34,7 @@ async def wait_for_apps(
         for i, app in enumerate(current):
             result = await refresh(engine, app, fetch=first)
             if result.status is not None:
-                current[i] = await get_app(engine.kube, app.namespace, app.name)
+                current[i] = await get_app(engine.home_kube, app.namespace, app.name)
             reason = not_ready(result, want_sync, want_health)
             if reason:
                 waiting.append(f"{app.name}: {reason}")

@@ -99,6 +99,7 @@ CONDITION_SELF_HEAL_FAILING = "SelfHealFailing"
 CONDITION_WAITING_FOR_DEPENDENCIES = "WaitingForDependencies"
 CONDITION_SYNC_ERROR = "SyncError"
 CONDITION_PROJECT_VIOLATION = "ProjectViolation"
+CONDITION_CLUSTER_UNREACHABLE = "ClusterUnreachable"  # a registered destination does not answer
 CONDITION_ADOPTION_REQUIRED = "AdoptionRequired"
 CONDITION_COMPARISON_ERROR = "ComparisonError"
 CONDITION_SHARED_RESOURCE = "SharedResource"
@@ -471,6 +472,7 @@ def parse_status(fields: Fields) -> ApplicationStatus:
 __all__ = [
     "CONDITION_ADOPTION_REQUIRED",
     "CONDITION_BREAK_GLASS",
+    "CONDITION_CLUSTER_UNREACHABLE",
     "CONDITION_COMPARISON_ERROR",
     "CONDITION_EMPTY_RENDER",
     "CONDITION_HISTORY_REWRITTEN",
