@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -43,6 +44,16 @@ def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
+def register(
+    kubeconfig: str, namespace: str, spoke: LocalCluster, tmp_path: Path
+) -> subprocess.CompletedProcess[str]:
+    """`tether cluster add spoke` on the hub (the session's cluster)."""
+    args = ("-n", namespace, "cluster", "add", "spoke", "--kubeconfig", str(spoke.kubeconfig))
+    added = tether(kubeconfig, *args, cache=tmp_path)
+    assert added.returncode == 0, added.stderr
+    return added
+
+
 def listed(kubeconfig: str, namespace: str, tmp_path: Path) -> dict[str, dict[str, Any]]:
     result = tether(kubeconfig, "-n", namespace, "cluster", "list", "-o", "json", cache=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -52,18 +63,7 @@ def listed(kubeconfig: str, namespace: str, tmp_path: Path) -> dict[str, dict[st
 async def test_register_a_spoke_and_list_every_registration(
     kubeconfig: str, kube: KubeClient, namespace: str, spoke: LocalCluster, tmp_path: Path
 ) -> None:
-    added = tether(
-        kubeconfig,
-        "-n",
-        namespace,
-        "cluster",
-        "add",
-        "spoke",
-        "--kubeconfig",
-        str(spoke.kubeconfig),
-        cache=tmp_path,
-    )
-    assert added.returncode == 0, added.stderr
+    added = register(kubeconfig, namespace, spoke, tmp_path)
     assert f"Secret {namespace}/cluster-spoke" in added.stderr + added.stdout
     registered = await kube.get("v1", "Secret", "cluster-spoke", namespace)
     assert registered is not None
@@ -133,18 +133,7 @@ async def test_the_hub_controller_deploys_to_a_spoke_and_sees_its_drift(
     repo: GitopsRepo,
     tmp_path: Path,
 ) -> None:
-    added = tether(
-        kubeconfig,
-        "-n",
-        namespace,
-        "cluster",
-        "add",
-        "spoke",
-        "--kubeconfig",
-        str(spoke.kubeconfig),
-        cache=tmp_path,
-    )
-    assert added.returncode == 0, added.stderr
+    register(kubeconfig, namespace, spoke, tmp_path)
     target = KubeClient.from_kubeconfig(str(spoke.kubeconfig))
     try:
         await ensure_namespace(target, namespace)  # the default project: the app's own
