@@ -246,3 +246,9 @@ async def test_an_unregistered_destination_is_a_clear_condition_and_nothing_is_a
         condition = await eventually(refused, timeout=30, what="ComparisonError")
         assert "destination nowhere: no cluster registered by that name" in condition.message
         assert await kube.get("v1", "ConfigMap", "settings", namespace) is None
+    # The CLI acts on its kubeconfig's cluster only: it refuses, it does not apply here.
+    for command in (("app", "diff", "web"), ("app", "sync", "web")):
+        refused = tether(kubeconfig, "-n", namespace, *command, cache=tmp_path)
+        assert refused.returncode == 2, refused.stderr
+        assert "Application web deploys to cluster nowhere" in refused.stderr
+    assert await kube.get("v1", "ConfigMap", "settings", namespace) is None

@@ -14,6 +14,7 @@ import yaml
 from tether.errors import InputError
 from tether.model.cluster import (
     ClusterPolicy,
+    deploys_elsewhere,
     is_cluster_secret,
     parse_cluster_secret,
     parse_kubeconfig_secret,
@@ -164,3 +165,21 @@ def test_an_allowed_exec_kubeconfig_keeps_its_command() -> None:
     )
     access = parse_kubeconfig_secret(secret, None, ClusterPolicy(allow_exec=True))
     assert access.exec_command == ("aws", "eks", "get-token")
+
+
+@pytest.mark.parametrize(
+    ("name", "server", "elsewhere"),
+    [
+        (None, None, False),
+        ("in-cluster", None, False),
+        (None, "https://kubernetes.default.svc", False),
+        (None, "https://kubernetes.default.svc:443/", False),
+        (None, "https://127.0.0.1:6443/", False),  # the engine's own server
+        ("spoke", None, True),
+        (None, "https://10.0.0.2:6443", True),
+    ],
+)
+def test_which_destinations_are_another_cluster(
+    name: str | None, server: str | None, elsewhere: bool
+) -> None:
+    assert deploys_elsewhere(name, server, "https://127.0.0.1:6443") is elsewhere

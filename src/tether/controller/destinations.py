@@ -23,13 +23,12 @@ from tether.model.application import Application
 from tether.model.cluster import (
     ClusterAccess,
     ClusterPolicy,
+    deploys_elsewhere,
     is_cluster_secret,
     parse_cluster_secret,
     select_cluster,
 )
 
-IN_CLUSTER_SERVERS = ("https://kubernetes.default.svc", "https://kubernetes.default.svc:443")
-IN_CLUSTER_NAME = "in-cluster"  # Argo CD's name for the cluster it runs in
 CLUSTER_SECONDS = 10.0
 
 Listener = Callable[[str, dict[str, Any]], None]
@@ -54,10 +53,7 @@ class Destinations:
 
     def is_local(self, app: Application) -> bool:
         destination = app.spec.destination
-        if destination.name:
-            return destination.name == IN_CLUSTER_NAME
-        server = (destination.server or "").rstrip("/")
-        return not server or server in IN_CLUSTER_SERVERS or server == self.engine.kube.server
+        return not deploys_elsewhere(destination.name, destination.server, self.engine.kube.server)
 
     async def engine_for(self, app: Application) -> Engine:
         if self.is_local(app):

@@ -32,6 +32,8 @@ TETHER_CLUSTER_LABEL = "tether.dev/secret-type"
 ARGOCD_CLUSTER_LABEL = "argocd.argoproj.io/secret-type"
 CLUSTER_SECRET_TYPE = "cluster"
 KUBECONFIG_KEYS = ("value", "value.yaml")
+IN_CLUSTER_SERVERS = ("https://kubernetes.default.svc", "https://kubernetes.default.svc:443")
+IN_CLUSTER_NAME = "in-cluster"  # Argo CD's name for the cluster it runs in
 MAX_KUBECONFIG_BYTES = 256 * 1024
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -214,6 +216,15 @@ def parse_kubeconfig_secret(
     )
 
 
+def deploys_elsewhere(name: str | None, server: str | None, own_server: str) -> bool:
+    """Whether a destination (name or server) is another cluster than `own_server`'s:
+    none given, `in-cluster`, the in-cluster service URL or that very server are not."""
+    if name:
+        return name != IN_CLUSTER_NAME
+    wanted = (server or "").rstrip("/")
+    return bool(wanted) and wanted not in IN_CLUSTER_SERVERS and wanted != own_server.rstrip("/")
+
+
 def select_cluster(
     registered: list[ClusterAccess], *, server: str = "", name: str = ""
 ) -> ClusterAccess | None:
@@ -226,9 +237,12 @@ def select_cluster(
 
 __all__ = [
     "ARGOCD_CLUSTER_LABEL",
+    "IN_CLUSTER_NAME",
+    "IN_CLUSTER_SERVERS",
     "TETHER_CLUSTER_LABEL",
     "ClusterAccess",
     "ClusterPolicy",
+    "deploys_elsewhere",
     "is_cluster_secret",
     "parse_cluster_secret",
     "parse_kubeconfig_secret",
