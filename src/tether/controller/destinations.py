@@ -12,6 +12,7 @@ reason (nothing is synced, nothing pruned); so does one whose watches lost conta
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
@@ -30,6 +31,7 @@ from tether.model.cluster import (
 )
 
 CLUSTER_SECONDS = 10.0
+CONTACT_CHECK_SECONDS = 2.0  # between looks at the destination clusters' watches
 
 Listener = Callable[[str, dict[str, Any]], None]
 
@@ -50,6 +52,7 @@ class Destinations:
         self._problems: dict[str, str] = {}  # cluster name -> why its Secret is refused
         self._read_at = -CLUSTER_SECONDS
         self._engines: dict[str, tuple[ClusterAccess, Engine]] = {}
+        self._connected: dict[str, bool] = {}  # cluster name -> in contact at the last look
 
     def is_local(self, app: Application) -> bool:
         destination = app.spec.destination
@@ -112,6 +115,35 @@ class Destinations:
                 problems[str(name)] = exc.message.splitlines()[0]
         self._registered, self._problems = registered, problems
         self._read_at = time.monotonic()
+
+    def contact_changed(self) -> list[ClusterAccess]:
+        """The clusters whose watches lost or regained contact since the last call: their
+        apps are reconciled at once (ClusterUnreachable set or cleared) rather than at
+        their next event."""
+        changed = []
+        for access, engine in self._engines.values():
+            now = engine.cache.connected
+            if self._connected.get(access.name, True) != now:
+                changed.append(access)
+            self._connected[access.name] = now
+        return changed
+
+    async def watch_contact(
+        self, apps: Callable[[], list[Application]], enqueue: Callable[[tuple[str, str]], None]
+    ) -> None:
+        """Reconcile the apps of a cluster as soon as its watches lose or regain contact."""
+        while True:
+            await asyncio.sleep(CONTACT_CHECK_SECONDS)
+            for access in self.contact_changed():
+                for app in apps():
+                    if self.targets(app, access):
+                        enqueue((app.namespace, app.name))
+
+    def targets(self, app: Application, access: ClusterAccess) -> bool:
+        destination = app.spec.destination
+        if destination.name:
+            return destination.name == access.name
+        return (destination.server or "").rstrip("/") == access.server
 
     async def close(self) -> None:
         for _, engine in self._engines.values():

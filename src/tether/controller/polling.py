@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 
 from tether.engine.compare import Engine
 from tether.errors import TetherError
+from tether.git import GitRepos
 from tether.model.application import Application
 
 log = logging.getLogger(__name__)
@@ -111,3 +112,31 @@ class SourcePoller:
 
 def _jittered(interval: float) -> float:
     return interval * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
+
+
+CACHE_MAINTENANCE = 60.0  # seconds between tree evictions / cache measurements
+
+
+async def maintain_caches(
+    repos: GitRepos,
+    apps: Callable[[], list[Application]],
+    measured: Callable[[dict[str, int]], None],
+) -> None:
+    """Every CACHE_MAINTENANCE seconds: evict extracted trees no app references (LRU
+    past the size cap) and measure the caches for `tether_cache_bytes`."""
+    while True:
+        keep = {
+            revision
+            for app in apps()
+            for revision in (
+                app.status.sync.revision if app.status else None,
+                *((e.revision for e in app.status.history) if app.status else ()),
+            )
+            if revision
+        }
+        try:
+            await repos.prune_trees(keep=keep)
+            measured(await asyncio.to_thread(repos.cache_bytes))
+        except (OSError, TetherError) as exc:
+            log.warning("cache maintenance: %s", exc)
+        await asyncio.sleep(CACHE_MAINTENANCE)

@@ -67,7 +67,7 @@ from .destinations import Destinations
 from .memory import AppMemory
 from .notifications import controller_sync_event, observed_events, refused_event
 from .operations import record_refusal, recover_operation
-from .polling import SourcePoller
+from .polling import SourcePoller, maintain_caches
 from .queue import WorkQueue
 from .selfheal import check_heal
 
@@ -75,7 +75,6 @@ log = logging.getLogger(__name__)
 
 AppKey = tuple[str, str]  # (namespace, name)
 RUNNING_RECHECK = 2.0  # seconds between looks at a sync someone else is running
-CACHE_MAINTENANCE = 60.0  # seconds between tree evictions / cache measurements
 
 
 UNREACHABLE_RECHECK = 5.0  # seconds before an app whose cluster did not answer is retried
@@ -131,13 +130,19 @@ class Controller:
             for i in range(self.options.workers)
         ]
         poller = asyncio.create_task(self.sources.run(), name="git-poller")
-        janitor = asyncio.create_task(self.maintain_caches(), name="cache-maintenance")
+        janitor = asyncio.create_task(
+            maintain_caches(self.engine.repos, self._apps, self._measured),
+            name="cache-maintenance",
+        )
+        watchdog = asyncio.create_task(
+            self.destinations.watch_contact(self._apps, self._enqueue), name="destinations"
+        )
         try:
-            await asyncio.gather(*workers, poller, janitor)
+            await asyncio.gather(*workers, poller, janitor, watchdog)
         finally:
-            for task in [*workers, poller, janitor, *self._tasks]:
+            for task in [*workers, poller, janitor, watchdog, *self._tasks]:
                 task.cancel()
-            for task in [*workers, poller, janitor, *self._tasks]:
+            for task in [*workers, poller, janitor, watchdog, *self._tasks]:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             self.queue.close()
@@ -285,26 +290,8 @@ class Controller:
         apps = [a for a in self._apps() if self._owns((a.namespace, a.name))]
         return snapshot(apps, self.counters, self.cache_bytes)
 
-    async def maintain_caches(self) -> None:
-        """Every CACHE_MAINTENANCE seconds: evict extracted trees no app references (LRU
-        past the size cap) and measure the caches for `tether_cache_bytes`."""
-        repos = self.engine.repos
-        while True:
-            keep = {
-                revision
-                for app in self._apps()
-                for revision in (
-                    app.status.sync.revision if app.status else None,
-                    *((e.revision for e in app.status.history) if app.status else ()),
-                )
-                if revision
-            }
-            try:
-                await repos.prune_trees(keep=keep)
-                self.cache_bytes = await asyncio.to_thread(repos.cache_bytes)
-            except (OSError, TetherError) as exc:
-                log.warning("cache maintenance: %s", exc)
-            await asyncio.sleep(CACHE_MAINTENANCE)
+    def _measured(self, sizes: dict[str, int]) -> None:
+        self.cache_bytes = sizes
 
     # -- workers -----------------------------------------------------------------------
 
