@@ -446,6 +446,7 @@ async def test_metrics_families_and_deleted_apps_disappear(
             f'namespace="{namespace}"',
             f'repo="{repo.url}"',
             f'dest_namespace="{namespace}"',
+            'cluster="in-cluster"',
             'sync_status="Synced"',
             'health_status="Healthy"',
             'autosync_enabled="true"',

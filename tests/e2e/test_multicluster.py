@@ -10,6 +10,7 @@ import base64
 import json
 import subprocess
 import time
+import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,11 @@ async def spoke(tmp_path: Path) -> AsyncIterator[LocalCluster]:
 
 def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
+
+
+def scrape(proc: ControllerProcess) -> str:
+    with urllib.request.urlopen(proc.metrics_url + "/metrics", timeout=10) as response:
+        return str(response.read().decode())
 
 
 def register(
@@ -159,6 +165,8 @@ async def test_the_hub_controller_deploys_to_a_spoke_and_sees_its_drift(
                 )
 
             await eventually(synced, timeout=90, what="web Synced+Healthy on the spoke")
+            info = [x for x in scrape(proc).splitlines() if x.startswith("tether_app_info{")]
+            assert any('cluster="spoke"' in x and 'name="web"' in x for x in info), info
             on_spoke = await target.get("v1", "ConfigMap", "settings", namespace)
             assert on_spoke is not None and on_spoke["data"] == {"mode": "blue"}
             # Nothing of the app on the hub: the object lives on the spoke only; the

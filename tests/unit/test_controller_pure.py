@@ -115,6 +115,7 @@ def test_app_sample_and_histogram() -> None:
     assert sample.autosync_enabled and not sample.suspended
     assert sample.break_glass_active and sample.history_rewritten
     assert sample.dest_namespace == "prod"
+    assert sample.cluster == "in-cluster"  # no destination name or server
 
     histogram = DurationHistogram(buckets=(0.1, 1.0))
     for seconds in (0.05, 0.5, 5.0):

@@ -32,6 +32,7 @@ class AppSample:
     name: str
     repo: str
     dest_namespace: str
+    cluster: str  # the destination cluster: its name, its server, or "in-cluster"
     sync_status: str
     health_status: str
     autosync_enabled: bool
@@ -56,6 +57,9 @@ def app_sample(app: Application) -> AppSample:
         name=app.name,
         repo=display_url(app.spec.source.repo_url),
         dest_namespace=app.spec.destination.namespace or "",
+        cluster=app.spec.destination.name
+        or display_url(app.spec.destination.server or "")
+        or "in-cluster",
         sync_status=status.sync.status.value,
         health_status=status.health.status.value,
         autosync_enabled=app.auto_sync_enabled,
