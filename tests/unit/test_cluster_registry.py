@@ -183,3 +183,13 @@ def test_which_destinations_are_another_cluster(
     name: str | None, server: str | None, elsewhere: bool
 ) -> None:
     assert deploys_elsewhere(name, server, "https://127.0.0.1:6443") is elsewhere
+
+
+def test_a_server_with_credentials_in_it_is_refused() -> None:
+    secret = cluster_secret("tether.dev/secret-type", {}, server="https://admin:pw@10.0.0.2:6443")
+    with pytest.raises(InputError, match="`server` holds credentials") as raised:
+        parse_cluster_secret(secret, STRICT)
+    assert "pw" not in raised.value.message
+    # Without userinfo the same Secret is fine.
+    fine = cluster_secret("tether.dev/secret-type", {}, server="https://10.0.0.2:6443")
+    assert parse_cluster_secret(fine, STRICT).server == "https://10.0.0.2:6443"

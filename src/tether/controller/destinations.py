@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from tether.engine.clusters import cluster_secrets
 from tether.engine.compare import Engine
 from tether.errors import InputError, TetherError, UnreachableError
 from tether.kube import KubeClient, LiveCache
@@ -25,7 +26,6 @@ from tether.model.cluster import (
     ClusterAccess,
     ClusterPolicy,
     deploys_elsewhere,
-    is_cluster_secret,
     parse_cluster_secret,
     select_cluster,
 )
@@ -103,11 +103,8 @@ class Destinations:
         )
 
     async def _read(self) -> None:
-        secrets = await self.engine.home_kube.list("v1", "Secret", self.namespace)
         registered, problems = [], {}
-        for secret in secrets:
-            if not is_cluster_secret(secret):
-                continue
+        for secret in await cluster_secrets(self.engine.home_kube, self.namespace):
             try:
                 registered.append(parse_cluster_secret(secret, self.policy))
             except TetherError as exc:

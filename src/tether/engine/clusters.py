@@ -14,10 +14,10 @@ from tether.errors import ConditionNotMet, TetherError
 from tether.kube import KubeClient
 from tether.model.application import Application
 from tether.model.cluster import (
+    CLUSTER_SECRET_SELECTORS,
     TETHER_CLUSTER_LABEL,
     ClusterAccess,
     ClusterPolicy,
-    is_cluster_secret,
     parse_cluster_secret,
 )
 
@@ -38,9 +38,7 @@ class ClusterRow:
     problem: str  # why it is unusable or unreachable ("" when fine)
 
 
-async def add_cluster(
-    hub: KubeClient, namespace: str, name: str, target: KubeClient, *, upsert: bool = True
-) -> str:
+async def add_cluster(hub: KubeClient, namespace: str, name: str, target: KubeClient) -> str:
     """Make `tether-manager` on `target` (cluster-admin, as Argo CD's argocd-manager),
     wait for its token, and write the hub's cluster Secret `cluster-NAME`. Returns the
     Secret's name. The token never leaves the two API servers."""
@@ -117,8 +115,18 @@ async def cluster_rows(
     hub: KubeClient, namespace: str, apps: list[Application], policy: ClusterPolicy
 ) -> list[ClusterRow]:
     """Every registration in `namespace` (tether's and Argo CD's label), probed now."""
-    secrets = [s for s in await hub.list("v1", "Secret", namespace) if is_cluster_secret(s)]
+    secrets = await cluster_secrets(hub, namespace)
     return list(await asyncio.gather(*(_row(s, apps, policy) for s in secrets)))
+
+
+async def cluster_secrets(hub: KubeClient, namespace: str) -> list[dict[str, Any]]:
+    """The cluster Secrets of `namespace`, tether's and Argo CD's, listed by their label
+    (not every Secret: history Secrets hold whole manifests)."""
+    found: dict[str, dict[str, Any]] = {}
+    for selector in CLUSTER_SECRET_SELECTORS:
+        for secret in await hub.list("v1", "Secret", namespace, label_selector=selector):
+            found[str((secret.get("metadata") or {}).get("name", ""))] = secret
+    return [found[name] for name in sorted(found)]
 
 
 async def _row(
@@ -157,4 +165,4 @@ async def probe(access: ClusterAccess) -> tuple[str, str]:
         client.close()
 
 
-__all__ = ["ClusterRow", "add_cluster", "cluster_rows", "probe"]
+__all__ = ["ClusterRow", "add_cluster", "cluster_rows", "cluster_secrets", "probe"]

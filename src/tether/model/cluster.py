@@ -64,6 +64,13 @@ class ClusterAccess:
     source: str = ""  # "Secret NS/NAME", for messages
 
 
+# Label selectors for the two kinds of cluster Secret (a list by label fetches only them).
+CLUSTER_SECRET_SELECTORS = (
+    f"{TETHER_CLUSTER_LABEL}={CLUSTER_SECRET_TYPE}",
+    f"{ARGOCD_CLUSTER_LABEL}={CLUSTER_SECRET_TYPE}",
+)
+
+
 def is_cluster_secret(secret: Mapping[str, Any]) -> bool:
     labels = (secret.get("metadata") or {}).get("labels") or {}
     return CLUSTER_SECRET_TYPE in (
@@ -105,6 +112,9 @@ def parse_cluster_secret(secret: Mapping[str, Any], policy: ClusterPolicy) -> Cl
     server = values.get("server", "").strip()
     if not server.startswith("https://") and not server.startswith("http://"):
         raise InputError(f"{where}: `server` must be the cluster's https:// URL")
+    if "@" in server.split("://", 1)[1].split("/", 1)[0]:
+        # A server is shown by `cluster list`, in conditions and metrics: no userinfo.
+        raise InputError(f"{where}: `server` holds credentials; put them in `config`")
     name = values.get("name", "").strip() or server
     try:
         config = json.loads(values.get("config") or "{}")
@@ -237,6 +247,7 @@ def select_cluster(
 
 __all__ = [
     "ARGOCD_CLUSTER_LABEL",
+    "CLUSTER_SECRET_SELECTORS",
     "IN_CLUSTER_NAME",
     "IN_CLUSTER_SERVERS",
     "TETHER_CLUSTER_LABEL",
