@@ -21,6 +21,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.support.asgi import asgi_get
+
 from bench.common import machine
 from tether.core.drift_view import AppDriftView
 from tether.core.fleet import CommitView, EventRow
@@ -146,24 +148,8 @@ def made_by(deployment: dict[str, Any]) -> list[dict[str, Any]]:
 
 async def get(app: Any, path: str) -> tuple[int, int]:
     """One GET through the ASGI app; (status, body bytes)."""
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
-        "headers": [(b"host", b"127.0.0.1")], "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 80),
-    }  # fmt: skip
-    await app(scope, receive, send)
-    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
-    body = sum(len(m.get("body", b"")) for m in sent if m["type"] == "http.response.body")
-    return status, body
+    status, body, _ = await asgi_get(app, path)
+    return status, len(body)
 
 
 def timed(app: Any, path: str) -> tuple[float, int]:

@@ -45,9 +45,10 @@ from tether.core.drift_view import AppDriftView
 from tether.core.fleet import AppRow, CommitView, EventRow, app_row, deploy_duration, drifted
 from tether.core.resource_tree import TreeNode
 from tether.engine.dashboard_actions import ACTIONS, ActionRequest, ActionResult
+from tether.errors import TetherError
 from tether.kube.reviews import ReviewedUser
 from tether.model.application import Application
-from tether.model.urls import display_url
+from tether.model.urls import display_url, scrub_userinfo
 
 from .dashboard_auth import (
     SESSION_COOKIE,
@@ -410,6 +411,7 @@ def dashboard_app(
         guard.append(Middleware(ReadRateLimit, read_limit, SESSION_COOKIE, live))
     app = Starlette(
         middleware=guard,
+        exception_handlers={TetherError: _tether_error},
         routes=[
             Route("/", root),
             Route("/ui/", fleet),
@@ -442,6 +444,14 @@ def dashboard_app(
         ],
     )
     return app
+
+
+async def _tether_error(_: Request, exc: Exception) -> Response:
+    """A page that needed the cluster, Git or a review the API server would not give
+    says so in one line (503), never a bare 500, and no URL credentials in it."""
+    message = exc.message if isinstance(exc, TetherError) else str(exc)
+    first = scrub_userinfo(message.splitlines()[0]) if message else type(exc).__name__
+    return _secure(PlainTextResponse(f"not available now: {first}", status_code=503))
 
 
 async def _events(
