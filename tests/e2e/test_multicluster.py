@@ -44,6 +44,16 @@ def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
+async def auto_synced_app(kube: KubeClient, namespace: str, repo: GitopsRepo, cluster: str) -> None:
+    """App `web` (one ConfigMap, auto-sync) deploying to the cluster named `cluster`."""
+    repo.write({"web/settings.yaml": as_yaml(configmap("settings", {"mode": "blue"}))})
+    repo.commit("web settings")
+    destination = {"name": cluster, "namespace": namespace}
+    auto: dict[str, Any] = {"automated": {}}
+    app = application("web", namespace, repo.url, "web", destination=destination, syncPolicy=auto)
+    await create_app(kube, app)
+
+
 def scrape(proc: ControllerProcess) -> str:
     with urllib.request.urlopen(proc.metrics_url + "/metrics", timeout=10) as response:
         return str(response.read().decode())
@@ -142,17 +152,7 @@ async def test_the_hub_controller_deploys_to_a_spoke_and_sees_its_drift(
     target = KubeClient.from_kubeconfig(str(spoke.kubeconfig))
     try:
         await ensure_namespace(target, namespace)  # the default project: the app's own
-        repo.write({"web/settings.yaml": as_yaml(configmap("settings", {"mode": "blue"}))})
-        repo.commit("web settings")
-        app = application(
-            "web",
-            namespace,
-            repo.url,
-            "web",
-            destination={"name": "spoke", "namespace": namespace},
-            syncPolicy={"automated": {}},
-        )
-        await create_app(kube, app)
+        await auto_synced_app(kube, namespace, repo, "spoke")
         with ControllerProcess(kubeconfig, namespace, tmp_path) as proc:
 
             async def synced() -> bool:
@@ -227,17 +227,7 @@ async def test_the_hub_controller_deploys_to_a_spoke_and_sees_its_drift(
 async def test_an_unregistered_destination_is_a_clear_condition_and_nothing_is_applied(
     kubeconfig: str, kube: KubeClient, namespace: str, repo: GitopsRepo, tmp_path: Path
 ) -> None:
-    repo.write({"web/settings.yaml": as_yaml(configmap("settings", {"mode": "blue"}))})
-    repo.commit("web settings")
-    app = application(
-        "web",
-        namespace,
-        repo.url,
-        "web",
-        destination={"name": "nowhere", "namespace": namespace},
-        syncPolicy={"automated": {}},
-    )
-    await create_app(kube, app)
+    await auto_synced_app(kube, namespace, repo, "nowhere")
     with ControllerProcess(kubeconfig, namespace, tmp_path):
 
         async def refused() -> Any:
@@ -250,7 +240,7 @@ async def test_an_unregistered_destination_is_a_clear_condition_and_nothing_is_a
         assert await kube.get("v1", "ConfigMap", "settings", namespace) is None
     # The CLI acts on its kubeconfig's cluster only: it refuses, it does not apply here.
     for command in (("app", "diff", "web"), ("app", "sync", "web")):
-        refused = tether(kubeconfig, "-n", namespace, *command, cache=tmp_path)
-        assert refused.returncode == 2, refused.stderr
-        assert "Application web deploys to cluster nowhere" in refused.stderr
+        answer = tether(kubeconfig, "-n", namespace, *command, cache=tmp_path)
+        assert answer.returncode == 2, answer.stderr
+        assert "Application web deploys to cluster nowhere" in answer.stderr
     assert await kube.get("v1", "ConfigMap", "settings", namespace) is None

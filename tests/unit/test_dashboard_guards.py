@@ -96,14 +96,14 @@ def test_anything_else_as_a_revert_target_is_refused_not_guessed(target: str) ->
 def test_a_rollback_needs_the_name_typed_a_reason_and_an_entry() -> None:
     good = {"action": "rollback", "confirm": "web", "reason": "bad release", "entry": "3"}
     assert confirmation_missing(APP, asked_in(good), good) is None
-    request = request_as(asked_in(good), good, "alice")
+    request = request_as(asked_in(good), "alice")
     assert (request.entry_id, request.user, request.reason) == (3, "alice", "bad release")
     for slip in ({"confirm": "wbe"}, {"reason": " "}, {"entry": "latest"}):
         form = good | slip
         assert confirmation_missing(APP, asked_in(form), form) is not None
     # Only a rollback reads the entry.
     sync = {"action": "sync", "entry": "3"}
-    assert request_as(asked_in(sync), sync, "alice").entry_id is None
+    assert request_as(asked_in(sync), "alice").entry_id is None
 
 
 def test_every_action_needs_a_verb_and_only_previews_and_compares_need_just_get() -> None:

@@ -92,7 +92,10 @@ def _descend(
     if not uid or uid in seen or depth > MAX_DEPTH:
         return
     seen.add(uid)  # an owner-reference cycle (a hostile object can claim any owner) ends
-    made = sorted(children.get(uid, ()), key=_child_order)
+    # By kind, then newest first (the ReplicaSet of the current rollout on top), by name.
+    made = sorted(children.get(uid, ()), key=lambda o: _meta(o, "name"))
+    made.sort(key=lambda o: _meta(o, "creationTimestamp"), reverse=True)
+    made.sort(key=lambda o: str(o.get("kind", "")))
     for n, child in enumerate(made):
         if n == MAX_CHILDREN:
             last = rows[-1]
@@ -116,15 +119,8 @@ def _descend(
         _descend(child, children, depth + 1, rows, seen)
 
 
-def _child_order(obj: Mapping[str, Any]) -> tuple[str, str, str]:
-    meta = obj.get("metadata") or {}
-    # newest first: the ReplicaSet of the current rollout on top
-    created = str(meta.get("creationTimestamp") or "")
-    return (str(obj.get("kind", "")), _inverted(created), str(meta.get("name", "")))
-
-
-def _inverted(text: str) -> str:
-    return "".join(chr(0x10FFFF - ord(c)) for c in text)
+def _meta(obj: Mapping[str, Any], field: str) -> str:
+    return str((obj.get("metadata") or {}).get(field) or "")
 
 
 def _more(last: TreeNode, count: int, depth: int) -> TreeNode:

@@ -359,7 +359,7 @@ def dashboard_app(
         problem = confirmation_missing(app, asked, form)
         if problem is not None:
             return render("actions.html", 400, result=ActionResult(False, problem), **page)
-        result = await actions(app.namespace, app.name, request_as(asked, form, acting_as))
+        result = await actions(app.namespace, app.name, request_as(asked, acting_as))
         fresh = one(request) or app
         page |= {"app": fresh, "row": app_row(fresh)}
         return render("actions.html", result=result, **page)

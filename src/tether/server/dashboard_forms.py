@@ -4,6 +4,7 @@ confirmation a break-glass rollback needs."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from tether.engine.dashboard_actions import ActionRequest
@@ -15,11 +16,13 @@ COMMIT = re.compile(r"[0-9a-f]{7,40}")
 
 def asked_in(form: dict[str, str]) -> ActionRequest:
     """The form as a request, before who asks is known (the page shows it back)."""
+    action, entry = form.get("action", ""), form.get("entry", "")
     return ActionRequest(
-        action=form.get("action", ""),
+        action=action,
         user="",
         reason=form.get("reason", "").strip()[:200],
         prune=form.get("prune") == "on",
+        entry_id=int(entry) if action == "rollback" and entry.isdigit() else None,
         revert=_revert_selection(form),
     )
 
@@ -42,10 +45,9 @@ def confirmation_missing(
     """Why a break-glass rollback is not done: it asks for the app's name typed out and a
     reason, so nothing happens on a slip of the mouse. A revert target that is not a
     commit id is refused rather than read as `--to-last-healthy`."""
-    if asked.action == "rollback":
-        entry = form.get("entry", "")
-        if form.get("confirm", "") != app.name or not asked.reason or not entry.isdigit():
-            return "rollback not done: type the app's name and give a reason"
+    confirmed = form.get("confirm", "") == app.name and asked.reason and asked.entry_id is not None
+    if asked.action == "rollback" and not confirmed:
+        return "rollback not done: type the app's name and give a reason"
     target = form.get("target", "").strip()
     chosen = asked.revert.commit or asked.revert.range
     if asked.action in ("revert", "revert-preview") and target and not chosen:
@@ -53,16 +55,9 @@ def confirmation_missing(
     return None
 
 
-def request_as(asked: ActionRequest, form: dict[str, str], user: str) -> ActionRequest:
-    entry = form.get("entry", "")
-    return ActionRequest(
-        action=asked.action,
-        user=user,
-        reason=asked.reason,
-        prune=asked.prune,
-        entry_id=int(entry) if asked.action == "rollback" and entry.isdigit() else None,
-        revert=asked.revert,
-    )
+def request_as(asked: ActionRequest, user: str) -> ActionRequest:
+    """The request as it is run: by `user`."""
+    return dataclasses.replace(asked, user=user)
 
 
 __all__ = ["asked_in", "confirmation_missing", "request_as"]
