@@ -14,7 +14,7 @@ import pytest
 
 from tests.support.apps import application
 from tests.support.manifests import configmap
-from tether.controller.notifications import changed_objects, state_events, states_of
+from tether.controller.notifications import changed_objects, state_events, states_of, sync_event
 from tether.core.diff import compare_app
 from tether.core.notify_event import ChangedObject, DriftedObject, NotificationEvent, merge_drift
 from tether.core.notify_formats import alertmanager, discord, generic, msteams, slack
@@ -246,3 +246,29 @@ def test_states_are_announced_when_they_begin_and_end_and_not_at_first_sight() -
     _, again = state_events(app, now, app.status, "https://k8s")
     assert {e.trigger for e in again} == {Trigger.BREAK_GLASS, Trigger.HEALTH_DEGRADED}
     assert states_of(ApplicationStatus()) == {}
+
+
+def test_a_failed_self_heal_is_a_failed_sync_and_self_heal_failing_comes_from_the_condition() -> (
+    None
+):
+    app = app_with({"sync": {"status": "OutOfSync"}, "health": {"status": "Healthy"}})
+    common: dict[str, Any] = {
+        "message": "m",
+        "revision": "r",
+        "initiated_by": "controller/self-heal",
+        "diff": None,
+        "pruned": (),
+        "findings": (),
+        "cluster": "",
+    }
+    assert sync_event(app, succeeded=False, self_heal=True, **common).trigger is Trigger.SYNC_FAILED
+    assert sync_event(app, succeeded=True, self_heal=True, **common).trigger is Trigger.SELF_HEAL
+    failing = app_with(
+        {
+            "sync": {"status": "Synced"},
+            "health": {"status": "Healthy"},
+            "conditions": [{"type": "SelfHealFailing", "status": "True", "message": "undone"}],
+        }
+    )
+    assert failing.status is not None
+    assert Trigger.SELF_HEAL_FAILING in states_of(failing.status)

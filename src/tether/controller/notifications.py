@@ -118,7 +118,9 @@ def sync_event(
 ) -> NotificationEvent:
     trigger = Trigger.SELF_HEAL if self_heal else Trigger.SYNC_SUCCEEDED
     if not succeeded:
-        trigger = Trigger.SELF_HEAL_FAILING if self_heal else Trigger.SYNC_FAILED
+        # A failed heal is a failed sync; `self-heal-failing` has one source, the
+        # SelfHealFailing condition (states_of), as the docs' trigger table says.
+        trigger = Trigger.SYNC_FAILED
     event = _base(app, trigger, message, cluster)
     drift: tuple[DriftedObject, ...] = ()
     if self_heal and diff is not None:
