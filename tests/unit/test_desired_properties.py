@@ -257,3 +257,35 @@ def test_a_control_character_in_a_name_keeps_the_error_on_one_line(obj: dict[str
         )
     assert "\n" not in raised.value.message and "\r" not in raised.value.message
     assert "\\n" in raised.value.message or "\\r" in raised.value.message
+
+
+@pytest.mark.parametrize(
+    ("meta", "shown"),
+    [({"name": "/"}, "'/'"), ({"name": "a/b"}, "'a/b'"), ({"name": ".."}, "'..'"),
+     ({"name": "cfg", "namespace": "pro/d"}, "'pro/d'")],
+)  # fmt: skip
+def test_a_name_that_is_no_path_segment_is_refused_before_it_is_tracked(
+    meta: dict[str, str], shown: str
+) -> None:
+    # Found by the property test above: a name "/" got a tracking id that never parses
+    # back, so the object would never be recognised as the app's again.
+    obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta}
+    with pytest.raises(InputError, match="may not contain '/'") as raised:
+        prepare_desired(
+            [obj],
+            app_namespace="tether-system",
+            app_name="app",
+            destination_namespace="prod",
+            scope=lambda group, kind: True,
+        )
+    assert shown in raised.value.message
+    # A plain name goes through and stays ours.
+    plain = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}}
+    (prepared,) = prepare_desired(
+        [plain],
+        app_namespace="tether-system",
+        app_name="app",
+        destination_namespace="prod",
+        scope=lambda group, kind: True,
+    )
+    assert tracking_id_of(prepared) is not None

@@ -121,6 +121,13 @@ def _metadata(obj: dict[str, Any], kind: str) -> dict[str, Any]:
             raise InputError(
                 f"{kind or 'object'}: metadata.{field} must be a string, got {_shape(meta[field])}"
             )
+        elif field in ("name", "namespace") and _not_a_path_segment(meta.get(field)):
+            # A path segment of the API (the server refuses these), and '/' would make the
+            # tracking id ambiguous: the object could never be recognised as ours again.
+            raise InputError(
+                f"{kind or 'object'}: metadata.{field} {printable(str(meta[field]))!r} may not"
+                " contain '/' or be '.' or '..'"
+            )
     for field in ("labels", "annotations"):
         value = meta.get(field, {})
         if value is None:
@@ -130,6 +137,10 @@ def _metadata(obj: dict[str, Any], kind: str) -> dict[str, Any]:
                 f"{kind} {describe_name(meta)}: metadata.{field} must be a map, got {_shape(value)}"
             )
     return meta
+
+
+def _not_a_path_segment(value: Any) -> bool:
+    return isinstance(value, str) and ("/" in value or value in (".", ".."))
 
 
 def _shape(value: Any) -> str:
