@@ -19,29 +19,10 @@ from tests.support.dashboard import DashboardProcess
 from tests.support.githttp import git
 from tests.support.manifests import as_yaml, configmap
 from tests.support.repos import GitopsRepo
+from tests.support.tokens import service_account_token
 from tests.support.waiting import eventually
 from tether.engine.apps import create_app, get_app
 from tether.kube import KubeClient
-
-
-async def service_account_token(kube: KubeClient, namespace: str, name: str) -> str:
-    await kube.create(
-        {
-            "apiVersion": "v1",
-            "kind": "ServiceAccount",
-            "metadata": {"name": name, "namespace": namespace},
-        }
-    )
-    answer = await kube.request(
-        "POST",
-        f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token",
-        body={
-            "apiVersion": "authentication.k8s.io/v1",
-            "kind": "TokenRequest",
-            "spec": {"expirationSeconds": 900},
-        },
-    )
-    return str(answer["status"]["token"])
 
 
 async def allow_patch_of_applications(kube: KubeClient, namespace: str, account: str) -> None:

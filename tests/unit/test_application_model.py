@@ -954,6 +954,7 @@ def test_crd_spec_fields_match_the_model_fields() -> None:
         project="payments",
         serviceAccountName="deployer",
         healthChecks=[{"group": "example.com", "kind": "Widget", "cel": {"current": "true"}}],
+        kubeConfig={"secretRef": {"name": "spoke-kubeconfig"}},
     )
     assert set(spec["properties"]) == set(Application.from_dict(every).to_dict()["spec"])
     assert _schema_at("spec", "source", "helm")["properties"]["values"]["type"] == "string"

@@ -29,9 +29,11 @@ from tether.model.application import (
     HistoryEntry,
     OperationPhase,
     OperationState,
+    ResourceStatus,
     SyncStatus,
     SyncStatusCode,
 )
+from tether.model.status import MISSING_DRIFT
 
 HEAD = "b" * 40
 OLD = "a" * 40
@@ -69,6 +71,7 @@ def run(a: Application, s: ApplicationStatus, memory: SelfHealMemory | None = No
         dependencies=kw.pop("deps", {}),
         memory=memory or SelfHealMemory(),
         now=kw.pop("now", 1000.0),
+        cluster_replaced=kw.pop("cluster_replaced", False),
     )
 
 
@@ -139,3 +142,37 @@ def test_drift_tracker_reports_only_new_drift() -> None:
     assert tracker.new_drift({"a": frozenset({"/x", "/y"})}) == {"a": frozenset({"/x", "/y"})}
     assert tracker.new_drift({}) == {}
     assert tracker.new_drift({"a": frozenset({"/x"})}) == {"a": frozenset({"/x"})}
+
+
+def missing(name: str) -> ResourceStatus:
+    return ResourceStatus(
+        kind="ConfigMap",
+        name=name,
+        namespace="shop",
+        status=SyncStatusCode.OUT_OF_SYNC,
+        drift=(MISSING_DRIFT,),
+    )
+
+
+def test_a_replaced_cluster_whose_objects_are_all_missing_is_rebuilt_without_self_heal() -> None:
+    no_heal = app(syncPolicy={"automated": {}})
+    deployed = op(OperationPhase.SUCCEEDED)  # this revision was deployed before
+    gone = status(op=deployed, resources=(missing("a"), missing("b")))
+    rebuilt = run(no_heal, gone, cluster_replaced=True)
+    assert rebuilt.action is Action.REBUILD and rebuilt.syncs
+    assert "came back empty" in rebuilt.reason
+    # The same objects missing on the same cluster: drift, left alone without self-heal.
+    assert run(no_heal, gone).action is Action.NONE
+    # One object still there: not an empty cluster, so no rebuild either.
+    one_left = dataclasses.replace(
+        gone, resources=(missing("a"), dataclasses.replace(missing("b"), drift=("/data/x",)))
+    )
+    assert run(no_heal, one_left, cluster_replaced=True).action is Action.NONE
+    # Never without automated, never while suspended, and dependencies first.
+    assert run(app(syncPolicy={}), gone, cluster_replaced=True).action is Action.NONE
+    assert run(app(suspend=True), gone, cluster_replaced=True).action is Action.NONE
+    waiting = app(syncPolicy={"automated": {}}, dependsOn=[{"name": "base"}])
+    assert (
+        run(waiting, gone, cluster_replaced=True, deps={("tether-system", "base"): None}).action
+        is Action.WAIT
+    )

@@ -15,11 +15,15 @@ from tether.errors import InputError
 from tether.model.cluster import (
     ClusterPolicy,
     deploys_elsewhere,
+    destination_label,
+    elsewhere,
     is_cluster_secret,
     parse_cluster_secret,
     parse_kubeconfig_secret,
     select_cluster,
+    targets,
 )
+from tether.model.spec import ApplicationSpec
 
 TOKEN = "eyJhbGciOi-never-in-a-message"
 CA = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n").decode()
@@ -80,8 +84,37 @@ def test_exec_and_insecure_cluster_secrets_are_refused_unless_allowed(
     with pytest.raises(InputError, match="Secret tether-system/spoke") as raised:
         parse_cluster_secret(secret, STRICT)
     assert error in raised.value.message and TOKEN not in raised.value.message
-    allowed = parse_cluster_secret(secret, ClusterPolicy(allow_exec=True, allow_insecure=True))
-    assert allowed.server == "https://10.0.0.2:6443"
+    allowed = ClusterPolicy(allow_exec=True, allow_insecure=True)
+    if "awsAuthConfig" in config:  # allowed or not, tether has no AWS signer
+        with pytest.raises(InputError, match="awsAuthConfig` is not supported"):
+            parse_cluster_secret(secret, allowed)
+        return
+    assert parse_cluster_secret(secret, allowed).server == "https://10.0.0.2:6443"
+
+
+def test_an_allowed_argo_cd_exec_provider_keeps_command_args_and_env() -> None:
+    plugin = {
+        "command": "/usr/local/bin/token",
+        "args": ["--cluster", "spoke"],
+        "env": {"REGION": "eu"},
+        "apiVersion": "client.authentication.k8s.io/v1",
+    }
+    secret = cluster_secret("argocd.argoproj.io/secret-type", {"execProviderConfig": plugin})
+    access = parse_cluster_secret(secret, ClusterPolicy(allow_exec=True))
+    assert access.exec_command == ("/usr/local/bin/token", "--cluster", "spoke")
+    assert access.exec_env == (("REGION", "eu"),)
+    assert access.exec_api_version == "client.authentication.k8s.io/v1"
+    assert "token" not in repr(access).replace("bearer_token", "")
+
+
+def test_the_recorded_cluster_identity_is_read_but_no_part_of_the_access() -> None:
+    secret = cluster_secret("tether.dev/secret-type", {"bearerToken": TOKEN})
+    plain = parse_cluster_secret(secret, STRICT)
+    secret["metadata"]["annotations"] = {"tether.dev/cluster-uid": "uid-1"}
+    marked = parse_cluster_secret(secret, STRICT)
+    assert (plain.known_uid, marked.known_uid) == ("", "uid-1")
+    assert marked.secret == "tether-system/spoke"
+    assert marked == plain  # recording the uid does not make a new engine
 
 
 def test_malformed_cluster_secrets_say_what_is_wrong() -> None:
@@ -160,11 +193,41 @@ def test_a_kubeconfig_that_runs_code_reads_files_or_skips_tls_is_refused(
 
 
 def test_an_allowed_exec_kubeconfig_keeps_its_command() -> None:
-    secret = kubeconfig_secret(
-        kubeconfig({"exec": {"command": "aws", "args": ["eks", "get-token"]}})
-    )
+    plugin = {"command": "aws", "args": ["eks", "get-token"], "env": [{"name": "A", "value": "1"}]}
+    secret = kubeconfig_secret(kubeconfig({"exec": plugin}))
     access = parse_kubeconfig_secret(secret, None, ClusterPolicy(allow_exec=True))
     assert access.exec_command == ("aws", "eks", "get-token")
+    assert access.exec_env == (("A", "1"),)
+    assert access.secret == ""  # a kubeconfig Secret is the app's, not a registration
+
+
+def spec_of(**spec: Any) -> ApplicationSpec:
+    return ApplicationSpec.from_dict({"source": {"repoURL": "file:///r.git"}, **spec})
+
+
+def test_a_kube_config_secret_is_another_cluster_and_excludes_a_destination() -> None:
+    own = "https://127.0.0.1:6443"
+    by_secret = spec_of(kubeConfig={"secretRef": {"name": "spoke-kubeconfig"}})
+    assert by_secret.kube_config is not None and by_secret.kube_config.key == ""
+    assert elsewhere(by_secret, own)
+    assert destination_label(by_secret) == "kubeConfig Secret spoke-kubeconfig"
+    assert not elsewhere(spec_of(), own)  # without it, the same spec deploys here
+    assert destination_label(spec_of()) == "in-cluster"
+    with pytest.raises(InputError, match="kubeConfig may not be set with destination"):
+        spec_of(kubeConfig={"secretRef": {"name": "k"}}, destination={"name": "spoke"})
+    with pytest.raises(InputError, match=r"kubeConfig\.secretRef is required"):
+        spec_of(kubeConfig={})
+    keyed = spec_of(kubeConfig={"secretRef": {"name": "k", "key": "config"}})
+    assert keyed.to_dict()["kubeConfig"] == {"secretRef": {"name": "k", "key": "config"}}
+
+
+def test_which_apps_target_a_registration() -> None:
+    secret = cluster_secret("tether.dev/secret-type", {"bearerToken": TOKEN})
+    access = parse_cluster_secret(secret, STRICT)
+    assert targets(spec_of(destination={"name": "spoke"}), access)
+    assert targets(spec_of(destination={"server": "https://10.0.0.2:6443/"}), access)
+    assert not targets(spec_of(destination={"name": "other"}), access)
+    assert not targets(spec_of(kubeConfig={"secretRef": {"name": "spoke"}}), access)
 
 
 @pytest.mark.parametrize(

@@ -46,6 +46,16 @@ def test_shards_are_stable_balanced_and_move_little() -> None:
     assert lease_name(1, 2) == "tether-controller-shard-1"
 
 
+def test_one_clusters_apps_spread_over_shards_and_in_cluster_apps_do_not_move() -> None:
+    apps = [("ns", f"app-{i}") for i in range(300)]
+    on_spoke = [shard_of(ns, n, 3, "spoke") for ns, n in apps]
+    assert all(80 < on_spoke.count(shard) < 120 for shard in range(3))
+    # The destination is part of the key: the same app names on another cluster land
+    # elsewhere, and an in-cluster app ("") keeps the shard it had without a cluster.
+    assert on_spoke != [shard_of(ns, n, 3, "edge") for ns, n in apps]
+    assert [shard_of(ns, n, 3, "") for ns, n in apps] == [shard_of(ns, n, 3) for ns, n in apps]
+
+
 def test_github_gitea_and_gitlab_signatures() -> None:
     digest = hmac.new(SECRET.encode(), BODY, hashlib.sha256).hexdigest()
     assert verify({"X-Hub-Signature-256": f"sha256={digest}"}, BODY, SECRET) == "github"

@@ -89,10 +89,19 @@ def cluster_up(state_dir: Path | None, cluster_name: str | None, timeout: float)
 
 @cluster_group.command("down")
 @state_dir_option
-def cluster_down(state_dir: Path | None, cluster_name: str | None) -> None:
-    """Stop the processes that `cluster up` started (data is kept)."""
-    stopped = asyncio.run(LocalCluster(_where(state_dir, cluster_name)).down())
+@click.option(
+    "--purge",
+    is_flag=True,
+    help="Also delete the cluster's data: the next `up` is an empty cluster at the same"
+    " address (a disaster to recover from).",
+)
+def cluster_down(state_dir: Path | None, cluster_name: str | None, purge: bool) -> None:
+    """Stop the processes that `cluster up` started (data is kept unless --purge)."""
+    cluster = LocalCluster(_where(state_dir, cluster_name))
+    stopped = asyncio.run(cluster.destroy() if purge else cluster.down())
     message(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+    if purge:
+        message(f"deleted the cluster's data in {cluster.state_dir / 'etcd'}")
 
 
 @cluster_group.command("status")
@@ -172,7 +181,7 @@ def cluster_add(
 @pass_cli
 def cluster_list(cli: CliContext, fmt: str | None) -> None:
     """Each registered cluster (tether's and Argo CD's cluster Secrets): reachable, its
-    version, the apps that deploy to it."""
+    version, the apps that deploy to it and the objects they track there."""
     fmt = cli.fmt(fmt)
 
     async def run() -> list[ClusterRow]:
@@ -188,7 +197,7 @@ def cluster_list(cli: CliContext, fmt: str | None) -> None:
         emit_data([dataclasses.asdict(r) for r in rows], fmt)
         return
     emit_table(
-        ["NAME", "SERVER", "REACHABLE", "VERSION", "APPS", "SECRET", "PROBLEM"],
+        ["NAME", "SERVER", "REACHABLE", "VERSION", "APPS", "OBJECTS", "SECRET", "PROBLEM"],
         [
             (
                 r.name or "-",
@@ -196,6 +205,7 @@ def cluster_list(cli: CliContext, fmt: str | None) -> None:
                 "yes" if r.reachable else "no",
                 r.version or "-",
                 r.apps,
+                r.objects,
                 r.secret,
                 r.problem,
             )

@@ -20,6 +20,7 @@ from tether.controller.main import (
 from tether.controller.reconciler import ControllerOptions
 from tether.errors import InputError
 from tether.git import DEFAULT_MAX_TREE_CACHE_BYTES
+from tether.model.cluster import ClusterPolicy
 from tether.render import RenderLimits
 from tether.sandbox import EvaluationLimits
 from tether.server.http import parse_address
@@ -120,6 +121,17 @@ WEBHOOK_SECRET_ENV = "TETHER_WEBHOOK_SECRET"
     show_default=True,
     help="Size cap of the extracted git trees (least recently used evicted).",
 )
+@click.option(
+    "--allow-cluster-exec",
+    is_flag=True,
+    help="Let cluster registrations and kubeConfig Secrets run exec credential plugins"
+    " (off: refused, as a repository's writer could run a program here).",
+)
+@click.option(
+    "--allow-insecure-clusters",
+    is_flag=True,
+    help="Let cluster registrations turn off TLS verification (insecure-skip-tls-verify).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log every reconcile decision.")
 @pass_cli
 def controller_command(
@@ -143,6 +155,8 @@ def controller_command(
     max_objects: int,
     jq_timeout: float,
     tree_cache_bytes: int,
+    allow_cluster_exec: bool,
+    allow_insecure_clusters: bool,
     verbose: bool,
 ) -> None:
     """Run the controller: watch, compare, auto-sync and self-heal Applications.
@@ -176,6 +190,9 @@ def controller_command(
         shards=shards,
         shard=shard,
         workers=workers,
+        cluster_policy=ClusterPolicy(
+            allow_exec=allow_cluster_exec, allow_insecure=allow_insecure_clusters
+        ),
     )
     metrics_at = parse_address(metrics_addr, 8082)
     webhook_at = parse_address(webhook_addr, 8083)

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from tether.engine.dr import RecoveryReport, bootstrap, check_path, check_remote
+from tether.engine.dr_cluster import rebuild_cluster
 from tether.engine.drscan import RepositoryScan
 from tether.errors import ConditionNotMet, InputError, TetherError
 from tether.git import credentials_from_env
@@ -24,8 +25,14 @@ def dr_group() -> None:
 
 
 @dr_group.command("bootstrap")
-@click.option("--repo", "repo_url", required=True, help="Git repository of the root app-of-apps.")
-@click.option("--path", required=True, help="Path of the root app (a directory of Applications).")
+@click.option("--repo", "repo_url", help="Git repository of the root app-of-apps.")
+@click.option("--path", help="Path of the root app (a directory of Applications).")
+@click.option(
+    "--cluster",
+    "cluster_name",
+    help="Rebuild this registered cluster from the hub: sync every Application of the"
+    " namespace (-n) that deploys to it, in recovery order (no --repo/--path).",
+)
 @click.option("--revision", default="HEAD", show_default=True)
 @click.option("--timeout", type=float, default=600.0, show_default=True, help="Seconds in all.")
 @click.option(
@@ -37,14 +44,22 @@ def dr_group() -> None:
 @pass_cli
 def dr_bootstrap(
     cli: CliContext,
-    repo_url: str,
-    path: str,
+    repo_url: str | None,
+    path: str | None,
+    cluster_name: str | None,
     revision: str,
     timeout: float,
     age_key_file: Path | None,
     fmt: str | None,
 ) -> None:
     """Rebuild every application from Git on an empty cluster and time the recovery."""
+    if cluster_name and (repo_url or path or age_key_file):
+        raise InputError(
+            "dr bootstrap --cluster rebuilds the apps the hub holds for that cluster:"
+            " --repo, --path and --age-key-file are for bootstrapping this cluster"
+        )
+    if not cluster_name and not (repo_url and path):
+        raise InputError("dr bootstrap needs --repo and --path (or --cluster NAME)")
     age_key = None
     if age_key_file is not None:
         try:
@@ -56,6 +71,17 @@ def dr_bootstrap(
 
     async def run() -> None:
         async with open_engine(cli) as engine:
+            if cluster_name:
+                await rebuild_cluster(
+                    engine,
+                    cluster_name,
+                    cli.app_namespace,
+                    timeout=timeout,
+                    progress=message,
+                    report=report,
+                )
+                return
+            assert repo_url and path  # checked above
             await bootstrap(
                 engine,
                 repo_url=repo_url,

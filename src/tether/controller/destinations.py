@@ -1,23 +1,32 @@
 """The engine of each destination cluster: the controller's own for apps that deploy
-where it runs, and one per registered cluster (model/cluster.py) for the others, made on
-first use, with its own watch cache whose events queue the apps as the own cache does.
+where it runs, and one per other cluster for the rest, made on first use, with its own
+watch cache whose events queue the apps as the own cache does, and closed once no app
+deploys there any more.
 
-Registrations are the cluster Secrets of the controller's namespace (tether's and Argo
-CD's labels), read again when a destination is not known or every CLUSTER_SECONDS; a
-registration whose server or credentials changed gets a new engine. A destination that
-is not registered, or whose registration is refused, fails the app's compare with the
-reason (nothing is synced, nothing pruned); so does one whose watches lost contact
+Other clusters are reached through a registration (model/cluster.py: the cluster
+Secrets of the controller's namespace, tether's and Argo CD's labels, read again when a
+destination is not known or every CLUSTER_SECONDS) or through the app's own kubeconfig
+Secret (Flux's `spec.kubeConfig.secretRef`, read on every reconcile, so a rotated token
+is used at once). New credentials get a new engine. A destination that is not
+registered, or whose credentials are refused, fails the app's compare with the reason
+(nothing is synced, nothing pruned); so does one whose watches lost contact
 (ClusterUnreachable), until they are back.
+
+Each cluster's identity is the uid of its kube-system namespace, recorded on the
+registration Secret: a cluster that answers with another uid was replaced, and its apps
+may be rebuilt from Git (controller/recovery.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from tether.engine.clusters import cluster_secrets
+from tether.engine.clusters import cluster_secrets, identity_of, record_identity
 from tether.engine.compare import Engine
 from tether.errors import InputError, TetherError, UnreachableError
 from tether.kube import KubeClient, LiveCache
@@ -25,15 +34,39 @@ from tether.model.application import Application
 from tether.model.cluster import (
     ClusterAccess,
     ClusterPolicy,
-    deploys_elsewhere,
+    elsewhere,
     parse_cluster_secret,
+    parse_kubeconfig_secret,
     select_cluster,
 )
+
+log = logging.getLogger(__name__)
 
 CLUSTER_SECONDS = 10.0
 CONTACT_CHECK_SECONDS = 2.0  # between looks at the destination clusters' watches
 
 Listener = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class Replacement:
+    """A destination cluster that answered with another identity than before."""
+
+    cluster: str
+    old_uid: str
+    new_uid: str
+    noticed_at: float  # monotonic
+    lost_at: float | None  # monotonic time its watches lost contact, when seen
+
+
+@dataclass
+class ClusterState:
+    """One destination cluster the controller has an engine for, for /metrics."""
+
+    name: str
+    server: str
+    reachable: bool
+    watched_objects: int
 
 
 class Destinations:
@@ -51,38 +84,101 @@ class Destinations:
         self._registered: list[ClusterAccess] = []
         self._problems: dict[str, str] = {}  # cluster name -> why its Secret is refused
         self._read_at = -CLUSTER_SECONDS
-        self._engines: dict[str, tuple[ClusterAccess, Engine]] = {}
-        self._connected: dict[str, bool] = {}  # cluster name -> in contact at the last look
+        self._engines: dict[str, tuple[ClusterAccess, Engine]] = {}  # by destination key
+        self._connected: dict[str, bool] = {}  # key -> in contact at the last look
+        self._lost_at: dict[str, float] = {}  # key -> when its watches lost contact
+        self._uids: dict[str, str] = {}  # key -> the cluster's identity last seen
+        self.replaced: dict[str, Replacement] = {}  # key -> its replacement, until rebuilt
 
     def is_local(self, app: Application) -> bool:
+        return not elsewhere(app.spec, self.engine.kube.server)
+
+    def key_of(self, app: Application) -> str:
+        """The destination of a remote app: a registration's name, or its kubeconfig
+        Secret. Apps with the same key share one engine."""
+        ref = app.spec.kube_config
+        if ref is not None:
+            return f"kubeconfig {app.namespace}/{ref.name}"
         destination = app.spec.destination
-        return not deploys_elsewhere(destination.name, destination.server, self.engine.kube.server)
+        if destination.name:
+            return destination.name
+        found = select_cluster(self._registered, server=destination.server or "")
+        return found.name if found is not None else (destination.server or "").rstrip("/")
+
+    def cluster_of(self, app: Application) -> str:
+        """The app's destination key, "" when it deploys where the controller runs."""
+        return "" if self.is_local(app) else self.key_of(app)
 
     async def engine_for(self, app: Application) -> Engine:
         if self.is_local(app):
             return self.engine
-        destination = app.spec.destination
-        access = await self._lookup(destination.name or "", destination.server or "")
-        key = access.name
+        access = await self._access_for(app)
+        key = self.key_of(app)
         known = self._engines.get(key)
         if known is not None and known[0] == access:
             if not known[1].cache.connected:
                 # Its watches lost the server: the cache is stale, and a compare from it
                 # would call drift what is only silence. Unknown, and nothing pruned.
+                why = known[1].cache.contact_problem() or "its watches lost contact"
+                why = why.removeprefix(f"cluster {access.server} unreachable: ")
                 raise UnreachableError(
-                    f"cluster {access.name} ({access.server}) unreachable: its watches lost"
-                    " contact",
-                    hint="tether cluster list",
+                    f"cluster {access.name} ({access.server}) unreachable: {why}",
+                    hint="tether cluster list (a rebuilt cluster needs tether cluster add again)",
                 )
             return known[1]
         if known is not None:
+            del self._engines[key]
             await _close(known[1])  # a new server or new credentials: start over
         kube = KubeClient.from_access(access)
+        try:
+            uid = await identity_of(kube)
+        except TetherError as exc:
+            kube.close()
+            raise UnreachableError(
+                f"cluster {access.name} ({access.server}) unreachable:"
+                f" {exc.message.splitlines()[0]}",
+                hint="tether cluster list",
+            ) from None
+        await self._identified(key, access, uid)
         cache = LiveCache(kube)
         cache.add_listener(self.on_event)
         engine = self.engine.for_destination(kube, cache)
         self._engines[key] = (access, engine)
         return engine
+
+    async def _access_for(self, app: Application) -> ClusterAccess:
+        ref = app.spec.kube_config
+        if ref is None:
+            destination = app.spec.destination
+            return await self._lookup(destination.name or "", destination.server or "")
+        secret = await self.engine.home_kube.get("v1", "Secret", ref.name, app.namespace)
+        if secret is None:
+            raise InputError(
+                f"Application {app.name}: spec.kubeConfig.secretRef: Secret"
+                f" {app.namespace}/{ref.name} not found"
+            )
+        return parse_kubeconfig_secret(secret, ref.key or None, self.policy)
+
+    async def _identified(self, key: str, access: ClusterAccess, uid: str) -> None:
+        """Record the identity a destination answered with; another one than before (in
+        memory, or on its registration Secret) means the cluster was replaced."""
+        before = self._uids.get(key) or access.known_uid
+        self._uids[key] = uid
+        if before and before != uid and key not in self.replaced:
+            self.replaced[key] = Replacement(
+                access.name, before, uid, time.monotonic(), self._lost_at.get(key)
+            )
+            log.warning(
+                "cluster %s (%s) was replaced: kube-system uid %s, was %s",
+                access.name,
+                access.server,
+                uid,
+                before,
+            )
+        try:
+            await record_identity(self.engine.home_kube, access, uid)
+        except TetherError as exc:  # kept in memory: only a restart would forget it
+            log.warning("cannot record the identity on %s: %s", access.source, exc)
 
     async def _lookup(self, name: str, server: str) -> ClusterAccess:
         found = select_cluster(self._registered, server=server, name=name)
@@ -113,34 +209,57 @@ class Destinations:
         self._registered, self._problems = registered, problems
         self._read_at = time.monotonic()
 
-    def contact_changed(self) -> list[ClusterAccess]:
-        """The clusters whose watches lost or regained contact since the last call: their
-        apps are reconciled at once (ClusterUnreachable set or cleared) rather than at
-        their next event."""
+    async def contact_changed(self) -> list[str]:
+        """The destinations whose watches lost or regained contact since the last call:
+        their apps are reconciled at once (ClusterUnreachable set or cleared) rather than
+        at their next event. One that is back is asked who it is: it may be another."""
         changed = []
-        for access, engine in self._engines.values():
+        for key, (access, engine) in list(self._engines.items()):
             now = engine.cache.connected
-            if self._connected.get(access.name, True) != now:
-                changed.append(access)
-            self._connected[access.name] = now
+            if self._connected.get(key, True) != now:
+                changed.append(key)
+                if not now:
+                    self._lost_at[key] = time.monotonic()
+                else:
+                    try:
+                        await self._identified(key, access, await identity_of(engine.kube))
+                    except TetherError as exc:
+                        log.warning("cluster %s: %s", access.name, exc)
+            self._connected[key] = now
         return changed
 
     async def watch_contact(
         self, apps: Callable[[], list[Application]], enqueue: Callable[[tuple[str, str]], None]
     ) -> None:
-        """Reconcile the apps of a cluster as soon as its watches lose or regain contact."""
+        """Reconcile the apps of a cluster as soon as its watches lose or regain contact,
+        and close the engines no app deploys with any more."""
         while True:
             await asyncio.sleep(CONTACT_CHECK_SECONDS)
-            for access in self.contact_changed():
-                for app in apps():
-                    if self.targets(app, access):
+            current = apps()
+            for key in await self.contact_changed():
+                for app in current:
+                    if self.cluster_of(app) == key:
                         enqueue((app.namespace, app.name))
+            await self.close_unused(current)
 
-    def targets(self, app: Application, access: ClusterAccess) -> bool:
-        destination = app.spec.destination
-        if destination.name:
-            return destination.name == access.name
-        return (destination.server or "").rstrip("/") == access.server
+    async def close_unused(self, apps: list[Application]) -> list[str]:
+        """Close the engines (watches, connections) of destinations no app targets."""
+        wanted = {self.cluster_of(a) for a in apps}
+        unused = [key for key in self._engines if key not in wanted]
+        for key in unused:
+            _, engine = self._engines.pop(key)
+            self._connected.pop(key, None)
+            self.replaced.pop(key, None)
+            await _close(engine)
+            log.info("destination %s: no app deploys there any more; its watches closed", key)
+        return unused
+
+    def states(self) -> list[ClusterState]:
+        """The destination clusters the controller has engines for, right now."""
+        return [
+            ClusterState(access.name, access.server, engine.cache.connected, engine.cache.size)
+            for access, engine in sorted(self._engines.values(), key=lambda x: x[0].name)
+        ]
 
     async def close(self) -> None:
         for _, engine in self._engines.values():
@@ -153,4 +272,4 @@ async def _close(engine: Engine) -> None:
     engine.kube.close()
 
 
-__all__ = ["Destinations"]
+__all__ = ["ClusterState", "Destinations", "Replacement"]

@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from tether.core.autosync import (
-    CONTROLLER_INITIATOR,
-    INTERRUPTED_MESSAGE,
     REASON_IN_SYNC,
     REASON_SYNC_RUNNING,
     Action,
@@ -31,7 +29,7 @@ from tether.core.autosync import (
     dependencies_not_ready,
     drifted_objects,
 )
-from tether.core.metrics import ControllerCounters, MetricsSnapshot, snapshot
+from tether.core.metrics import ClusterSample, ControllerCounters, MetricsSnapshot, snapshot
 from tether.core.notify_event import NotificationEvent
 from tether.core.sharding import shard_of
 from tether.core.webhook import PushEvent, push_matches
@@ -43,10 +41,8 @@ from tether.engine.apps import (
     mark_invalid_spec,
     write_status,
 )
-from tether.engine.compare import Comparison, Engine, compare, failed_comparison, now_rfc3339
-from tether.engine.events import NORMAL, WARNING, record_event
-from tether.engine.sync import SyncInProgress, SyncRefused, SyncRequest, sync_app
-from tether.errors import ConditionNotMet, InputError, TetherError, UnreachableError
+from tether.engine.compare import Engine, compare, failed_comparison, now_rfc3339
+from tether.errors import InputError, TetherError, UnreachableError
 from tether.kube.cache import owner_app
 from tether.model.application import (
     API_GROUP,
@@ -57,26 +53,25 @@ from tether.model.application import (
     RECONCILE_WITH_SOURCE_ANNOTATION,
     Application,
     ApplicationStatus,
-    OperationPhase,
 )
+from tether.model.cluster import ClusterPolicy
 from tether.model.keys import ResourceKey, resource_version_of
 from tether.model.project import PROJECT_KIND
 
 from .conditions import condition_events, controller_conditions, drift_events, source_condition
 from .destinations import Destinations
 from .memory import AppMemory
-from .notifications import controller_sync_event, observed_events, refused_event
-from .operations import record_refusal, recover_operation
+from .notifications import observed_events
+from .operations import recover_operation
 from .polling import SourcePoller, maintain_caches
 from .queue import WorkQueue
+from .recovery import Recoveries
 from .selfheal import check_heal
+from .syncs import RUNNING_RECHECK, SyncTasks
 
 log = logging.getLogger(__name__)
 
 AppKey = tuple[str, str]  # (namespace, name)
-RUNNING_RECHECK = 2.0  # seconds between looks at a sync someone else is running
-
-
 UNREACHABLE_RECHECK = 5.0  # seconds before an app whose cluster did not answer is retried
 
 
@@ -87,6 +82,7 @@ class ControllerOptions:
     shard: int = 0
     workers: int = 4
     max_syncs: int = 4
+    cluster_policy: ClusterPolicy = dataclasses.field(default_factory=ClusterPolicy)
 
 
 class Controller:
@@ -99,8 +95,6 @@ class Controller:
         self._memory: dict[AppKey, AppMemory] = {}
         self._parsed = ParsedApplications()
         self._desired_index: dict[ResourceKey, set[AppKey]] = {}
-        self._syncing: set[AppKey] = set()
-        self._sync_slots = asyncio.Semaphore(options.max_syncs)
         self.sources = SourcePoller(engine, self._apps, self._owns, self._enqueue)
         self._tasks: set[asyncio.Task[None]] = set()
         self.started = asyncio.Event()  # watching: ready for Leases and probes
@@ -109,7 +103,21 @@ class Controller:
         self.cache_bytes: dict[str, int] = {}
         self.notify: Callable[[NotificationEvent, Application], None] = lambda _e, _a: None
         self.destinations = Destinations(
-            engine, options.app_namespace or DEFAULT_APP_NAMESPACE, self._on_event
+            engine,
+            options.app_namespace or DEFAULT_APP_NAMESPACE,
+            self._on_event,
+            options.cluster_policy,
+        )
+        self.recoveries = Recoveries(self.destinations, engine.kube)
+        self.syncs = SyncTasks(
+            engine,
+            self.destinations,
+            self.queue,
+            self.counters,
+            lambda key: self._memory.setdefault(key, AppMemory()),
+            self._app,
+            self._announce,
+            options.max_syncs,
         )
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -211,6 +219,9 @@ class Controller:
             for event in observed_events(app, app.status, memory, self.engine.kube.server):
                 self.notify(event, app)
 
+    def _announce(self, event: NotificationEvent, app: Application) -> None:
+        self.notify(event, app)  # `notify` is set after construction, when wired
+
     def _enqueue(self, key: AppKey) -> None:
         if self._in_scope(key) and self._owns(key):
             self.queue.add(key)
@@ -234,7 +245,15 @@ class Controller:
         return wanted is None or key[0] == wanted
 
     def _shard(self, key: AppKey) -> int:
-        return shard_of(key[0], key[1], self.options.shards)
+        if self.options.shards <= 1:
+            return 0
+        # The destination is part of the key: one busy cluster's apps spread over all
+        # shards (Argo CD shards by cluster, so one cluster is one shard's load).
+        app = self._app(key)
+        cluster = (
+            "" if app is None or self.destinations.is_local(app) else self.destinations.key_of(app)
+        )
+        return shard_of(key[0], key[1], self.options.shards, cluster)
 
     def _owns(self, key: AppKey) -> bool:
         return self._shard(key) in self.held_shards
@@ -288,7 +307,17 @@ class Controller:
 
     def metrics(self) -> MetricsSnapshot:
         apps = [a for a in self._apps() if self._owns((a.namespace, a.name))]
-        return snapshot(apps, self.counters, self.cache_bytes)
+        clusters = [
+            ClusterSample(
+                c.name,
+                c.server,
+                c.reachable,
+                c.watched_objects,
+                self.recoveries.seconds.get(c.name),
+            )
+            for c in self.destinations.states()
+        ]
+        return snapshot(apps, self.counters, self.cache_bytes, clusters)
 
     def _measured(self, sizes: dict[str, int]) -> None:
         self.cache_bytes = sizes
@@ -365,7 +394,7 @@ class Controller:
         # What this reconcile has seen: the status write it is about to make comes back
         # as an event with the same fingerprint and must not queue the app once more.
         memory.seen = _fingerprint((raw or {}).get("metadata") or {})
-        app = await recover_operation(self.engine, app, syncing=key in self._syncing)
+        app = await recover_operation(self.engine, app, syncing=key in self.syncs.running)
         token = app.annotations.get(RECONCILE_REQUESTED_ANNOTATION)
         handled = app.status.last_handled_reconcile_at if app.status else None
         requested = bool(token) and token != handled
@@ -395,7 +424,12 @@ class Controller:
         decision = Decision(Action.WAIT if waiting else Action.NONE, waiting or "comparison failed")
         if comparison.error is None:
             decision = decide(
-                app, compared=status, dependencies=deps, memory=memory.heal, now=time.monotonic()
+                app,
+                compared=status,
+                dependencies=deps,
+                memory=memory.heal,
+                now=time.monotonic(),
+                cluster_replaced=self.recoveries.replacement(app) is not None,
             )
             await drift_events(
                 self.engine.kube, self.counters, app, comparison, memory, self.notify
@@ -422,6 +456,7 @@ class Controller:
         if written.resource_version:
             memory.written_rv = max(memory.written_rv, int(written.resource_version))
         await condition_events(self.engine.kube, app, app.status, status)
+        await self.recoveries.progress(app, status, decision, self._apps)
         if decision.action is Action.WAIT and decision.reason == REASON_SYNC_RUNNING:
             self.queue.add_after(key, RUNNING_RECHECK)
         if comparison.error is not None:
@@ -435,7 +470,7 @@ class Controller:
         # reading again), and this reconcile's comparison: the sync plans from it.
         stored = written.app or app
         task = asyncio.create_task(
-            self._sync(key, stored, decision, comparison), name=f"sync {key[0]}/{key[1]}"
+            self.syncs.run(key, stored, decision, comparison), name=f"sync {key[0]}/{key[1]}"
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -446,77 +481,6 @@ class Controller:
         if other is None:
             return None
         return other.status or ApplicationStatus()
-
-    async def _sync(
-        self, key: AppKey, app: Application, decision: Decision, comparison: Comparison
-    ) -> None:
-        self._syncing.add(key)
-        server = self.engine.kube.server
-        memory = self._memory.setdefault(key, AppMemory())
-        retry_count = 0
-        state = app.status.operation_state if app.status else None
-        if decision.action is Action.RETRY and state is not None:
-            retry_count = state.retry_count + (0 if state.message == INTERRUPTED_MESSAGE else 1)
-        if decision.action is Action.SELF_HEAL:
-            memory.heal.attempts += 1
-            memory.heal.last_at = time.monotonic()
-        reason = {
-            Action.AUTO_SYNC: "AutoSync",
-            Action.SELF_HEAL: "SelfHeal",
-            Action.RETRY: "SyncRetry",
-        }[decision.action]
-        request = SyncRequest(
-            prune=app.auto_prune,
-            initiated_by=f"{CONTROLLER_INITIATOR}/{decision.action.value}",
-            fetch=False,
-            refresh_after=False,  # the reconcile queued after the sync compares
-            retry_count=retry_count,
-            # Argo CD's operation semantics: done once the last wave is applied; a
-            # rollout of minutes must not hold a sync slot (health is in the status).
-            final_health_gate=False,
-        )
-        try:
-            # A sync that had to wait for a slot compares again: the live state it was
-            # planned from may have moved on meanwhile.
-            planned: Comparison | None = None if self._sync_slots.locked() else comparison
-            async with self._sync_slots:
-                await record_event(self.engine.kube, app, NORMAL, reason, decision.reason)
-                engine = await self.destinations.engine_for(app)
-                result = await sync_app(engine, app, request, comparison=planned)
-            if decision.action is Action.SELF_HEAL:
-                memory.heal_check = (dict(result.stored_versions), result.revision)
-            self.counters.syncs[(*key, OperationPhase.SUCCEEDED.value)] += 1
-            await record_event(self.engine.kube, app, NORMAL, "SyncSucceeded", result.message)
-            self.notify(
-                controller_sync_event(app, decision, comparison, result.message, result, server),
-                app,
-            )
-        except SyncInProgress:
-            self.queue.add_after(key, RUNNING_RECHECK)
-        except SyncRefused as exc:
-            # A guard said no: remember it as this revision's outcome (no retry loop).
-            await record_refusal(self.engine, self._app(key), exc.message)
-            self.counters.syncs[(*key, OperationPhase.ERROR.value)] += 1
-            await record_event(self.engine.kube, app, WARNING, "SyncRefused", exc.message)
-            self.notify(refused_event(app, exc.message, self.engine.kube.server), app)
-        except ConditionNotMet as exc:
-            self.counters.syncs[(*key, OperationPhase.FAILED.value)] += 1
-            await record_event(self.engine.kube, app, WARNING, "SyncFailed", exc.message)
-            self.notify(
-                controller_sync_event(app, decision, comparison, exc.message, None, server), app
-            )
-        except TetherError as exc:
-            self.counters.syncs[(*key, OperationPhase.ERROR.value)] += 1
-            await record_event(self.engine.kube, app, WARNING, "SyncFailed", exc.message)
-            self.notify(
-                controller_sync_event(app, decision, comparison, exc.message, None, server), app
-            )
-        except Exception:
-            log.exception("sync %s/%s crashed", *key)
-        finally:
-            self._syncing.discard(key)
-            self.queue.done(key)
-            self.queue.add(key)
 
 
 def _fingerprint(meta: dict[str, Any]) -> tuple[Any, ...]:

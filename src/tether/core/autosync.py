@@ -22,6 +22,7 @@ from tether.model.application import (
     find_condition,
 )
 from tether.model.fields import parse_duration
+from tether.model.status import MISSING_DRIFT
 
 CONTROLLER_INITIATOR = "controller"  # operationState.initiatedBy prefix of our own syncs
 SELF_HEAL_BASE = 2.0  # seconds; the n-th repeated self-heal waits 2 s * 3^(n-1) ...
@@ -48,6 +49,7 @@ class Action(StrEnum):
     AUTO_SYNC = "auto-sync"  # a new revision
     SELF_HEAL = "self-heal"  # same revision, live drift
     RETRY = "retry"  # the last sync of this revision failed and syncPolicy.retry allows more
+    REBUILD = "rebuild"  # its cluster was replaced by an empty one: everything is Missing
     WAIT = "wait"  # something blocks a sync it would otherwise do
 
 
@@ -61,7 +63,7 @@ class Decision:
 
     @property
     def syncs(self) -> bool:
-        return self.action in (Action.AUTO_SYNC, Action.SELF_HEAL, Action.RETRY)
+        return self.action in (Action.AUTO_SYNC, Action.SELF_HEAL, Action.RETRY, Action.REBUILD)
 
     @property
     def waits_for_dependencies(self) -> bool:
@@ -128,8 +130,14 @@ def decide(
     dependencies: Mapping[tuple[str, str], ApplicationStatus | None],
     memory: SelfHealMemory,
     now: float,
+    cluster_replaced: bool = False,
 ) -> Decision:
-    """The controller's next step for `app`, whose fresh comparison is `compared`."""
+    """The controller's next step for `app`, whose fresh comparison is `compared`.
+
+    `cluster_replaced`: the destination cluster is another one than the app deployed to
+    (its identity changed). An app of such a cluster whose every object is Missing is
+    rebuilt from Git even without self-heal, as a disaster recovery: the objects did not
+    drift, the cluster they lived in is gone."""
     if app.spec.suspend:
         return Decision(Action.NONE, REASON_SUSPENDED)
     if not app.auto_sync_enabled:
@@ -147,6 +155,8 @@ def decide(
     waiting = dependencies_not_ready(app, dependencies)
     if waiting:
         return Decision(Action.WAIT, waiting)
+    if cluster_replaced and all_missing(compared):
+        return Decision(Action.REBUILD, "its cluster came back empty: rebuilding from Git")
     head = compared.sync.revision
     if head is not None and head != last_attempted_revision(compared):
         return Decision(Action.AUTO_SYNC, f"new revision {head[:8]}")
@@ -193,6 +203,12 @@ def decide(
     if memory.last_at is not None:
         delay = max(0.0, memory.last_at + delay - now)
     return Decision(Action.SELF_HEAL, f"self-heal attempt {attempts + 1}", delay)
+
+
+def all_missing(status: ApplicationStatus | None) -> bool:
+    """Whether the app tracks objects and not one of them exists (hooks are no part)."""
+    resources = status.resources if status else ()
+    return bool(resources) and all(r.drift == (MISSING_DRIFT,) for r in resources)
 
 
 def drifted_objects(status: ApplicationStatus | None) -> dict[str, frozenset[str]]:

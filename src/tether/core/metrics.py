@@ -33,6 +33,7 @@ class AppSample:
     repo: str
     dest_namespace: str
     cluster: str  # the destination cluster: its name, its server, or "in-cluster"
+    dest_server: str  # destination.server as written ("" when named or in-cluster)
     sync_status: str
     health_status: str
     autosync_enabled: bool
@@ -57,9 +58,14 @@ def app_sample(app: Application) -> AppSample:
         name=app.name,
         repo=display_url(app.spec.source.repo_url),
         dest_namespace=app.spec.destination.namespace or "",
-        cluster=app.spec.destination.name
-        or display_url(app.spec.destination.server or "")
-        or "in-cluster",
+        cluster=(
+            f"kubeconfig/{app.spec.kube_config.name}"
+            if app.spec.kube_config
+            else app.spec.destination.name
+            or display_url(app.spec.destination.server or "")
+            or "in-cluster"
+        ),
+        dest_server=display_url(app.spec.destination.server or ""),
         sync_status=status.sync.status.value,
         health_status=status.health.status.value,
         autosync_enabled=app.auto_sync_enabled,
@@ -118,19 +124,33 @@ class ControllerCounters:
 
 
 @dataclass(frozen=True)
+class ClusterSample:
+    """A destination cluster the controller has watches on."""
+
+    name: str
+    server: str
+    reachable: bool
+    watched_objects: int
+    recovery_seconds: float | None = None  # the last rebuild after it was replaced
+
+
+@dataclass(frozen=True)
 class MetricsSnapshot:
     apps: Sequence[AppSample]
     counters: ControllerCounters
     cache_bytes: Mapping[str, int] = field(default_factory=dict)  # "trees"/"mirrors" -> bytes
+    clusters: Sequence[ClusterSample] = ()
 
 
 def snapshot(
     apps: Iterable[Application],
     counters: ControllerCounters,
     cache_bytes: Mapping[str, int] | None = None,
+    clusters: Sequence[ClusterSample] = (),
 ) -> MetricsSnapshot:
     return MetricsSnapshot(
         sorted((app_sample(a) for a in apps), key=lambda s: (s.namespace, s.name)),
         counters,
         dict(cache_bytes or {}),
+        tuple(sorted(clusters, key=lambda c: c.name)),
     )

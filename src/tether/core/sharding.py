@@ -10,12 +10,15 @@ from __future__ import annotations
 import hashlib
 
 
-def shard_of(namespace: str, name: str, shards: int) -> int:
+def shard_of(namespace: str, name: str, shards: int, cluster: str = "") -> int:
+    """The shard of an app; `cluster` is its destination ("" in-cluster, which keeps the
+    in-cluster apps where they were before destinations were part of the key)."""
     if shards <= 1:
         return 0
+    app = f"{namespace}/{name}" if not cluster else f"{cluster}\x00{namespace}/{name}"
 
     def weight(shard: int) -> bytes:
-        return hashlib.sha256(f"{shard}\x00{namespace}/{name}".encode()).digest()
+        return hashlib.sha256(f"{shard}\x00{app}".encode()).digest()
 
     return max(range(shards), key=weight)
 

@@ -30,6 +30,7 @@ from tether.model.application import (
     set_condition,
 )
 from tether.model.keys import ResourceKey
+from tether.model.status import MISSING_DRIFT
 from tether.model.urls import scrub_userinfo
 
 # A comparison that fails says why with one of these; a successful one clears them all.
@@ -62,7 +63,7 @@ def resource_statuses(
         # Undeclared manual edits are listed as drift even while the object is Synced.
         drift: tuple[str, ...] = (*obj.paths, *(p for p in obj.manual_edits if p not in obj.paths))
         if obj.verdict is Verdict.MISSING:
-            drift = ("(missing: needs create)",)
+            drift = (MISSING_DRIFT,)
         elif obj.verdict is Verdict.EXTRANEOUS:
             drift = ("(extraneous: needs prune)",)
         out.append(

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from tether.errors import ConditionNotMet, TetherError
+from tether.errors import ClusterError, ConditionNotMet, TetherError
 from tether.kube import KubeClient
 from tether.model.application import Application
 from tether.model.cluster import (
@@ -19,7 +19,9 @@ from tether.model.cluster import (
     ClusterAccess,
     ClusterPolicy,
     parse_cluster_secret,
+    targets,
 )
+from tether.model.names import CLUSTER_UID_ANNOTATION
 
 MANAGER = "tether-manager"  # the ServiceAccount tether acts as on a registered cluster
 MANAGER_NAMESPACE = "kube-system"
@@ -35,6 +37,7 @@ class ClusterRow:
     reachable: bool
     version: str  # the API server's gitVersion ("" unreachable)
     apps: int  # Applications whose destination names this cluster
+    objects: int  # objects those apps track there (their last compare)
     problem: str  # why it is unusable or unreachable ("" when fine)
 
 
@@ -137,17 +140,25 @@ async def _row(
     try:
         access = parse_cluster_secret(secret, policy)
     except TetherError as exc:
-        return ClusterRow(secret_name, "", "", False, "", 0, exc.message.splitlines()[0])
-    count = sum(1 for a in apps if _targets(a, access))
+        return ClusterRow(secret_name, "", "", False, "", 0, 0, exc.message.splitlines()[0])
+    mine = [a for a in apps if targets(a.spec, access)]
+    objects = sum(len(a.status.resources) for a in mine if a.status is not None)
     version, problem = await probe(access)
-    return ClusterRow(secret_name, access.name, access.server, not problem, version, count, problem)
+    return ClusterRow(
+        secret_name, access.name, access.server, not problem, version, len(mine), objects, problem
+    )
 
 
-def _targets(app: Application, access: ClusterAccess) -> bool:
-    destination = app.spec.destination
-    if destination.name:
-        return destination.name == access.name
-    return (destination.server or "").rstrip("/") == access.server
+async def identity_of(kube: KubeClient) -> str:
+    """A cluster's identity: the uid of its kube-system namespace, which a rebuilt
+    cluster does not keep. "" when these credentials may not read it."""
+    try:
+        namespace = await kube.get("v1", "Namespace", MANAGER_NAMESPACE)
+    except ClusterError as exc:
+        if exc.status in (401, 403):
+            return ""
+        raise
+    return str(((namespace or {}).get("metadata") or {}).get("uid", ""))
 
 
 async def probe(access: ClusterAccess) -> tuple[str, str]:
@@ -165,4 +176,22 @@ async def probe(access: ClusterAccess) -> tuple[str, str]:
         client.close()
 
 
-__all__ = ["ClusterRow", "add_cluster", "cluster_rows", "cluster_secrets", "probe"]
+async def record_identity(hub: KubeClient, access: ClusterAccess, uid: str) -> None:
+    """Keep the identity a registered cluster answered with on its Secret (annotation
+    CLUSTER_UID_ANNOTATION): a later answer with another uid means it was replaced."""
+    if not access.secret or not uid or access.known_uid == uid:
+        return
+    namespace, _, name = access.secret.partition("/")
+    patch = {"metadata": {"annotations": {CLUSTER_UID_ANNOTATION: uid}}}
+    await hub.patch("v1", "Secret", name, patch, namespace=namespace, field_manager="tether")
+
+
+__all__ = [
+    "ClusterRow",
+    "add_cluster",
+    "cluster_rows",
+    "cluster_secrets",
+    "identity_of",
+    "probe",
+    "record_identity",
+]

@@ -63,10 +63,14 @@ class RecoveryReport:
         return sum(p.seconds for p in self.phases)
 
 
-class _Clock:
+class PhaseClock:
     def __init__(self, report: RecoveryReport) -> None:
         self.phases = report.phases
         self._start = time.monotonic()
+
+    @property
+    def total(self) -> float:
+        return sum(p.seconds for p in self.phases)
 
     def lap(self, phase: str, detail: str = "", apps: Sequence[AppTiming] = ()) -> None:
         now = time.monotonic()
@@ -93,7 +97,7 @@ async def bootstrap(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     report = report if report is not None else RecoveryReport()
-    clock = _Clock(report)
+    clock = PhaseClock(report)
     kube = engine.kube
 
     await ensure_namespace(kube, DEFAULT_APP_NAMESPACE)
@@ -133,24 +137,9 @@ async def bootstrap(
 
     apps = [await get_app(kube, k.namespace or DEFAULT_APP_NAMESPACE, k.name) for k in children]
     report.apps = [a.name for a in apps]
-    for step in recovery_steps(apps, manifests):
-        names = ", ".join(a.name for a in step.apps)
-        progress(f"{step.label}: syncing {names}")
-        remaining = max(deadline - loop.time(), 1.0)
-        timings = await asyncio.gather(
-            *(_sync_child(engine, app, remaining, progress) for app in step.apps)
-        )
-        failed = [t for t in timings if t.outcome.startswith(FAILED)]
-        count = f"{len(step.apps)} application{'s' if len(step.apps) != 1 else ''}"
-        clock.lap(step.label, count + (f", {len(failed)} failed" if failed else ""), timings)
-        if failed:
-            states = await _states(engine, [a for a in step.apps if a.name in _names(failed)])
-            raise ConditionNotMet(
-                f"recovery stopped at {step.label} after {report.total:.1f}s: "
-                + "; ".join(f"{t.name}: {t.outcome.removeprefix(FAILED)}" for t in failed)
-                + (f" (now {'; '.join(states)})" if states else ""),
-                hint="later waves depend on this one; fix the app and run dr bootstrap again",
-            )
+    await sync_in_order(
+        engine, recovery_steps(apps, manifests), deadline, clock, progress, "recovery"
+    )
 
     waiting = await wait_for_apps(
         engine,
@@ -160,7 +149,7 @@ async def bootstrap(
         timeout=max(deadline - loop.time(), 1.0),
     )
     if waiting:
-        states = await _states(engine, [root, *apps])
+        states = await app_states(engine, [root, *apps])
         clock.lap("health", f"waited for {len(states)} applications")
         raise ConditionNotMet(
             f"recovery incomplete after {report.total:.1f}s, still waiting for: "
@@ -171,6 +160,37 @@ async def bootstrap(
 
 
 FAILED = "failed: "
+
+
+async def sync_in_order(
+    engine: Engine,
+    steps: Sequence[RecoveryStep],
+    deadline: float,
+    clock: PhaseClock,
+    progress: Progress,
+    what: str,
+) -> None:
+    """Sync each step's apps together, a step after the other, each step a phase of
+    `clock`; the first step with a failed app stops it (later waves depend on it)."""
+    loop = asyncio.get_running_loop()
+    for step in steps:
+        names = ", ".join(a.name for a in step.apps)
+        progress(f"{step.label}: syncing {names}")
+        remaining = max(deadline - loop.time(), 1.0)
+        timings = await asyncio.gather(
+            *(sync_child(engine, app, remaining, progress) for app in step.apps)
+        )
+        failed = [t for t in timings if t.outcome.startswith(FAILED)]
+        count = f"{len(step.apps)} application{'s' if len(step.apps) != 1 else ''}"
+        clock.lap(step.label, count + (f", {len(failed)} failed" if failed else ""), timings)
+        if failed:
+            states = await app_states(engine, [a for a in step.apps if a.name in names_of(failed)])
+            raise ConditionNotMet(
+                f"{what} stopped at {step.label} after {clock.total:.1f}s: "
+                + "; ".join(f"{t.name}: {t.outcome.removeprefix(FAILED)}" for t in failed)
+                + (f" (now {'; '.join(states)})" if states else ""),
+                hint="later waves depend on this one; fix the app and run dr bootstrap again",
+            )
 
 
 @dataclass(frozen=True)
@@ -186,7 +206,7 @@ class RecoveryStep:
         return f"wave {self.wave}" + (f" (dependsOn level {self.level})" if self.level else "")
 
 
-async def _sync_child(
+async def sync_child(
     engine: Engine, app: Application, timeout: float, progress: Progress
 ) -> AppTiming:
     started = time.monotonic()
@@ -199,11 +219,11 @@ async def _sync_child(
     return AppTiming(app.name, time.monotonic() - started, result.message)
 
 
-def _names(timings: Sequence[AppTiming]) -> set[str]:
+def names_of(timings: Sequence[AppTiming]) -> set[str]:
     return {t.name for t in timings}
 
 
-async def _states(engine: Engine, apps: Sequence[Application]) -> list[str]:
+async def app_states(engine: Engine, apps: Sequence[Application]) -> list[str]:
     """`name: sync/health: the first object out of sync, the first unhealthy one` of every
     app that is not Synced+Healthy (hooks are no part of either)."""
     states = []

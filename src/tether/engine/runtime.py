@@ -25,7 +25,7 @@ from tether.git import GitCredentials, GitRepos, RepositorySecret, credentials_f
 from tether.git import select_credentials as select_repo_credentials
 from tether.kube import KubeClient, LiveCache
 from tether.model.application import API_GROUP, API_VERSION, Application
-from tether.model.cluster import deploys_elsewhere
+from tether.model.cluster import destination_label, elsewhere
 from tether.model.health_checks import HealthCheck
 from tether.model.keys import ResourceKey, resource_version_of
 from tether.model.names import REPOSITORY_SECRET_SELECTOR
@@ -195,13 +195,10 @@ class Engine:
         """Refuse an app that deploys to another cluster than this engine's: the CLI and
         the local dashboard act on their kubeconfig's cluster only, and must not apply a
         spoke's manifests there (the controller gives such apps an engine of their own)."""
-        destination = app.spec.destination
-        if self.hub is None and deploys_elsewhere(
-            destination.name, destination.server, self.kube.server
-        ):
+        if self.hub is None and elsewhere(app.spec, self.kube.server):
             raise InputError(
                 f"Application {app.name} deploys to cluster"
-                f" {destination.name or destination.server}, not to {self.kube.server}",
+                f" {destination_label(app.spec)}, not to {self.kube.server}",
                 hint=f"the controller deploys it (tether app reconcile {app.name});"
                 " tether cluster list shows the registered clusters",
             )

@@ -223,7 +223,9 @@ def _unreachable(error: TetherError) -> bool:
     """An error that means the API server did not answer (or cannot serve right now);
     a refusal such as 403 or 404 is an answer: the watch is degraded, not cut off."""
     if isinstance(error, ClusterError):
-        return error.status in {0, 429} or error.status >= 500
+        # 401: the server no longer knows these credentials (a rebuilt cluster, a revoked
+        # token): as cut off as silence, since nothing it serves can be read any more.
+        return error.status in {0, 401, 429} or error.status >= 500
     return True
 
 
@@ -273,8 +275,21 @@ class LiveCache:
         now = time.monotonic()
         return all(informer.connected(now) for informer in self._informers.values())
 
+    def contact_problem(self) -> str:
+        """Why a watch is out of contact (its last error's first line), "" if none is."""
+        now = time.monotonic()
+        for informer in self._informers.values():
+            if not informer.connected(now) and informer.error is not None:
+                return informer.error.message.splitlines()[0]
+        return ""
+
     def get(self, key: ResourceKey) -> dict[str, Any] | None:
         return self._objects.get(key)
+
+    @property
+    def size(self) -> int:
+        """How many objects the watches hold."""
+        return len(self._objects)
 
     def objects(self, group: str, kind: str) -> list[dict[str, Any]]:
         return list(self._by_kind.get((group, kind), {}).values())

@@ -104,10 +104,9 @@ class KubeClient:
     @classmethod
     def from_access(cls, access: ClusterAccess, *, timeout: float = DEFAULT_TIMEOUT) -> KubeClient:
         """A client for a registered cluster (model/cluster.py). The kubernetes client's
-        own loader takes the credentials (it keeps *-data in private temp files); an
-        exec plugin is never run here."""
-        if access.exec_command:
-            raise InputError(f"{access.source}: exec credentials are not supported here")
+        own loader takes the credentials (it keeps *-data in private temp files). An exec
+        plugin reaches here only when the controller's policy allowed it (model/cluster.py
+        refuses it otherwise): the loader runs it, without a shell, for each token."""
         cluster: dict[str, Any] = {"server": access.server}
         if access.ca_data:
             cluster["certificate-authority-data"] = base64.b64encode(access.ca_data).decode()
@@ -121,6 +120,14 @@ class KubeClient:
         if access.cert_data and access.key_data:
             user["client-certificate-data"] = base64.b64encode(access.cert_data).decode()
             user["client-key-data"] = base64.b64encode(access.key_data).decode()
+        if access.exec_command:
+            user["exec"] = {
+                "apiVersion": access.exec_api_version,
+                "command": access.exec_command[0],
+                "args": list(access.exec_command[1:]),
+                "env": [{"name": k, "value": v} for k, v in access.exec_env] or None,
+                "interactiveMode": "Never",
+            }
         config = {
             "apiVersion": "v1",
             "kind": "Config",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import shutil
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -331,6 +332,14 @@ class LocalCluster:
             del data["processes"][name]
             if self._state_file.exists():
                 self._save(data)
+        return stopped
+
+    async def destroy(self) -> list[str]:
+        """Stop the cluster and delete what it stored (etcd's data): the next `up` starts
+        an empty cluster (another identity, no objects, no ServiceAccounts or tokens) at
+        the same address with the same CA, as a cluster rebuilt after a disaster."""
+        stopped = await self.down()
+        shutil.rmtree(self.state_dir / "etcd", ignore_errors=True)
         return stopped
 
     async def stop_component(self, name: str, *, grace: float = 10.0) -> int:

@@ -27,8 +27,10 @@ from typing import Any
 import yaml
 
 from tether.errors import InputError
+from tether.model.names import CLUSTER_UID_ANNOTATION, SECRET_TYPE_LABEL
+from tether.model.spec import ApplicationSpec
 
-TETHER_CLUSTER_LABEL = "tether.dev/secret-type"
+TETHER_CLUSTER_LABEL = SECRET_TYPE_LABEL
 ARGOCD_CLUSTER_LABEL = "argocd.argoproj.io/secret-type"
 CLUSTER_SECRET_TYPE = "cluster"
 KUBECONFIG_KEYS = ("value", "value.yaml")
@@ -60,8 +62,16 @@ class ClusterAccess:
     server_name: str = ""
     insecure: bool = False
     namespaces: tuple[str, ...] = ()  # empty: every namespace
-    exec_command: tuple[str, ...] = field(default=(), repr=False)  # only when allowed
+    # An exec credential plugin (only when the policy allows it): command and args,
+    # environment, the ExecCredential apiVersion.
+    exec_command: tuple[str, ...] = field(default=(), repr=False)
+    exec_env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    exec_api_version: str = "client.authentication.k8s.io/v1beta1"
     source: str = ""  # "Secret NS/NAME", for messages
+    # The registration's Secret ("NS/NAME") and the cluster uid last recorded on it:
+    # neither is part of how to reach the cluster.
+    secret: str = field(default="", compare=False)
+    known_uid: str = field(default="", compare=False)
 
 
 # Label selectors for the two kinds of cluster Secret (a list by label fetches only them).
@@ -77,6 +87,27 @@ def is_cluster_secret(secret: Mapping[str, Any]) -> bool:
         labels.get(TETHER_CLUSTER_LABEL),
         labels.get(ARGOCD_CLUSTER_LABEL),
     )
+
+
+def _exec_of(spec: Any, where: str) -> dict[str, Any]:
+    """An exec plugin's command, args, env and apiVersion as ClusterAccess fields."""
+    if not isinstance(spec, dict) or not spec.get("command"):
+        raise InputError(f"{where}: the exec credential plugin has no command")
+    env = spec.get("env") or {}
+    pairs = (
+        [(str(e.get("name", "")), str(e.get("value", ""))) for e in env if isinstance(e, dict)]
+        if isinstance(env, list)
+        else [(str(k), str(v)) for k, v in env.items()]
+        if isinstance(env, dict)
+        else []
+    )
+    found: dict[str, Any] = {
+        "exec_command": (str(spec["command"]), *(str(a) for a in spec.get("args") or ())),
+        "exec_env": tuple(pairs),
+    }
+    if spec.get("apiVersion"):
+        found["exec_api_version"] = str(spec["apiVersion"])
+    return found
 
 
 def _where(secret: Mapping[str, Any]) -> str:
@@ -126,8 +157,13 @@ def parse_cluster_secret(secret: Mapping[str, Any], policy: ClusterPolicy) -> Cl
         if config.get(unsafe) and not policy.allow_exec:
             raise InputError(
                 f"{where}: `config.{unsafe}` runs a program to get credentials: refused",
-                hint="use a bearerToken (a program needs the cluster's exec policy allowed)",
+                hint="use a bearerToken (or start the controller with --allow-cluster-exec)",
             )
+    if config.get("awsAuthConfig"):
+        raise InputError(f"{where}: `config.awsAuthConfig` is not supported; use a bearerToken")
+    plugin = (
+        _exec_of(config["execProviderConfig"], where) if config.get("execProviderConfig") else {}
+    )
     tls = config.get("tlsClientConfig") or {}
     if not isinstance(tls, dict):
         raise InputError(f"{where}: `config.tlsClientConfig` must be an object")
@@ -135,7 +171,7 @@ def parse_cluster_secret(secret: Mapping[str, Any], policy: ClusterPolicy) -> Cl
     if insecure and not policy.allow_insecure:
         raise InputError(
             f"{where}: `tlsClientConfig.insecure` turns off TLS verification: refused",
-            hint="give caData (skipping verification needs the insecure policy allowed)",
+            hint="give caData (or start the controller with --allow-insecure-clusters)",
         )
     namespaces = tuple(n.strip() for n in values.get("namespaces", "").split(",") if n.strip())
     return ClusterAccess(
@@ -149,6 +185,13 @@ def parse_cluster_secret(secret: Mapping[str, Any], policy: ClusterPolicy) -> Cl
         insecure=insecure,
         namespaces=namespaces,
         source=where,
+        secret=where.removeprefix("Secret "),
+        known_uid=str(
+            ((secret.get("metadata") or {}).get("annotations") or {}).get(
+                CLUSTER_UID_ANNOTATION, ""
+            )
+        ),
+        **plugin,
     )
 
 
@@ -188,30 +231,27 @@ def parse_kubeconfig_secret(
         if user.get(unsafe) and not policy.allow_exec:
             raise InputError(
                 f"{where}: the kubeconfig's user has `{unsafe}`, which runs a program: refused",
-                hint="use a token or a client certificate",
+                hint="use a token or a client certificate (or --allow-cluster-exec)",
             )
     for local in ("tokenFile", "client-certificate", "client-key"):
         if user.get(local):
             raise InputError(
                 f"{where}: the kubeconfig's user reads a local file ({local}): refused"
             )
+    if user.get("auth-provider"):
+        raise InputError(f"{where}: the kubeconfig's auth-provider is not supported; use exec")
     if cluster.get("certificate-authority"):
         raise InputError(f"{where}: the kubeconfig's cluster reads a local CA file: refused")
     insecure = cluster.get("insecure-skip-tls-verify") is True
     if insecure and not policy.allow_insecure:
         raise InputError(
             f"{where}: the kubeconfig sets insecure-skip-tls-verify: refused",
-            hint="give certificate-authority-data",
+            hint="give certificate-authority-data (or --allow-insecure-clusters)",
         )
     server = str(cluster.get("server") or "").rstrip("/")
     if not server.startswith(("https://", "http://")):
         raise InputError(f"{where}: the kubeconfig's cluster has no https:// server")
-    exec_spec = user.get("exec") or {}
-    command = (
-        (str(exec_spec.get("command", "")), *(str(a) for a in exec_spec.get("args") or ()))
-        if isinstance(exec_spec, dict) and exec_spec.get("command")
-        else ()
-    )
+    plugin = _exec_of(user["exec"], where) if user.get("exec") else {}
     return ClusterAccess(
         name=current,
         server=server,
@@ -221,8 +261,8 @@ def parse_kubeconfig_secret(
         key_data=_b64_field(user.get("client-key-data"), f"{where}: key"),
         server_name=str(cluster.get("tls-server-name") or ""),
         insecure=insecure,
-        exec_command=command,
         source=where,
+        **plugin,
     )
 
 
@@ -233,6 +273,32 @@ def deploys_elsewhere(name: str | None, server: str | None, own_server: str) -> 
         return name != IN_CLUSTER_NAME
     wanted = (server or "").rstrip("/")
     return bool(wanted) and wanted not in IN_CLUSTER_SERVERS and wanted != own_server.rstrip("/")
+
+
+def elsewhere(spec: ApplicationSpec, own_server: str) -> bool:
+    """Whether an app deploys to another cluster than `own_server`'s: a kubeConfig
+    Secret, or a destination naming another cluster."""
+    destination = spec.destination
+    return spec.kube_config is not None or deploys_elsewhere(
+        destination.name, destination.server, own_server
+    )
+
+
+def destination_label(spec: ApplicationSpec) -> str:
+    """How messages name where an app deploys to."""
+    if spec.kube_config is not None:
+        return f"kubeConfig Secret {spec.kube_config.name}"
+    return spec.destination.name or spec.destination.server or IN_CLUSTER_NAME
+
+
+def targets(spec: ApplicationSpec, access: ClusterAccess) -> bool:
+    """Whether an app's destination (name, else server) is the registered `access`."""
+    destination = spec.destination
+    if spec.kube_config is not None:
+        return False
+    if destination.name:
+        return destination.name == access.name
+    return (destination.server or "").rstrip("/") == access.server
 
 
 def select_cluster(
@@ -254,8 +320,11 @@ __all__ = [
     "ClusterAccess",
     "ClusterPolicy",
     "deploys_elsewhere",
+    "destination_label",
+    "elsewhere",
     "is_cluster_secret",
     "parse_cluster_secret",
     "parse_kubeconfig_secret",
     "select_cluster",
+    "targets",
 ]

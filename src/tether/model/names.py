@@ -34,6 +34,9 @@ RECONCILE_WITH_SOURCE_ANNOTATION = "tether.dev/reconcile-with-source"
 
 # Secrets tether reads or writes are told apart by this label (repository credentials).
 SECRET_TYPE_LABEL = "tether.dev/secret-type"
+# On a cluster Secret, the uid of the cluster's kube-system namespace the controller last
+# reached through it: another uid means the cluster was replaced (docs/multi-cluster.md).
+CLUSTER_UID_ANNOTATION = "tether.dev/cluster-uid"
 SECRET_TYPE_REPOSITORY = "repository"
 REPOSITORY_SECRET_SELECTOR = f"{SECRET_TYPE_LABEL}={SECRET_TYPE_REPOSITORY}"
 

@@ -61,6 +61,31 @@ class Destination:
         return parse_alone(_parse_destination, data, "destination")
 
 
+@dataclass(frozen=True)
+class KubeConfigRef:
+    """Flux's `kubeConfig.secretRef`: a kubeconfig in a Secret of the Application's
+    namespace, read again on every reconcile (a rotated token is used at once). `key`
+    empty: `value`, then `value.yaml`."""
+
+    name: str
+    key: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"secretRef": drop_none({"name": self.name, "key": self.key or None})}
+
+
+def _parse_kube_config(fields: Fields) -> KubeConfigRef | None:
+    fields.only(("secretRef",))
+    ref = fields.child("secretRef")
+    if ref is None:
+        fields.problem("secretRef", "is required")
+        return None
+    ref.only(("name", "key"))
+    name = ref.required_string("name")
+    check_name(ref, "name", name)
+    return KubeConfigRef(name=name, key=ref.optional_string("key") or "")
+
+
 def _parse_destination(fields: Fields) -> Destination:
     fields.only(("namespace", "server", "name"))
     namespace = fields.optional_string("namespace")
@@ -192,6 +217,9 @@ class ApplicationSpec:
     # Custom health rules (jq or CEL) for this app's objects, before the namespace's
     # tether-health-rules ConfigMap (docs/health.md).
     health_checks: tuple[HealthCheck, ...] = ()
+    # Another cluster reached through a kubeconfig Secret (Flux's shape), instead of a
+    # registered destination.name/server.
+    kube_config: KubeConfigRef | None = None
 
     @property
     def auto_sync_enabled(self) -> bool:
@@ -239,6 +267,7 @@ class ApplicationSpec:
                 "project": self.project if self.project != DEFAULT_PROJECT else None,
                 "serviceAccountName": self.service_account_name,
                 "healthChecks": list_or_none([rule.to_dict() for rule in self.health_checks]),
+                "kubeConfig": self.kube_config.to_dict() if self.kube_config else None,
             }
         )
 
@@ -260,6 +289,7 @@ _SPEC_FIELDS = (
     "project",
     "serviceAccountName",
     "healthChecks",
+    "kubeConfig",
 )
 
 
@@ -286,7 +316,12 @@ def parse_spec(fields: Fields, app_namespace: str | None, app_name: str | None) 
         project=fields.string("project", DEFAULT_PROJECT) or DEFAULT_PROJECT,
         service_account_name=fields.optional_string("serviceAccountName") or None,
         health_checks=tuple(parse_health_check(rule) for rule in fields.children("healthChecks")),
+        kube_config=(
+            _parse_kube_config(kube) if (kube := fields.child("kubeConfig")) is not None else None
+        ),
     )
+    if spec.kube_config is not None and (spec.destination.server or spec.destination.name):
+        fields.problem("kubeConfig", "may not be set with destination.server or destination.name")
     check_name(fields, "project", spec.project)
     if spec.service_account_name is not None:
         check_name(fields, "serviceAccountName", spec.service_account_name)
@@ -316,6 +351,7 @@ __all__ = [
     "Dependency",
     "Destination",
     "IgnoreDifference",
+    "KubeConfigRef",
     "RetryPolicy",
     "SyncPolicy",
     "parse_spec",

@@ -155,6 +155,9 @@ def _parse_health_status(fields: Fields) -> HealthStatus:
     )
 
 
+MISSING_DRIFT = "(missing: needs create)"  # the drift of an object Git has, the cluster not
+
+
 @dataclass(frozen=True)
 class ResourceStatus:
     """One managed object as last compared; `drift` lists the paths that differ, and

@@ -22,6 +22,7 @@ INFO_LABELS = [
     "repo",
     "dest_namespace",
     "cluster",
+    "dest_server",
     "sync_status",
     "health_status",
     "autosync_enabled",
@@ -72,6 +73,7 @@ class TetherCollector(Collector):
                     app.repo,
                     app.dest_namespace,
                     app.cluster,
+                    app.dest_server,
                     app.sync_status,
                     app.health_status,
                     _flag(app.autosync_enabled),
@@ -122,7 +124,32 @@ class TetherCollector(Collector):
         )
         for (provider, result), count in sorted(snap.counters.notifications.items()):
             notifications.add_metric([provider, result], float(count))
+        clusters = GaugeMetricFamily(
+            "tether_cluster_info",
+            "A destination cluster the controller watches (1); reachable: its watches are in"
+            " contact.",
+            labels=["name", "server", "reachable"],
+        )
+        watched = GaugeMetricFamily(
+            "tether_cluster_watched_objects",
+            "Objects the controller's watches hold for a destination cluster.",
+            labels=["name"],
+        )
+        recovery = GaugeMetricFamily(
+            "tether_cluster_recovery_seconds",
+            "Seconds the last rebuild of a replaced (empty) cluster took, from the new"
+            " cluster's first answer to every app of it Synced and Healthy.",
+            labels=["name"],
+        )
+        for cluster in snap.clusters:
+            clusters.add_metric([cluster.name, cluster.server, _flag(cluster.reachable)], 1.0)
+            watched.add_metric([cluster.name], float(cluster.watched_objects))
+            if cluster.recovery_seconds is not None:
+                recovery.add_metric([cluster.name], cluster.recovery_seconds)
         yield from (
+            clusters,
+            watched,
+            recovery,
             info,
             since,
             resources,

@@ -1,0 +1,91 @@
+"""Disaster recovery from the hub: rebuild a registered cluster that came back empty
+from Git, with the Applications the hub still holds for it (`tether dr bootstrap
+--cluster NAME`). The hub keeps the apps, their history and credentials; only the
+objects are lost with the cluster, so the rebuild is the apps' syncs in recovery order
+(dependsOn levels, then sync waves), timed per phase, then the wait for Synced+Healthy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from tether.errors import ConditionNotMet, InputError
+from tether.kube import KubeClient, LiveCache
+from tether.model.cluster import ClusterPolicy, parse_cluster_secret, select_cluster, targets
+
+from .apps import list_apps
+from .clusters import cluster_secrets, identity_of, record_identity
+from .compare import Engine
+from .dr import PhaseClock, RecoveryReport, app_states, recovery_steps, sync_in_order
+from .sync import Progress
+from .wait import wait_for_apps
+
+
+async def rebuild_cluster(
+    hub: Engine,
+    name: str,
+    namespace: str,
+    *,
+    timeout: float = 600.0,
+    policy: ClusterPolicy | None = None,
+    progress: Progress = lambda _: None,
+    report: RecoveryReport | None = None,
+) -> RecoveryReport:
+    """Sync every Application of `namespace` (on the hub) that deploys to the registered
+    cluster `name` onto it, in recovery order; `report` is filled phase by phase."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    report = report if report is not None else RecoveryReport()
+    clock = PhaseClock(report)
+    registered, refused = [], []
+    for secret in await cluster_secrets(hub.kube, namespace):
+        try:
+            registered.append(parse_cluster_secret(secret, policy or ClusterPolicy()))
+        except InputError as exc:
+            refused.append(exc)
+    access = select_cluster(registered, name=name)
+    if access is None:
+        named = [e for e in refused if f"/cluster-{name}:" in e.message]
+        if named:
+            raise named[0]
+        raise InputError(
+            f"dr bootstrap --cluster {name}: no cluster registered by that name in namespace"
+            f" {namespace}",
+            hint="tether cluster add NAME --kubeconfig FILE (a rebuilt cluster needs new"
+            " credentials)",
+        )
+    target = KubeClient.from_access(access)
+    cache = LiveCache(target)
+    engine = hub.for_destination(target, cache)
+    try:
+        version = await target.version()
+        uid = await identity_of(target)
+        await record_identity(hub.kube, access, uid)
+        clock.lap("cluster", f"{access.name} {version.get('gitVersion', '')} at {access.server}")
+        apps = [
+            a for a in await list_apps(hub.kube, namespace, invalid=[]) if targets(a.spec, access)
+        ]
+        if not apps:
+            raise InputError(f"no Application in namespace {namespace} deploys to cluster {name}")
+        report.apps = [a.name for a in apps]
+        progress(f"cluster {access.name}: {len(apps)} applications to rebuild")
+        steps = recovery_steps(apps, [a.to_dict() for a in apps])
+        await sync_in_order(engine, steps, deadline, clock, progress, f"rebuild of cluster {name}")
+        waiting = await wait_for_apps(
+            engine, apps, want_sync=True, want_health=True, timeout=max(deadline - loop.time(), 1)
+        )
+        if waiting:
+            states = await app_states(engine, apps)
+            clock.lap("health", f"waited for {len(states)} applications")
+            raise ConditionNotMet(
+                f"rebuild of cluster {name} incomplete after {report.total:.1f}s, still"
+                " waiting for: " + "; ".join(states or waiting)
+            )
+        clock.lap("health", "all Synced + Healthy")
+        return report
+    finally:
+        await cache.close()
+        target.close()
+
+
+__all__ = ["rebuild_cluster"]
