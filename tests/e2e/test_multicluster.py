@@ -234,11 +234,12 @@ async def test_an_unregistered_destination_is_a_clear_condition_and_nothing_is_a
         condition = await eventually(refused, timeout=30, what="ComparisonError")
         assert "destination nowhere: no cluster registered by that name" in condition.message
         assert await kube.get("v1", "ConfigMap", "settings", namespace) is None
-    # The CLI acts on its kubeconfig's cluster only: it refuses, it does not apply here.
+    # The CLI resolves destinations as the controller does: the same one line, and it
+    # never falls back to applying to its own kubeconfig's cluster.
     for command in (("app", "diff", "web"), ("app", "sync", "web")):
         answer = tether(kubeconfig, "-n", namespace, *command, cache=tmp_path)
         assert answer.returncode == 2, answer.stderr
-        assert "Application web deploys to cluster nowhere" in answer.stderr
+        assert "destination nowhere: no cluster registered by that name" in answer.stderr
     assert await kube.get("v1", "ConfigMap", "settings", namespace) is None
 
 
@@ -411,6 +412,27 @@ async def test_dr_bootstrap_rebuilds_a_registered_cluster_from_the_hub(
     finally:
         target.close()
     assert await ready(kube, namespace, "base", "web")
+    # The CLI works on the spoke's apps through the registration, as on local ones: an
+    # edit there is drift in `app diff` and `tether drift`, and `app sync` puts it back.
+    target = KubeClient.from_kubeconfig(str(spoke.kubeconfig))
+    try:
+        edited = configmap("settings", {"mode": "green"}, namespace=namespace)
+        await target.apply(edited, field_manager="kubectl-edit", force=True)
+        diff = tether(
+            kubeconfig, "-n", namespace, "app", "diff", "web", "--exit-code", cache=tmp_path
+        )
+        assert diff.returncode == 1, diff.stderr
+        assert "green" in diff.stdout and "blue" in diff.stdout
+        drift = tether(kubeconfig, "-n", namespace, "drift", "web", cache=tmp_path)
+        assert drift.returncode == 0, drift.stderr
+        assert "kubectl-edit" in drift.stdout
+        synced = tether(kubeconfig, "-n", namespace, "app", "sync", "web", cache=tmp_path)
+        assert synced.returncode == 0, synced.stderr
+        back = await target.get("v1", "ConfigMap", "settings", namespace)
+        assert back is not None and back["data"] == {"mode": "blue"}
+    finally:
+        target.close()
+    assert await kube.get("v1", "ConfigMap", "settings", namespace) is None  # not the hub
     # A cluster nobody registered: one line, the usage exit code.
     unknown = tether(
         kubeconfig, "-n", namespace, "dr", "bootstrap", "--cluster", "edge", cache=tmp_path

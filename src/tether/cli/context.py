@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from tether.engine.cluster_engines import ClusterEngines
 from tether.engine.compare import Engine
 from tether.git import DEFAULT_MAX_TREE_CACHE_BYTES, GitRepos, credentials_from_env
 from tether.kube import KubeClient, LiveCache
@@ -101,9 +102,12 @@ async def open_engine(cli: CliContext) -> AsyncIterator[Engine]:
         render_limits=settings.render_limits,
         allow_remote_bases=settings.allow_remote_bases,
     )
+    clusters = ClusterEngines(engine, cli.app_namespace)
+    engine.resolver = clusters  # apps of registered clusters go there, as the controller's
     try:
         yield engine
     finally:
+        await clusters.close()
         await engine.evaluator.close()
         await engine.cache.close()
         kube.close()

@@ -26,17 +26,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tether.engine.clusters import cluster_secrets, identity_of, record_identity
+from tether.engine.clusters import (
+    check_namespace,
+    identity_of,
+    kubeconfig_access,
+    record_identity,
+    registered_access,
+    registrations,
+)
 from tether.engine.compare import Engine
-from tether.errors import InputError, TetherError, UnreachableError
+from tether.errors import TetherError, UnreachableError
 from tether.kube import KubeClient, LiveCache
 from tether.model.application import Application
 from tether.model.cluster import (
     ClusterAccess,
     ClusterPolicy,
     elsewhere,
-    parse_cluster_secret,
-    parse_kubeconfig_secret,
     select_cluster,
 )
 
@@ -113,6 +118,7 @@ class Destinations:
         if self.is_local(app):
             return self.engine
         access = await self._access_for(app)
+        check_namespace(access, app)
         key = self.key_of(app)
         known = self._engines.get(key)
         if known is not None and known[0] == access:
@@ -140,24 +146,25 @@ class Destinations:
                 hint="tether cluster list",
             ) from None
         await self._identified(key, access, uid)
-        cache = LiveCache(kube)
+        cache = LiveCache(kube, namespaces=access.namespaces)
         cache.add_listener(self.on_event)
         engine = self.engine.for_destination(kube, cache)
         self._engines[key] = (access, engine)
         return engine
 
     async def _access_for(self, app: Application) -> ClusterAccess:
-        ref = app.spec.kube_config
-        if ref is None:
-            destination = app.spec.destination
-            return await self._lookup(destination.name or "", destination.server or "")
-        secret = await self.engine.home_kube.get("v1", "Secret", ref.name, app.namespace)
-        if secret is None:
-            raise InputError(
-                f"Application {app.name}: spec.kubeConfig.secretRef: Secret"
-                f" {app.namespace}/{ref.name} not found"
+        if app.spec.kube_config is not None:
+            return await kubeconfig_access(self.engine.home_kube, app, self.policy)
+        destination = app.spec.destination
+        found = select_cluster(
+            self._registered, server=destination.server or "", name=destination.name or ""
+        )
+        if found is None or time.monotonic() - self._read_at >= CLUSTER_SECONDS:
+            self._registered, self._problems = await registrations(
+                self.engine.home_kube, self.namespace, self.policy
             )
-        return parse_kubeconfig_secret(secret, ref.key or None, self.policy)
+            self._read_at = time.monotonic()
+        return registered_access(self._registered, self._problems, destination, self.namespace)
 
     async def _identified(self, key: str, access: ClusterAccess, uid: str) -> None:
         """Record the identity a destination answered with; another one than before (in
@@ -179,35 +186,6 @@ class Destinations:
             await record_identity(self.engine.home_kube, access, uid)
         except TetherError as exc:  # kept in memory: only a restart would forget it
             log.warning("cannot record the identity on %s: %s", access.source, exc)
-
-    async def _lookup(self, name: str, server: str) -> ClusterAccess:
-        found = select_cluster(self._registered, server=server, name=name)
-        if found is None or time.monotonic() - self._read_at >= CLUSTER_SECONDS:
-            await self._read()
-            found = select_cluster(self._registered, server=server, name=name)
-        if found is not None:
-            return found
-        wanted = name or server
-        problem = self._problems.get(wanted)
-        if problem:
-            raise InputError(problem)
-        raise InputError(
-            f"destination {wanted}: no cluster registered by that "
-            + ("name" if name else "server")
-            + f" in namespace {self.namespace}",
-            hint="tether cluster add NAME --kubeconfig FILE",
-        )
-
-    async def _read(self) -> None:
-        registered, problems = [], {}
-        for secret in await cluster_secrets(self.engine.home_kube, self.namespace):
-            try:
-                registered.append(parse_cluster_secret(secret, self.policy))
-            except TetherError as exc:
-                name = (secret.get("metadata") or {}).get("name", "")
-                problems[str(name)] = exc.message.splitlines()[0]
-        self._registered, self._problems = registered, problems
-        self._read_at = time.monotonic()
 
     async def contact_changed(self) -> list[str]:
         """The destinations whose watches lost or regained contact since the last call:

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from tether.errors import ClusterError, ConditionNotMet, TetherError
+from tether.errors import ClusterError, ConditionNotMet, InputError, TetherError
 from tether.kube import KubeClient
 from tether.model.application import Application
 from tether.model.cluster import (
@@ -19,9 +19,12 @@ from tether.model.cluster import (
     ClusterAccess,
     ClusterPolicy,
     parse_cluster_secret,
+    parse_kubeconfig_secret,
+    select_cluster,
     targets,
 )
 from tether.model.names import CLUSTER_UID_ANNOTATION
+from tether.model.spec import Destination
 
 MANAGER = "tether-manager"  # the ServiceAccount tether acts as on a registered cluster
 MANAGER_NAMESPACE = "kube-system"
@@ -176,6 +179,71 @@ async def probe(access: ClusterAccess) -> tuple[str, str]:
         client.close()
 
 
+async def registrations(
+    hub: KubeClient, namespace: str, policy: ClusterPolicy
+) -> tuple[list[ClusterAccess], dict[str, str]]:
+    """The usable registrations of `namespace`, and why each refused one is refused (by
+    Secret name, one line)."""
+    registered, problems = [], {}
+    for secret in await cluster_secrets(hub, namespace):
+        try:
+            registered.append(parse_cluster_secret(secret, policy))
+        except TetherError as exc:
+            name = (secret.get("metadata") or {}).get("name", "")
+            problems[str(name)] = exc.message.splitlines()[0]
+    return registered, problems
+
+
+def registered_access(
+    registered: list[ClusterAccess],
+    problems: dict[str, str],
+    destination: Destination,
+    namespace: str,
+) -> ClusterAccess:
+    """The registration a destination names, or the one line saying why there is none."""
+    found = select_cluster(registered, server=destination.server or "", name=destination.name or "")
+    if found is not None:
+        return found
+    wanted = destination.name or destination.server or ""
+    problem = problems.get(wanted) or problems.get(f"cluster-{wanted}")
+    if problem:
+        raise InputError(problem)
+    raise InputError(
+        f"destination {wanted}: no cluster registered by that "
+        + ("name" if destination.name else "server")
+        + f" in namespace {namespace}",
+        hint="tether cluster add NAME --kubeconfig FILE",
+    )
+
+
+async def kubeconfig_access(
+    hub: KubeClient, app: Application, policy: ClusterPolicy
+) -> ClusterAccess:
+    """The access an app's own kubeconfig Secret gives (Flux's kubeConfig.secretRef),
+    read now: a rotated token is used at once."""
+    ref = app.spec.kube_config
+    assert ref is not None
+    secret = await hub.get("v1", "Secret", ref.name, app.namespace)
+    if secret is None:
+        raise InputError(
+            f"Application {app.name}: spec.kubeConfig.secretRef: Secret"
+            f" {app.namespace}/{ref.name} not found"
+        )
+    return parse_kubeconfig_secret(secret, ref.key or None, policy)
+
+
+def check_namespace(access: ClusterAccess, app: Application) -> None:
+    """A registration limited to some namespaces (`namespaces`) serves only apps whose
+    destination namespace is one of them: its watches see nothing else."""
+    wanted = app.spec.destination.namespace or app.namespace
+    if access.namespaces and wanted not in access.namespaces:
+        raise InputError(
+            f"Application {app.name}: cluster {access.name} is registered for namespaces"
+            f" {', '.join(access.namespaces)} only, not {wanted}",
+            hint=f"add {wanted} to `namespaces` of {access.source}",
+        )
+
+
 async def record_identity(hub: KubeClient, access: ClusterAccess, uid: str) -> None:
     """Keep the identity a registered cluster answered with on its Secret (annotation
     CLUSTER_UID_ANNOTATION): a later answer with another uid means it was replaced."""
@@ -189,6 +257,7 @@ async def record_identity(hub: KubeClient, access: ClusterAccess, uid: str) -> N
 __all__ = [
     "ClusterRow",
     "add_cluster",
+    "check_namespace",
     "cluster_rows",
     "cluster_secrets",
     "identity_of",

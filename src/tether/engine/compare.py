@@ -194,7 +194,7 @@ async def _compare_into(
     hard_refresh: bool,
     events: EventSource | None,
 ) -> None:
-    engine.check_destination(app)
+    engine = await engine.for_app(app)
     source = app.spec.source
     if hard_refresh:  # a CRD or APIService change the watches missed is seen now
         engine.refresh_cluster_facts()

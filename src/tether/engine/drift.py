@@ -21,7 +21,9 @@ class DriftReport:
 
 
 async def explain_drift(engine: Engine, app: Application) -> DriftReport:
-    """Compare, then attribute every drifted path using managedFields and recent Events."""
+    """Compare, then attribute every drifted path using managedFields and recent Events
+    (of the cluster the app deploys to)."""
+    engine = await engine.for_app(app)
 
     async def events(namespaces: set[str]) -> list[dict[str, Any]]:
         return await _events(engine, namespaces)

@@ -54,7 +54,7 @@ async def rollback_app(
     initiated_by: str,
     progress: Progress = lambda _: None,
 ) -> RollbackReport:
-    engine.check_destination(app)  # stored manifests go where the app deploys, or nowhere
+    engine = await engine.for_app(app)  # stored manifests go where the app deploys
     entry = _choose(app, entry_id)
     if app.auto_sync_enabled:
         if not disable_auto_sync:

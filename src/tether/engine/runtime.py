@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -156,6 +156,9 @@ class Engine:
     # cluster's (for_destination); None: the same cluster.
     hub: KubeClient | None = None
     hub_cache: LiveCache | None = None
+    # How an engine of the hub reaches the cluster an app deploys to when it is another
+    # (the CLI's engine/cluster_engines.py); None: such apps are refused.
+    resolver: Callable[[Application], Awaitable[Engine]] | None = None
 
     @property
     def home_kube(self) -> KubeClient:
@@ -190,6 +193,17 @@ class Engine:
         if self.app_store is None:
             self.app_store = ClusterApplicationStore(self.home_kube)
         return self.app_store
+
+    async def for_app(self, app: Application) -> Engine:
+        """The engine that deploys `app`: this one, or (through the resolver) the engine
+        of the other cluster it names. Every entry point that applies, compares or
+        rolls back asks here first."""
+        if self.hub is not None or not elsewhere(app.spec, self.kube.server):
+            return self
+        if self.resolver is None:
+            self.check_destination(app)
+            return self
+        return await self.resolver(app)
 
     def check_destination(self, app: Application) -> None:
         """Refuse an app that deploys to another cluster than this engine's: the CLI and

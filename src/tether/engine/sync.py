@@ -75,6 +75,7 @@ async def sync_app(
 ) -> SyncResult:
     """Sync `app`. A `comparison` just made of the same spec (the controller's reconcile)
     is planned from as it is; otherwise the app is compared first."""
+    engine = await engine.for_app(app)
     if request.prune or app.auto_prune:
         await watch_earlier_hook_kinds(engine, app)  # leftover hooks are pruned too
     if not _reusable(comparison, app, request):
@@ -439,6 +440,7 @@ __all__ = [
 
 async def delete_cascade(engine: Engine, app: Application, progress: Progress = _noop) -> int:
     """Delete every object this app tracks, in reverse sync order; returns how many."""
+    engine = await engine.for_app(app)
     await watch_earlier_hook_kinds(engine, app)  # its hooks go as well
     comparison = await compare(engine, app, fetch=False)
     owned = [o for k, o in comparison.live.items() if k not in comparison.shared]

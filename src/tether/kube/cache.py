@@ -59,9 +59,10 @@ def owner_app(obj: dict[str, Any]) -> str | None:
 class _Informer:
     """List+watch of one resource type, feeding the shared store on the event loop."""
 
-    def __init__(self, cache: LiveCache, info: ResourceInfo) -> None:
+    def __init__(self, cache: LiveCache, info: ResourceInfo, namespace: str | None = None) -> None:
         self.cache = cache
         self.info = info
+        self.namespace = namespace  # None: every namespace (or a cluster-scoped kind)
         self.synced = asyncio.Event()
         self.error: TetherError | None = None
         self.resource_version = ""
@@ -125,7 +126,7 @@ class _Informer:
         fresh: dict[ResourceKey, dict[str, Any]] = {}
         rv = ""
         while True:
-            page = await client.request("GET", self.info.path(), query=query)
+            page = await client.request("GET", self.info.path(self.namespace), query=query)
             self._contact()
             for item in page.get("items", []):
                 item.setdefault("apiVersion", self.info.api_version)
@@ -136,7 +137,7 @@ class _Informer:
             if not meta.get("continue"):
                 break
             query["continue"] = meta["continue"]
-        self.cache._replace(self.info, fresh, notify=self.listed)
+        self.cache._replace(self.info, fresh, notify=self.listed, namespace=self.namespace)
         self.listed = True
         self.resource_version = rv
 
@@ -154,7 +155,7 @@ class _Informer:
             error: BaseException | None = None
             try:
                 self._stream = self.cache.client.open_watch_sync(
-                    self.info.path(), query, timeout=self.cache.watch_timeout + 30
+                    self.info.path(self.namespace), query, timeout=self.cache.watch_timeout + 30
                 )
                 _post(loop, self._stream_opened)
                 for line in self._stream:
@@ -241,10 +242,15 @@ def _settle(fut: asyncio.Future[None], error: BaseException | None) -> None:
 class LiveCache:
     """Live objects of the kinds tether tracks, kept current by watches."""
 
-    def __init__(self, client: KubeClient, *, watch_timeout: int = 290) -> None:
+    def __init__(
+        self, client: KubeClient, *, watch_timeout: int = 290, namespaces: tuple[str, ...] = ()
+    ) -> None:
         self.client = client
         self.watch_timeout = watch_timeout
-        self._informers: dict[tuple[str, str], _Informer] = {}
+        # Namespaced kinds are watched in these namespaces only (a registration that may
+        # read no more: Argo CD's `namespaces`); empty: cluster-wide.
+        self.namespaces = namespaces
+        self._informers: dict[tuple[str, str, str], _Informer] = {}
         self._objects: dict[ResourceKey, dict[str, Any]] = {}
         self._by_kind: dict[tuple[str, str], dict[ResourceKey, dict[str, Any]]] = {}
         self._by_app: dict[str, dict[ResourceKey, dict[str, Any]]] = {}
@@ -253,18 +259,25 @@ class LiveCache:
     async def watch_kind(self, api_version: str, kind: str) -> ResourceInfo:
         """Start watching a kind (once) and wait until its first list is in the cache."""
         info = await self.client.resource(api_version, kind)
-        gk = (info.group, info.kind)
-        informer = self._informers.get(gk)
-        if informer is None:
-            informer = _Informer(self, info)
-            self._informers[gk] = informer
-        await informer.synced.wait()
-        if informer.error is not None and not informer.resource_version:
-            raise informer.error
-        return informer.info
+        scopes: tuple[str | None, ...] = (
+            self.namespaces if info.namespaced and self.namespaces else (None,)
+        )
+        informers = []
+        for namespace in scopes:
+            key = (info.group, info.kind, namespace or "")
+            informer = self._informers.get(key)
+            if informer is None:
+                informer = _Informer(self, info, namespace)
+                self._informers[key] = informer
+            informers.append(informer)
+        for informer in informers:
+            await informer.synced.wait()
+            if informer.error is not None and not informer.resource_version:
+                raise informer.error
+        return info
 
     def watched(self, group: str, kind: str) -> bool:
-        return (group, kind) in self._informers
+        return any(key[:2] == (group, kind) for key in self._informers)
 
     @property
     def connected(self) -> bool:
@@ -336,11 +349,21 @@ class LiveCache:
                 del self._by_app[app]
 
     def _replace(
-        self, info: ResourceInfo, fresh: dict[ResourceKey, dict[str, Any]], *, notify: bool
+        self,
+        info: ResourceInfo,
+        fresh: dict[ResourceKey, dict[str, Any]],
+        *,
+        notify: bool,
+        namespace: str | None = None,
     ) -> None:
-        """Make the store hold exactly `fresh` for this kind. With `notify` (a relist),
-        listeners then hear of every difference, as if the watch had delivered it."""
-        old = dict(self._by_kind.get((info.group, info.kind), {}))
+        """Make the store hold exactly `fresh` for this kind (in `namespace`, when the
+        informer watches one). With `notify` (a relist), listeners then hear of every
+        difference, as if the watch had delivered it."""
+        old = {
+            key: obj
+            for key, obj in self._by_kind.get((info.group, info.kind), {}).items()
+            if namespace is None or key.namespace == namespace
+        }
         for key, obj in old.items():
             if key not in fresh:
                 self._remove(obj)
