@@ -2,8 +2,9 @@
 # `make demo`: build what is needed, start a real local control plane, and tell the
 # on-call story with tether's own commands: bootstrap from Git, the controller started, a
 # manual edit detected at once and self-healed, HPA drift ignored, a bad commit stopped by its health gate and reverted the Git
-# way, a break-glass rollback and its follow-up revert, and finally the cluster destroyed
-# and rebuilt from Git with the recovery time measured.
+# way, a break-glass rollback and its follow-up revert, a second (spoke) cluster deployed to
+# by the hub's controller, lost and rebuilt by it, and finally the cluster destroyed and
+# rebuilt from Git with the recovery time measured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -36,13 +37,20 @@ stop_controller() {
   if [ -n "$CONTROLLER_PID" ]; then kill "$CONTROLLER_PID" 2>/dev/null || true; wait "$CONTROLLER_PID" 2>/dev/null || true; CONTROLLER_PID=; fi
 }
 app_sync() { "$KUBECTL" -n tether-system get application "$1" -o jsonpath='{.status.sync.status}'; }
+stop_spoke() { "$TETHER" cluster down --name spoke >/dev/null 2>&1 || true; }
+events_of() { "$KUBECTL" -n tether-system get events --field-selector "reason=$1" -o custom-columns=REASON:.reason,MESSAGE:.message --no-headers 2>/dev/null; }
 
 step "1. A real local control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok)"
 "$TETHER" cluster down >/dev/null 2>&1 || true
+"$TETHER" cluster down --name spoke >/dev/null 2>&1 || true
 rm -rf "$DEMO" && mkdir -p "$DEMO"
 KUBECONFIG=$(run "$TETHER" cluster up)
 export KUBECONFIG
 run "$TETHER" cluster status
+# Act 10's second cluster (the spoke) starts meanwhile; its start is no part of the story.
+"$TETHER" cluster up --name spoke >"$DEMO/spoke-up.log" 2>&1 &
+SPOKE_UP_PID=$!
+trap stop_spoke EXIT
 done_step "control plane ready"
 
 step "2. The GitOps repo: an app-of-apps (CRDs, api-service + HPA, worker)"
@@ -66,7 +74,8 @@ printf '\033[2m$ %s\033[0m\n' "tether controller --metrics-addr 127.0.0.1:$METRI
 "$TETHER" controller --metrics-addr "127.0.0.1:$METRICS_PORT" --webhook-addr "127.0.0.1:$WEBHOOK_PORT" \
   >"$DEMO/controller.log" 2>&1 &
 CONTROLLER_PID=$!
-trap stop_controller EXIT
+trap 'stop_controller; stop_spoke' EXIT
+
 wait_ready
 metrics | grep '^tether_app_info' | sed 's/,repo="[^"]*"//' >&2
 done_step "controller running (pid $CONTROLLER_PID)"
@@ -126,7 +135,27 @@ git_ pull -q --ff-only origin main
 run "$TETHER" app get api-service --refresh | sed -n '1,9p'
 done_step "rolled back; Git matches again"
 
-step "10. Disaster: the cluster is destroyed; rebuild it from Git and time the recovery"
+step "10. Hub and spoke: the controller deploys to a second cluster, which is lost and rebuilt"
+wait "$SPOKE_UP_PID" || { cat "$DEMO/spoke-up.log" >&2; exit 1; }
+SPOKE_KUBECONFIG=$(run "$TETHER" cluster kubeconfig --name spoke)
+run "$TETHER" cluster add spoke --kubeconfig "$SPOKE_KUBECONFIG"
+sed "s#REPO_URL#$REPO#" examples/demo/spoke/edge.yaml >"$DEMO/edge.yaml"
+run "$KUBECTL" apply -f "$DEMO/edge.yaml"
+run "$TETHER" app wait edge --sync --health --timeout 90
+run "$TETHER" cluster list
+run "$KUBECTL" --kubeconfig "$SPOKE_KUBECONFIG" -n edge get deployment,configmap edge-gateway
+printf 'the spoke is lost with all its data; an empty cluster comes up at its address\n' >&2
+run "$TETHER" cluster down --name spoke --purge
+run "$TETHER" cluster up --name spoke >/dev/null
+run "$TETHER" cluster add spoke --kubeconfig "$SPOKE_KUBECONFIG"
+for _ in $(seq 1 300); do [ -n "$(events_of ClusterRebuilt)" ] && break; sleep 0.3; done
+events_of ClusterRebuilt >&2
+metrics | grep '^tether_cluster_recovery_seconds' >&2
+run "$KUBECTL" --kubeconfig "$SPOKE_KUBECONFIG" -n edge get deployment edge-gateway
+stop_spoke
+done_step "spoke rebuilt from Git by the hub"
+
+step "11. Disaster: the cluster is destroyed; rebuild it from Git and time the recovery"
 stop_controller
 run "$TETHER" cluster down
 rm -rf "$TETHER_CLUSTER_DIR"

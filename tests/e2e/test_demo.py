@@ -28,14 +28,16 @@ def test_the_demo_tells_the_whole_story(tmp_path: Path) -> None:
             cwd=ROOT,
         )
     finally:
-        # The demo leaves its control plane running for the reader; the test does not.
-        subprocess.run(
-            [sys.executable, "-m", "tether", "cluster", "down"],
-            env={**env, "TETHER_CLUSTER_DIR": str(demo / "cluster")},
-            capture_output=True,
-            timeout=120,
-            check=False,
-        )
+        # The demo leaves its control plane running for the reader; the test does not
+        # (nor the spoke, which the demo stops itself unless it failed half-way).
+        for name in ((), ("--name", "spoke")):
+            subprocess.run(
+                [sys.executable, "-m", "tether", "cluster", "down", *name],
+                env={**env, "TETHER_CLUSTER_DIR": str(demo / "cluster")},
+                capture_output=True,
+                timeout=120,
+                check=False,
+            )
     assert proc.returncode == 0, proc.stderr[-4000:]
     story = proc.stderr
     for line in (
@@ -46,6 +48,9 @@ def test_the_demo_tells_the_whole_story(tmp_path: Path) -> None:
         "Degraded, sync Failed",
         "Healthy again at the revert commit",
         "tether_break_glass_active",
+        "ClusterRebuilt",
+        "tether_cluster_recovery_seconds",
+        "spoke rebuilt from Git by the hub",
         "rebuilt: every app Synced + Healthy",
         "== Summary",
     ):

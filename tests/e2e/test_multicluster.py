@@ -154,7 +154,8 @@ async def test_the_hub_controller_deploys_to_a_spoke_and_sees_its_drift(
     target = KubeClient.from_kubeconfig(str(spoke.kubeconfig))
     try:
         await ensure_namespace(target, namespace)  # the default project: the app's own
-        await auto_synced_app(kube, namespace, repo, "spoke")
+        repo.write({"here/settings.yaml": as_yaml(configmap("settings", {"mode": "hub"}))})
+        await auto_synced_app(kube, namespace, repo, "spoke")  # commits both
         with ControllerProcess(kubeconfig, namespace, tmp_path) as proc:
 
             async def synced() -> bool:
@@ -173,6 +174,16 @@ async def test_the_hub_controller_deploys_to_a_spoke_and_sees_its_drift(
             ref = deployed.status.history[-1].manifests_ref
             assert ref and await kube.get("v1", "Secret", ref, namespace) is not None
             assert await target.get("v1", "Secret", ref, namespace) is None
+            # The same object name on the hub, another app's: two clusters, no collision.
+            here = application("here", namespace, repo.url, "here", syncPolicy={"automated": {}})
+            await create_app(kube, here)
+
+            async def both() -> bool:
+                return await ready(kube, namespace, "here", "web")
+
+            await eventually(both, timeout=60, what="here on the hub, web on the spoke")
+            on_hub = await kube.get("v1", "ConfigMap", "settings", namespace)
+            assert on_hub is not None and on_hub["data"] == {"mode": "hub"}
             # An edit on the spoke by another writer: the hub's controller sees it.
             started = time.monotonic()
             await target.apply(
@@ -190,6 +201,11 @@ async def test_the_hub_controller_deploys_to_a_spoke_and_sees_its_drift(
             print(f"spoke edit -> drift on the hub: {time.monotonic() - started:.2f} s")
             assert resource.drift == ("/data/mode",)
             assert (resource.drift_writer, resource.drift_cause) == ("kubectl-edit", "manual-edit")
+            local = (await get_app(kube, namespace, "here")).status
+            assert local is not None and local.sync.status.value == "Synced"
+            assert not any(r.drift for r in local.resources)  # the spoke's edit is not its
+            on_hub = await kube.get("v1", "ConfigMap", "settings", namespace)
+            assert on_hub is not None and on_hub["data"] == {"mode": "hub"}
 
             # The spoke goes away: its apps are ClusterUnreachable within seconds (the
             # controller notices the watches losing contact), nothing is deleted.

@@ -48,6 +48,7 @@ from tether.model.cluster import (
 log = logging.getLogger(__name__)
 
 CLUSTER_SECONDS = 10.0
+REREAD_OUT_OF_CONTACT = 2.0  # seconds between re-reads for a destination out of contact
 CONTACT_CHECK_SECONDS = 2.0  # between looks at the destination clusters' watches
 
 Listener = Callable[[str, dict[str, Any]], None]
@@ -121,6 +122,12 @@ class Destinations:
         check_namespace(access, app)
         key = self.key_of(app)
         known = self._engines.get(key)
+        stale = time.monotonic() - self._read_at >= REREAD_OUT_OF_CONTACT
+        if known is not None and known[0] == access and not known[1].cache.connected and stale:
+            # Out of contact: perhaps the cluster was rebuilt and registered again with
+            # new credentials. Look at the registrations now rather than in 10 s.
+            self._read_at = -CLUSTER_SECONDS
+            access = await self._access_for(app)
         if known is not None and known[0] == access:
             if not known[1].cache.connected:
                 # Its watches lost the server: the cache is stale, and a compare from it
