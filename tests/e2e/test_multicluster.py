@@ -78,7 +78,12 @@ def listed(kubeconfig: str, namespace: str, tmp_path: Path) -> dict[str, dict[st
 
 
 async def test_register_a_spoke_and_list_every_registration(
-    kubeconfig: str, kube: KubeClient, namespace: str, spoke: LocalCluster, tmp_path: Path
+    kubeconfig: str,
+    kube: KubeClient,
+    namespace: str,
+    spoke: LocalCluster,
+    repo: GitopsRepo,
+    tmp_path: Path,
 ) -> None:
     added = register(kubeconfig, namespace, spoke, tmp_path)
     assert f"Secret {namespace}/cluster-spoke" in added.stderr + added.stdout
@@ -133,6 +138,26 @@ async def test_register_a_spoke_and_list_every_registration(
     assert table.returncode == 0 and "spoke" in table.stdout
     for result in (added, table):
         assert token not in result.stdout + result.stderr
+
+    # The Argo CD-shaped registration deploys as it is (here through the CLI, which
+    # resolves destinations with the controller's registry code).
+    repo.write({"argo/settings.yaml": as_yaml(configmap("from-argo", {"via": "argo"}))})
+    repo.commit("via the Argo CD Secret")
+    destination = {"name": "argo-spoke", "namespace": namespace}
+    options = {"syncOptions": ["CreateNamespace=true"]}
+    via_argo = application(
+        "via-argo", namespace, repo.url, "argo", destination=destination, syncPolicy=options
+    )
+    await create_app(kube, via_argo)
+    sync = tether(kubeconfig, "-n", namespace, "app", "sync", "via-argo", cache=tmp_path)
+    assert sync.returncode == 0, sync.stderr
+    target = KubeClient.from_kubeconfig(str(spoke.kubeconfig))
+    try:
+        applied = await target.get("v1", "ConfigMap", "from-argo", namespace)
+        assert applied is not None and applied["data"] == {"via": "argo"}
+    finally:
+        target.close()
+    assert token not in sync.stdout + sync.stderr
 
     # The spoke goes down: listed, unreachable, with the reason.
     await spoke.down()
