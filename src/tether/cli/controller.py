@@ -17,7 +17,13 @@ from tether.controller.main import (
     run_controller,
     run_until_stopped,
 )
-from tether.controller.reconciler import ControllerOptions
+from tether.controller.reconciler import (
+    DEFAULT_KUBE_BURST,
+    DEFAULT_KUBE_QPS,
+    DEFAULT_MAX_SYNCS,
+    DEFAULT_WORKERS,
+    ControllerOptions,
+)
 from tether.errors import InputError
 from tether.git import DEFAULT_MAX_TREE_CACHE_BYTES
 from tether.model.cluster import ClusterPolicy
@@ -61,7 +67,34 @@ WEBHOOK_SECRET_ENV = "TETHER_WEBHOOK_SECRET"
     show_default=True,
     help="Seconds a Lease stays valid without renewal (takeover time of a dead replica).",
 )
-@click.option("--workers", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=DEFAULT_WORKERS,
+    show_default=True,
+    help="Applications compared at once.",
+)
+@click.option(
+    "--max-syncs",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_SYNCS,
+    show_default=True,
+    help="Syncs running at once (Argo CD's operation processors).",
+)
+@click.option(
+    "--kube-qps",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_KUBE_QPS,
+    show_default=True,
+    help="Kubernetes API requests per second, on average, per cluster (0: no limit).",
+)
+@click.option(
+    "--kube-burst",
+    type=click.IntRange(min=1),
+    default=DEFAULT_KUBE_BURST,
+    show_default=True,
+    help="Kubernetes API requests at once above --kube-qps.",
+)
 @click.option(
     "--grace-period",
     type=click.FloatRange(min=0.1),
@@ -145,6 +178,9 @@ def controller_command(
     shard: int,
     lease_duration: float,
     workers: int,
+    max_syncs: int,
+    kube_qps: float,
+    kube_burst: int,
     grace_period: float,
     reconcile_stuck_after: float,
     all_namespaces: bool,
@@ -190,6 +226,9 @@ def controller_command(
         shards=shards,
         shard=shard,
         workers=workers,
+        max_syncs=max_syncs,
+        kube_qps=kube_qps,
+        kube_burst=kube_burst,
         cluster_policy=ClusterPolicy(
             allow_exec=allow_cluster_exec, allow_insecure=allow_insecure_clusters
         ),
@@ -231,6 +270,7 @@ async def _run(
     limits: LivenessLimits,
 ) -> None:
     async with open_engine(cli) as engine:
+        engine.kube.limit_rate(options.kube_qps, options.kube_burst)
         await run_controller(
             engine,
             options,

@@ -22,10 +22,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tether.core.metrics import ClusterSample
 from tether.engine.clusters import (
     check_namespace,
     identity_of,
@@ -65,16 +66,6 @@ class Replacement:
     lost_at: float | None  # monotonic time its watches lost contact, when seen
 
 
-@dataclass
-class ClusterState:
-    """One destination cluster the controller has an engine for, for /metrics."""
-
-    name: str
-    server: str
-    reachable: bool
-    watched_objects: int
-
-
 class Destinations:
     def __init__(
         self,
@@ -87,6 +78,7 @@ class Destinations:
         self.namespace = namespace  # where the cluster Secrets are read
         self.on_event = on_event
         self.policy = policy or ClusterPolicy()
+        self.rate: tuple[float, int] = (0.0, 1)  # each destination's client QPS and burst
         self._registered: list[ClusterAccess] = []
         self._problems: dict[str, str] = {}  # cluster name -> why its Secret is refused
         self._read_at = -CLUSTER_SECONDS
@@ -100,16 +92,14 @@ class Destinations:
         return not elsewhere(app.spec, self.engine.kube.server)
 
     def key_of(self, app: Application) -> str:
-        """The destination of a remote app: a registration's name, or its kubeconfig
-        Secret. Apps with the same key share one engine."""
+        """The destination of a remote app as it names it: a registration's name, its
+        server, or its kubeconfig Secret (stable before any registration is read: it is
+        part of the shard key). Apps with the same key share one engine."""
         ref = app.spec.kube_config
         if ref is not None:
             return f"kubeconfig {app.namespace}/{ref.name}"
         destination = app.spec.destination
-        if destination.name:
-            return destination.name
-        found = select_cluster(self._registered, server=destination.server or "")
-        return found.name if found is not None else (destination.server or "").rstrip("/")
+        return destination.name or (destination.server or "").rstrip("/")
 
     def cluster_of(self, app: Application) -> str:
         """The app's destination key, "" when it deploys where the controller runs."""
@@ -143,6 +133,7 @@ class Destinations:
             del self._engines[key]
             await _close(known[1])  # a new server or new credentials: start over
         kube = KubeClient.from_access(access)
+        kube.limit_rate(*self.rate)
         try:
             uid = await identity_of(kube)
         except TetherError as exc:
@@ -239,11 +230,32 @@ class Destinations:
             log.info("destination %s: no app deploys there any more; its watches closed", key)
         return unused
 
-    def states(self) -> list[ClusterState]:
-        """The destination clusters the controller has engines for, right now."""
+    def samples(self, recovery_seconds: Mapping[str, float]) -> list[ClusterSample]:
+        """The destination clusters the controller has engines for, right now, for
+        /metrics (with the last recovery time of each that was rebuilt)."""
         return [
-            ClusterState(access.name, access.server, engine.cache.connected, engine.cache.size)
+            ClusterSample(
+                access.name,
+                access.server,
+                engine.cache.connected,
+                engine.cache.size,
+                recovery_seconds.get(access.name),
+            )
             for access, engine in sorted(self._engines.values(), key=lambda x: x[0].name)
+        ]
+
+    def request_counts(self) -> dict[tuple[str, str], int]:
+        """API requests sent, by (cluster, verb)."""
+        return {
+            (cluster, verb): count
+            for cluster, kube in self.clients()
+            for verb, count in kube.requests.items()
+        }
+
+    def clients(self) -> list[tuple[str, KubeClient]]:
+        """Each cluster's client: ("in-cluster", the controller's own), then the others."""
+        return [("in-cluster", self.engine.kube)] + [
+            (access.name, engine.kube) for access, engine in self._engines.values()
         ]
 
     async def close(self) -> None:
@@ -257,4 +269,4 @@ async def _close(engine: Engine) -> None:
     engine.kube.close()
 
 
-__all__ = ["ClusterState", "Destinations", "Replacement"]
+__all__ = ["Destinations", "Replacement"]

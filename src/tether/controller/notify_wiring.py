@@ -16,23 +16,38 @@ from tether.model.application import Application
 
 from .reconciler import Controller
 
+COMMITS_KEPT = 1024
+
 
 def connect_notifier(
     controller: Controller, engine: Engine, namespace: str, dashboard_url: str
 ) -> Notifier:
     repos: dict[tuple[str, str], Application] = {}  # the app of each event, for its repository
+    # A commit's subject and author never change: one `git log` per commit, however many
+    # apps deploy it (bounded: the oldest lookups are dropped first).
+    known: dict[tuple[str, str], tuple[str, str]] = {}
 
     async def commit_of(event: NotificationEvent) -> tuple[str, str]:
         app = repos.get((event.namespace, event.app))
         if app is None or len(event.revision) != 40:
             return "", ""
         url = app.spec.source.repo_url
+        if (url, event.revision) in known:
+            return known[(url, event.revision)]
+        found = await _lookup(app, url, event.revision)
+        if found != ("", ""):
+            if len(known) >= COMMITS_KEPT:
+                del known[next(iter(known))]
+            known[(url, event.revision)] = found
+        return found
+
+    async def _lookup(app: Application, url: str, revision: str) -> tuple[str, str]:
         for fetch_first in (False, True):  # a commit pushed by a CLI may not be fetched yet
             try:
                 credentials = await engine.repo_credentials(app, url)
                 if fetch_first:
                     await engine.repos.fetch(url, credentials)
-                log = await engine.repos.log(url, event.revision, limit=1, credentials=credentials)
+                log = await engine.repos.log(url, revision, limit=1, credentials=credentials)
             except TetherError:
                 continue
             if log:

@@ -29,7 +29,7 @@ from tether.core.autosync import (
     dependencies_not_ready,
     drifted_objects,
 )
-from tether.core.metrics import ClusterSample, ControllerCounters, MetricsSnapshot, snapshot
+from tether.core.metrics import ControllerCounters, MetricsSnapshot, snapshot
 from tether.core.notify_event import NotificationEvent
 from tether.core.sharding import shard_of
 from tether.core.webhook import PushEvent, push_matches
@@ -59,6 +59,7 @@ from tether.model.keys import ResourceKey, resource_version_of
 from tether.model.project import PROJECT_KIND
 
 from .conditions import condition_events, controller_conditions, drift_events, source_condition
+from .dependencies import DependencyIndex
 from .destinations import Destinations
 from .memory import AppMemory
 from .notifications import observed_events
@@ -75,13 +76,21 @@ AppKey = tuple[str, str]  # (namespace, name)
 UNREACHABLE_RECHECK = 5.0  # seconds before an app whose cluster did not answer is retried
 
 
+DEFAULT_WORKERS = 4
+DEFAULT_MAX_SYNCS = 4
+DEFAULT_KUBE_QPS = 200.0
+DEFAULT_KUBE_BURST = 400
+
+
 @dataclass
 class ControllerOptions:
     app_namespace: str | None = "tether-system"  # None: every namespace
     shards: int = 1
     shard: int = 0
-    workers: int = 4
-    max_syncs: int = 4
+    workers: int = DEFAULT_WORKERS
+    max_syncs: int = DEFAULT_MAX_SYNCS
+    kube_qps: float = DEFAULT_KUBE_QPS  # per cluster (client-side token bucket)
+    kube_burst: int = DEFAULT_KUBE_BURST
     cluster_policy: ClusterPolicy = dataclasses.field(default_factory=ClusterPolicy)
 
 
@@ -95,6 +104,7 @@ class Controller:
         self._memory: dict[AppKey, AppMemory] = {}
         self._parsed = ParsedApplications()
         self._desired_index: dict[ResourceKey, set[AppKey]] = {}
+        self._dependencies = DependencyIndex()
         self.sources = SourcePoller(engine, self._apps, self._owns, self._enqueue)
         self._tasks: set[asyncio.Task[None]] = set()
         self.started = asyncio.Event()  # watching: ready for Leases and probes
@@ -108,6 +118,7 @@ class Controller:
             self._on_event,
             options.cluster_policy,
         )
+        self.destinations.rate = (options.kube_qps, options.kube_burst)
         self.recoveries = Recoveries(self.destinations, engine.kube)
         self.syncs = SyncTasks(
             engine,
@@ -130,8 +141,9 @@ class Controller:
         await ensure_namespace(kube, self.options.app_namespace or DEFAULT_APP_NAMESPACE)
         self.engine.cache.add_listener(self._on_event)
         await self.engine.cache.watch_kind(API_VERSION, KIND)
-        for key in self._app_keys():
-            self.queue.add(key)
+        for app in self._apps():  # the first list raises no events: index it here
+            self._dependencies.depend((app.namespace, app.name), app.dependencies())
+            self.queue.add((app.namespace, app.name))
         self.started.set()
         workers = [
             asyncio.create_task(self._worker(), name=f"reconcile-worker-{i}")
@@ -207,9 +219,10 @@ class Controller:
             memory.seen = fingerprint
             self._enqueue(key)
         self._notify_states(key, obj, memory)
-        for app in self._apps():
-            if key in app.dependencies():
-                self._enqueue((app.namespace, app.name))
+        app = self._parse(key, obj)
+        self._dependencies.depend(key, app.dependencies() if app is not None else ())
+        for dependent in self._dependencies.dependents(key):
+            self._enqueue(dependent)
 
     def _notify_states(self, key: AppKey, obj: dict[str, Any], memory: AppMemory) -> None:
         """States that began or ended, from the stored status whoever wrote it (our own
@@ -298,6 +311,7 @@ class Controller:
             log.warning("cannot report invalid Application %s/%s: %s", *key, exc)
 
     def _forget(self, key: AppKey) -> None:
+        self._dependencies.depend(key, ())
         self._memory.pop(key, None)
         self._parsed.forget(key)
         self.queue.forget(key)
@@ -307,17 +321,9 @@ class Controller:
 
     def metrics(self) -> MetricsSnapshot:
         apps = [a for a in self._apps() if self._owns((a.namespace, a.name))]
-        clusters = [
-            ClusterSample(
-                c.name,
-                c.server,
-                c.reachable,
-                c.watched_objects,
-                self.recoveries.seconds.get(c.name),
-            )
-            for c in self.destinations.states()
-        ]
-        return snapshot(apps, self.counters, self.cache_bytes, clusters)
+        clusters = self.destinations.samples(self.recoveries.seconds)
+        requests = self.destinations.request_counts()
+        return snapshot(apps, self.counters, self.cache_bytes, clusters, requests)
 
     def _measured(self, sizes: dict[str, int]) -> None:
         self.cache_bytes = sizes

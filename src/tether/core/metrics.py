@@ -140,6 +140,7 @@ class MetricsSnapshot:
     counters: ControllerCounters
     cache_bytes: Mapping[str, int] = field(default_factory=dict)  # "trees"/"mirrors" -> bytes
     clusters: Sequence[ClusterSample] = ()
+    kube_requests: Mapping[tuple[str, str], int] = field(default_factory=dict)  # cluster, verb
 
 
 def snapshot(
@@ -147,10 +148,12 @@ def snapshot(
     counters: ControllerCounters,
     cache_bytes: Mapping[str, int] | None = None,
     clusters: Sequence[ClusterSample] = (),
+    kube_requests: Mapping[tuple[str, str], int] | None = None,
 ) -> MetricsSnapshot:
     return MetricsSnapshot(
         sorted((app_sample(a) for a in apps), key=lambda s: (s.namespace, s.name)),
         counters,
         dict(cache_bytes or {}),
         tuple(sorted(clusters, key=lambda c: c.name)),
+        dict(kube_requests or {}),
     )

@@ -190,9 +190,11 @@ class Notifier:
         self.alerts, self.providers = alerts, providers
 
     async def _route(self, published: Published) -> None:
-        event = await self._with_commit(published.event)
         if published.app is not None:
-            self._apps[(event.namespace, event.app)] = published.app
+            self._apps[(published.event.namespace, published.event.app)] = published.app
+        if not self.alerts:
+            return  # nobody to tell: not even the commit is looked up
+        event = await self._with_commit(published.event)
         await self._route_as(event, published.labels)
         if event.trigger is Trigger.SYNC_SUCCEEDED and event.commit_subject.startswith(
             REVERT_SUBJECT

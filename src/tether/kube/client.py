@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import copy
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -57,6 +58,28 @@ class ResourceInfo:
         return f"{base}/{name}" if name else base
 
 
+class TokenBucket:
+    """A token bucket on the event loop's clock: `take` waits for a token."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = max(1, burst)
+        self._tokens = float(self.burst)
+        self._at: float | None = None
+
+    async def take(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            now = loop.time()
+            if self._at is not None:
+                self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
+            self._at = now
+            if self._tokens >= 1:
+                self._tokens -= 1
+                return
+            await asyncio.sleep((1 - self._tokens) / self.rate)
+
+
 class KubeClient:
     """Async access to one cluster: discovery, get/list, apply, update, patch, delete."""
 
@@ -74,6 +97,16 @@ class KubeClient:
         self._resources: dict[str, dict[str, ResourceInfo]] = {}
         self._preferred: dict[str, str] | None = None
         self.impersonated: str | None = None  # the user every request acts as, if any
+        # Requests sent, by verb (WATCH for a watch opened); shared with impersonating
+        # clones, for /metrics and the fleet benchmark's requests per app.
+        self.requests: Counter[str] = Counter()
+        self._bucket: TokenBucket | None = None  # client-side QPS limit, when set
+
+    def limit_rate(self, qps: float, burst: int) -> None:
+        """At most `qps` requests per second on average, `burst` at once (client-go's
+        QPS/Burst; watches are not counted). 0: no limit. Shared with impersonating
+        clones made afterwards."""
+        self._bucket = TokenBucket(qps, burst) if qps > 0 else None
 
     def impersonating(self, user: str) -> KubeClient:
         """A client that sends every request as `user` (Kubernetes impersonation), sharing
@@ -169,6 +202,9 @@ class KubeClient:
 
         Raises ClusterError for API errors and UnreachableError when the server does not answer.
         """
+        self.requests[method] += 1
+        if self._bucket is not None:
+            await self._bucket.take()
         async with self._limit:
             return await asyncio.to_thread(
                 self._request_sync, method, path, query, body, content_type, timeout, raw
@@ -231,6 +267,7 @@ class KubeClient:
         call `.shutdown()` from another thread to stop it.
         """
         url = f"{self.server}{path}?{urlencode(query)}"
+        self.requests["WATCH"] += 1
         try:
             resp = self._api.rest_client.pool_manager.request(
                 "GET",

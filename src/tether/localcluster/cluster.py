@@ -151,6 +151,13 @@ class LocalCluster:
                 f"--cluster-signing-key-file={p.ca_key}",
                 f"--service-cluster-ip-range={SERVICE_CIDR}",
                 "--allocate-node-cidrs=false",
+                # The defaults (20 requests/s, 5 Deployments at a time) make the
+                # Deployment controller, not the GitOps tool, the limit of how fast a
+                # fleet becomes Available; managed control planes raise them as well.
+                "--kube-api-qps=100",
+                "--kube-api-burst=200",
+                "--concurrent-deployment-syncs=10",
+                "--concurrent-replicaset-syncs=10",
                 "--v=1",
             ]
         if name == "kube-scheduler":

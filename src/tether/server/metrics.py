@@ -146,7 +146,16 @@ class TetherCollector(Collector):
             watched.add_metric([cluster.name], float(cluster.watched_objects))
             if cluster.recovery_seconds is not None:
                 recovery.add_metric([cluster.name], cluster.recovery_seconds)
+        requests = CounterMetricFamily(
+            "tether_kube_requests",
+            "Kubernetes API requests the controller sent, by destination cluster and verb"
+            " (WATCH: a watch opened).",
+            labels=["cluster", "verb"],
+        )
+        for (where, verb), count in sorted(snap.kube_requests.items()):
+            requests.add_metric([where, verb], float(count))
         yield from (
+            requests,
             clusters,
             watched,
             recovery,
