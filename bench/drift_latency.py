@@ -32,7 +32,7 @@ import yaml
 from tests.support.controller import ControllerProcess
 from tests.support.repos import GitopsRepo
 
-from bench.common import bench_cluster, machine
+from bench.common import bench_cluster, cpu_seconds, machine, rss_mib
 from tether.engine.apps import create_app, ensure_namespace
 from tether.engine.compare import Engine, compare
 from tether.git import GitRepos
@@ -263,21 +263,6 @@ async def baseline_polling(
 async def _apps(kube: KubeClient) -> list[Application]:
     items = await kube.list(API_VERSION, "Application", APP_NAMESPACE)
     return [Application.from_dict(i) for i in items]
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
-
-
-def rss_mib(pid: int) -> tuple[float, float]:
-    values = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, rest = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            values[key] = int(rest.split()[0]) / 1024
-    return values["VmRSS"], values["VmHWM"]
 
 
 def pct(values: list[float], q: float) -> float:

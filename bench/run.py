@@ -7,7 +7,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import apply, compare, dashboard, dr, drift_latency, manual_edits, notify_down, sync
+from bench import (
+    apply,
+    compare,
+    dashboard,
+    dr,
+    drift_latency,
+    fleet,
+    manual_edits,
+    notify_down,
+    sync,
+)
 
 BENCHMARKS = [
     apply.main,
@@ -18,6 +28,7 @@ BENCHMARKS = [
     dr.main,
     drift_latency.main,
     notify_down.main,
+    fleet.main,
 ]
 
 if __name__ == "__main__":
