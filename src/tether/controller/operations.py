@@ -57,16 +57,21 @@ async def recover_operation(engine: Engine, app: Application, *, syncing: bool) 
     return dataclasses.replace(app, status=status)
 
 
-async def record_refusal(engine: Engine, app: Application | None, message: str) -> None:
-    """A guard refused the auto-sync: remember it as this revision's outcome (operation
-    Error, SyncError condition) instead of retrying."""
+async def record_refusal(
+    engine: Engine, app: Application | None, message: str, revision: str | None = None
+) -> None:
+    """A guard refused the auto-sync of `revision`: remember it as that revision's outcome
+    (operation Error, SyncError condition) instead of retrying. The revision is the one
+    the sync was for, not the cached status's: the watch may not have delivered the
+    reconcile's write of the new revision yet, and an older one would ask for the same
+    auto-sync again."""
     if app is None:
         return
     base = app.status or ApplicationStatus()
     now = now_rfc3339()
     state = OperationState(
         OperationPhase.ERROR,
-        base.sync.revision,
+        revision or base.sync.revision,
         now,
         now,
         message,

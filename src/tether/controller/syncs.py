@@ -103,7 +103,7 @@ class SyncTasks:
             self.queue.add_after(key, RUNNING_RECHECK)
         except SyncRefused as exc:
             # A guard said no: remember it as this revision's outcome (no retry loop).
-            await record_refusal(self.engine, self.app(key), exc.message)
+            await record_refusal(self.engine, self.app(key), exc.message, comparison.revision)
             self.counters.syncs[(*key, OperationPhase.ERROR.value)] += 1
             await record_event(kube, app, WARNING, "SyncRefused", exc.message)
             self.notify(refused_event(app, exc.message, kube.server), app)
