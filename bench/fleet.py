@@ -261,8 +261,6 @@ async def run_size(cluster: LocalCluster, work: Path, n: int) -> FleetRun:
             await asyncio.sleep(IDLE_SECONDS)
             idle_share = (cpu_seconds(pid) - idle_cpu) / IDLE_SECONDS
             idle_requests = kube_requests(proc) - idle_req
-            if os.environ.get("BENCH_FLEET_LOG"):
-                Path(os.environ["BENCH_FLEET_LOG"]).write_text(proc.logs())
     finally:
         await watch.close()
         kube.close()

@@ -23,7 +23,7 @@ from tether.model.cluster import (
     select_cluster,
     targets,
 )
-from tether.model.names import CLUSTER_UID_ANNOTATION
+from tether.model.names import CLUSTER_UID_ANNOTATION, FIELD_MANAGER
 from tether.model.spec import Destination
 
 MANAGER = "tether-manager"  # the ServiceAccount tether acts as on a registered cluster
@@ -79,7 +79,7 @@ async def add_cluster(hub: KubeClient, namespace: str, name: str, target: KubeCl
             },
         },
     ):
-        await target.apply(obj, field_manager="tether")
+        await target.apply(obj, field_manager=FIELD_MANAGER)
     token, ca = await _token_of(target)
     config = {"bearerToken": token, "tlsClientConfig": {"caData": ca}}
     secret_name = f"cluster-{name}"
@@ -94,7 +94,7 @@ async def add_cluster(hub: KubeClient, namespace: str, name: str, target: KubeCl
             },
             "stringData": {"name": name, "server": target.server, "config": json.dumps(config)},
         },
-        field_manager="tether",
+        field_manager=FIELD_MANAGER,
     )
     return secret_name
 
@@ -251,7 +251,7 @@ async def record_identity(hub: KubeClient, access: ClusterAccess, uid: str) -> N
         return
     namespace, _, name = access.secret.partition("/")
     patch = {"metadata": {"annotations": {CLUSTER_UID_ANNOTATION: uid}}}
-    await hub.patch("v1", "Secret", name, patch, namespace=namespace, field_manager="tether")
+    await hub.patch("v1", "Secret", name, patch, namespace=namespace, field_manager=FIELD_MANAGER)
 
 
 __all__ = [

@@ -11,10 +11,11 @@ import asyncio
 
 from tether.errors import ConditionNotMet, InputError
 from tether.kube import KubeClient, LiveCache
-from tether.model.cluster import ClusterPolicy, parse_cluster_secret, select_cluster, targets
+from tether.model.cluster import ClusterPolicy, targets
+from tether.model.spec import Destination
 
 from .apps import list_apps
-from .clusters import cluster_secrets, identity_of, record_identity
+from .clusters import identity_of, record_identity, registered_access, registrations
 from .compare import Engine
 from .dr import PhaseClock, RecoveryReport, app_states, recovery_steps, sync_in_order
 from .sync import Progress
@@ -37,23 +38,8 @@ async def rebuild_cluster(
     deadline = loop.time() + timeout
     report = report if report is not None else RecoveryReport()
     clock = PhaseClock(report)
-    registered, refused = [], []
-    for secret in await cluster_secrets(hub.kube, namespace):
-        try:
-            registered.append(parse_cluster_secret(secret, policy or ClusterPolicy()))
-        except InputError as exc:
-            refused.append(exc)
-    access = select_cluster(registered, name=name)
-    if access is None:
-        named = [e for e in refused if f"/cluster-{name}:" in e.message]
-        if named:
-            raise named[0]
-        raise InputError(
-            f"dr bootstrap --cluster {name}: no cluster registered by that name in namespace"
-            f" {namespace}",
-            hint="tether cluster add NAME --kubeconfig FILE (a rebuilt cluster needs new"
-            " credentials)",
-        )
+    registered, problems = await registrations(hub.kube, namespace, policy or ClusterPolicy())
+    access = registered_access(registered, problems, Destination(name=name), namespace)
     target = KubeClient.from_access(access)
     cache = LiveCache(target)
     engine = hub.for_destination(target, cache)
