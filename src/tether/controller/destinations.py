@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 
 CLUSTER_SECONDS = 10.0
 REREAD_OUT_OF_CONTACT = 2.0  # seconds between re-reads for a destination out of contact
+RETIRE_SECONDS = 60.0  # a replaced engine is closed this long after its last new work
 CONTACT_CHECK_SECONDS = 2.0  # between looks at the destination clusters' watches
 
 Listener = Callable[[str, dict[str, Any]], None]
@@ -86,6 +87,7 @@ class Destinations:
         self._connected: dict[str, bool] = {}  # key -> in contact at the last look
         self._lost_at: dict[str, float] = {}  # key -> when its watches lost contact
         self._uids: dict[str, str] = {}  # key -> the cluster's identity last seen
+        self._retired: list[tuple[float, Engine]] = []  # (when, engine) closed later
         self.replaced: dict[str, Replacement] = {}  # key -> its replacement, until rebuilt
 
     def is_local(self, app: Application) -> bool:
@@ -131,7 +133,7 @@ class Destinations:
             return known[1]
         if known is not None:
             del self._engines[key]
-            await _close(known[1])  # a new server or new credentials: start over
+            self._retire(known[1])  # a new server or new credentials: start over
         kube = KubeClient.from_access(access)
         kube.limit_rate(*self.rate)
         try:
@@ -217,6 +219,23 @@ class Destinations:
                     if self.cluster_of(app) == key:
                         enqueue((app.namespace, app.name))
             await self.close_unused(current)
+            await self._close_retired()
+
+    def _retire(self, engine: Engine) -> None:
+        """An engine no new work gets; closed RETIRE_SECONDS later, so that a compare or
+        sync still using it (another app of the same cluster) ends with its own result
+        instead of a closed connection pool under it."""
+        self._retired.append((time.monotonic(), engine))
+
+    async def _close_retired(self, everything: bool = False) -> None:
+        due = time.monotonic() - RETIRE_SECONDS
+        keep = []
+        for retired_at, engine in self._retired:
+            if everything or retired_at <= due:
+                await _close(engine)
+            else:
+                keep.append((retired_at, engine))
+        self._retired = keep
 
     async def close_unused(self, apps: list[Application]) -> list[str]:
         """Close the engines (watches, connections) of destinations no app targets."""
@@ -226,8 +245,12 @@ class Destinations:
             _, engine = self._engines.pop(key)
             self._connected.pop(key, None)
             self.replaced.pop(key, None)
-            await _close(engine)
-            log.info("destination %s: no app deploys there any more; its watches closed", key)
+            self._retire(engine)
+            log.info(
+                "destination %s: no app deploys there any more; its watches close in %gs",
+                key,
+                RETIRE_SECONDS,
+            )
         return unused
 
     def samples(self, recovery_seconds: Mapping[str, float]) -> list[ClusterSample]:
@@ -262,6 +285,7 @@ class Destinations:
         for _, engine in self._engines.values():
             await _close(engine)
         self._engines.clear()
+        await self._close_retired(everything=True)
 
 
 async def _close(engine: Engine) -> None:
