@@ -435,7 +435,7 @@ class Controller:
                 dependencies=deps,
                 memory=memory.heal,
                 now=time.monotonic(),
-                cluster_replaced=self.recoveries.replacement(app) is not None,
+                cluster_replaced=self.recoveries.needs_rebuild(app),
             )
             await drift_events(
                 self.engine.kube, self.counters, app, comparison, memory, self.notify

@@ -41,6 +41,16 @@ class Recoveries:
     def replacement(self, app: Application) -> Replacement | None:
         return self.destinations.replaced.get(self.destinations.cluster_of(app))
 
+    def needs_rebuild(self, app: Application) -> bool:
+        """Whether `app` may still be rebuilt for its cluster's replacement: once, since
+        the watch cache may not show the rebuild's own objects at the next compare yet
+        (they would look Missing and ask for the same rebuild again)."""
+        key = self.destinations.cluster_of(app)
+        return key in self.destinations.replaced and (
+            app.namespace,
+            app.name,
+        ) not in self.rebuilding.get(key, set())
+
     async def progress(
         self,
         app: Application,
