@@ -16,6 +16,10 @@ Per N, on a control plane of its own (same machine, same run):
 - idle: 20 s after that with nothing changing: the controller's CPU share and the
   requests it sent (Lease renewals only: no status write).
 
+- CLI: with the fleet Synced, `tether app list` and `tether app wait --all` as a user runs
+  them (new processes, imports included), each against the kubectl command that reads
+  the same: `kubectl get applications` and `kubectl wait --for=jsonpath=...` on all.
+
 Prints the growth curve (time and memory per app at each N) and the ratio to the floor.
 `BENCH_FLEET_SIZES` (default "1000"; e.g. "100,500,1000,2000,5000"); `BENCH_FLEET_ARGS`:
 more `tether controller` flags (e.g. "--workers 8 --max-syncs 16").
@@ -35,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from tests.support.cli import tether
 from tests.support.controller import ControllerProcess
 from tests.support.repos import GitopsRepo
 
@@ -146,6 +151,66 @@ class FleetRun:
     requests_per_app: float
     idle_cpu_share: float
     idle_requests: float
+    cli: CliTimes
+
+
+@dataclass
+class CliTimes:
+    app_list: float
+    kubectl_get: float
+    app_wait: float
+    kubectl_wait: float
+
+
+def timed_run(args: list[str], env: dict[str, str] | None = None) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(args, capture_output=True, text=True, env=env, check=False)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args[:4])}: exit {done.returncode}: {done.stderr[-2000:]}")
+    return seconds
+
+
+def cli_times(kubeconfig: str, work: Path, n: int) -> CliTimes:
+    """`tether app list` / `app wait --all` on the Synced fleet, and kubectl's equivalents."""
+    kubectl = [str(binaries.binary("kubectl")), f"--kubeconfig={kubeconfig}", "-n", APP_NAMESPACE]
+    started = time.perf_counter()
+    listed = tether(kubeconfig, "-n", APP_NAMESPACE, "app", "list")
+    app_list = time.perf_counter() - started
+    assert listed.returncode == 0, listed.stderr
+    assert len(listed.stdout.splitlines()) == n + 1, listed.stdout[-500:]
+    kubectl_get = timed_run([*kubectl, "get", "applications.tether.dev"])
+    started = time.perf_counter()
+    waited = tether(
+        kubeconfig,
+        "-n",
+        APP_NAMESPACE,
+        "app",
+        "wait",
+        "--all",
+        "--timeout",
+        "600",
+        cache=work / "cli-cache",
+        timeout=900,
+    )
+    app_wait = time.perf_counter() - started
+    assert waited.returncode == 0, waited.stderr[-2000:]
+    kubectl_wait = timed_run(
+        [
+            *kubectl,
+            "wait",
+            "applications.tether.dev",
+            "--all",
+            "--timeout=600s",
+            "--for=jsonpath={.status.health.status}=Healthy",
+        ]
+    )
+    print(
+        f"  CLI: app list {app_list:.2f} s (kubectl get {kubectl_get:.2f} s),"
+        f" app wait --all {app_wait:.1f} s (kubectl wait {kubectl_wait:.1f} s)",
+        flush=True,
+    )
+    return CliTimes(app_list, kubectl_get, app_wait, kubectl_wait)
 
 
 def requests_by_verb(proc: ControllerProcess) -> Counter[str]:
@@ -261,11 +326,21 @@ async def run_size(cluster: LocalCluster, work: Path, n: int) -> FleetRun:
             await asyncio.sleep(IDLE_SECONDS)
             idle_share = (cpu_seconds(pid) - idle_cpu) / IDLE_SECONDS
             idle_requests = kube_requests(proc) - idle_req
+            cli = await asyncio.to_thread(cli_times, kubeconfig, work, n)
     finally:
         await watch.close()
         kube.close()
     return FleetRun(
-        n, seconds, floor, floor_ready, peak, cpu, requests / n, idle_share, max(idle_requests, 0)
+        n,
+        seconds,
+        floor,
+        floor_ready,
+        peak,
+        cpu,
+        requests / n,
+        idle_share,
+        max(idle_requests, 0),
+        cli,
     )
 
 
@@ -283,6 +358,16 @@ def report(runs: list[FleetRun]) -> None:
             f" {r.seconds / r.floor_ready:>5.2f}x {r.peak_rss_mib:>7.0f}Mi"
             f" {1024 * r.peak_rss_mib / r.apps:>6.0f}Ki {r.cpu_seconds:>6.0f}s"
             f" {r.requests_per_app:>8.1f} {100 * r.idle_cpu_share:>8.1f}% {r.idle_requests:>9.0f}"
+        )
+    print(
+        f"{'apps':>6} {'app list':>9} {'kubectl get':>12} {'app wait --all':>15}"
+        f" {'kubectl wait':>13}"
+    )
+    for r in runs:
+        c = r.cli
+        print(
+            f"{r.apps:>6} {c.app_list:>8.2f}s {c.kubectl_get:>11.2f}s {c.app_wait:>14.1f}s"
+            f" {c.kubectl_wait:>12.1f}s"
         )
     if len(runs) > 1:
         small, large = runs[0], runs[-1]

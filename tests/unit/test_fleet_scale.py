@@ -1,16 +1,27 @@
 """The pieces that keep a fleet's first pass linear and its API use bounded: the
 dependency index (dependents found without a scan of every app), the client-side token
-bucket, and the `/metrics` families for destinations and API requests."""
+bucket, the `/metrics` families for destinations and API requests; and the CLI's
+listing of a large fleet (summary parse, plain aligned table)."""
 
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
+from typing import Any
 
+import pytest
 from prometheus_client import generate_latest
+from rich.cells import cell_len
 
+from tests.support.apps import application
+from tether.cli.output import emit_table
 from tether.controller.dependencies import DependencyIndex
+from tether.core.fleet import status_message
 from tether.core.metrics import ClusterSample, ControllerCounters, snapshot
+from tether.engine import wait
+from tether.engine.apps import InvalidApplication, list_apps
 from tether.kube.client import TokenBucket
+from tether.model.application import Application
 from tether.server.metrics import metrics_registry
 
 
@@ -66,3 +77,142 @@ def test_cluster_and_request_families_in_metrics() -> None:
     # Without a destination cluster there is no cluster series at all.
     empty = snapshot([], ControllerCounters())
     assert "tether_cluster_info{" not in generate_latest(metrics_registry(lambda: empty)).decode()
+
+
+# -- the CLI on a large fleet -----------------------------------------------------------
+
+
+def _app_item(name: str, resources: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "tether.dev/v1alpha1",
+        "kind": "Application",
+        "metadata": {
+            "name": name,
+            "namespace": "tether-system",
+            "managedFields": [{"manager": "tether", "fieldsV1": {"f:status": {}}}],
+        },
+        "spec": {
+            "source": {"repoURL": "https://git.example/r.git", "path": name},
+            "destination": {"namespace": "web"},
+        },
+        "status": {
+            "sync": {"status": "OutOfSync", "revision": "a" * 40},
+            "health": {"status": "Degraded", "message": "rollout stuck"},
+            "resources": [
+                {"version": "v1", "kind": "ConfigMap", "namespace": "web", "name": f"c{i}"}
+                for i in range(resources)
+            ],
+            "history": [{"id": 1, "revision": "a" * 40, "deployedAt": "2026-01-01T00:00:00Z"}],
+        },
+    }
+
+
+class _Listing:
+    """What list_apps reads from a KubeClient: one list call."""
+
+    def __init__(self, items: list[dict[str, Any]]) -> None:
+        self.items = items
+
+    async def list(self, *_args: Any, **_kwargs: Any) -> list[dict[str, Any]]:
+        return self.items
+
+
+def test_a_summary_listing_keeps_what_a_row_shows_and_drops_the_bulk() -> None:
+    items = [_app_item("b", 3), _app_item("a", 3)]
+    full = asyncio.run(list_apps(_Listing(items), None))  # type: ignore[arg-type]
+    brief = asyncio.run(list_apps(_Listing(items), None, summary=True))  # type: ignore[arg-type]
+    assert [a.name for a in brief] == ["a", "b"]
+    for whole, summary in zip(full, brief, strict=True):
+        assert summary.spec == whole.spec
+        assert summary.status is not None and whole.status is not None
+        assert summary.status.sync == whole.status.sync
+        assert summary.status.health == whole.status.health
+        assert status_message(summary.status) == status_message(whole.status) != ""
+        # Without summary, the bulk is there; with it, it is not.
+        assert len(whole.status.resources) == 3 and whole.status.history
+        assert not summary.status.resources and not summary.status.history
+        assert "managedFields" in whole.extra_metadata
+        assert "managedFields" not in summary.extra_metadata
+    assert "managedFields" in items[0]["metadata"]  # the caller's data is not changed
+
+
+def test_a_summary_listing_still_reports_an_invalid_spec() -> None:
+    bad = _app_item("bad", 1)
+    bad["spec"]["destination"] = {"namespace": "Not A Namespace"}
+    invalid: list[InvalidApplication] = []
+    apps = asyncio.run(
+        list_apps(_Listing([bad, _app_item("ok", 1)]), None, invalid=invalid, summary=True)  # type: ignore[arg-type]
+    )
+    assert [a.name for a in apps] == ["ok"]
+    assert [i.name for i in invalid] == ["bad"] and "namespace" in invalid[0].problem
+
+
+def test_the_table_aligns_on_display_width_one_line_per_row(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    emit_table(
+        ["NAME", "SYNC", "MESSAGE"],
+        [["日本", "Synced", "two\nlines"], ["b", None], ["https://u:tok@h/r.git", "x", ""]],
+    )
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [  # a row is a line, whatever its cells hold; credentials masked
+        "NAME                 SYNC    MESSAGE",
+        "日本                 Synced  two lines",
+        "b",
+        "https://***@h/r.git  x",
+    ]
+    # Columns start at the same display column in every row (CJK cells are 2 wide).
+    assert lines[0].index("SYNC") == cell_len(lines[1].split("Synced")[0])
+
+
+def test_app_wait_compares_an_app_until_it_was_ready_and_fetches_once_per_repo(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`app wait --all` on a fleet: a round costs the apps still moving, not the fleet."""
+    compares: list[tuple[str, bool]] = []
+    ready_after = {"fast": 1, "slow": 3, "other-repo": 1}  # compares until ready
+
+    async def fake_refresh(_engine: Any, app: Application, *, fetch: bool) -> Any:
+        compares.append((app.name, fetch))
+        done = sum(1 for name, _ in compares if name == app.name) >= ready_after[app.name]
+        health = SimpleNamespace(status="Healthy" if done else "Progressing", message="rolling")
+        diff = SimpleNamespace(in_sync=True, out_of_sync=[])
+        return SimpleNamespace(error=None, diff=diff, app_health=health, status=None)
+
+    monkeypatch.setattr(wait, "refresh", fake_refresh)
+    apps = [
+        application("fast", "web", "https://git.example/a.git", "fast"),
+        application("slow", "web", "https://git.example/a.git", "slow"),
+        application("other-repo", "web", "https://git.example/b.git", "x"),
+    ]
+    waiting = asyncio.run(
+        wait.wait_for_apps(
+            None,  # type: ignore[arg-type]
+            apps,
+            want_sync=True,
+            want_health=True,
+            timeout=30,
+            interval=0,
+        )
+    )
+    assert waiting == []
+    assert [name for name, _ in compares].count("fast") == 1  # ready: not compared again
+    assert [name for name, _ in compares].count("slow") == 3
+    # One fetch per repository, on the first round only.
+    assert sorted(name for name, fetch in compares if fetch) == ["fast", "other-repo"]
+
+
+def test_app_wait_reports_each_app_still_moving_at_the_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def never_ready(_engine: Any, app: Application, *, fetch: bool) -> Any:
+        health = SimpleNamespace(status="Progressing", message="rolling")
+        diff = SimpleNamespace(in_sync=app.name != "b", out_of_sync=["x"])
+        return SimpleNamespace(error=None, diff=diff, app_health=health, status=None)
+
+    monkeypatch.setattr(wait, "refresh", never_ready)
+    apps = [application(n, "web", "https://git.example/a.git", n) for n in ("b", "a")]
+    waiting = asyncio.run(
+        wait.wait_for_apps(None, apps, want_sync=True, want_health=False, timeout=0)  # type: ignore[arg-type]
+    )
+    assert waiting == ["b: 1 objects OutOfSync"]  # a is Synced: only health was missing

@@ -114,7 +114,8 @@ def app_list(cli: CliContext, selector: str | None, all_namespaces: bool, fmt: s
         kube = cli.kube()
         try:
             namespace = None if all_namespaces else cli.app_namespace
-            return await list_apps(kube, namespace, selector, invalid=invalid)
+            summary = fmt not in ("json", "yaml")  # those show every field
+            return await list_apps(kube, namespace, selector, invalid=invalid, summary=summary)
         finally:
             kube.close()
 

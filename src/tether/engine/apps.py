@@ -143,9 +143,14 @@ async def list_apps(
     label_selector: str | None = None,
     *,
     invalid: list[InvalidApplication] | None = None,
+    summary: bool = False,
 ) -> list[Application]:
     """The Applications, sorted; one that does not parse raises, unless `invalid` is
-    given: then it is recorded there and the others are still listed."""
+    given: then it is recorded there and the others are still listed.
+
+    `summary`: without the bulk a one-line-per-app view never shows (status.resources,
+    status.history, metadata.managedFields), parsed several times faster: `app list` of 5,000
+    apps. The spec is parsed and validated in full either way."""
     try:
         items = await kube.list(API_VERSION, KIND, namespace, label_selector=label_selector)
     except ClusterError as exc:
@@ -155,7 +160,7 @@ async def list_apps(
     apps = []
     for item in items:
         try:
-            apps.append(Application.from_dict(item))
+            apps.append(Application.from_dict(_summary(item) if summary else item))
         except InputError as exc:
             if invalid is None:
                 raise
@@ -164,6 +169,15 @@ async def list_apps(
                 InvalidApplication(str(meta.get("namespace")), str(meta.get("name")), exc.message)
             )
     return sorted(apps, key=lambda a: (a.namespace, a.name))
+
+
+def _summary(item: dict[str, Any]) -> dict[str, Any]:
+    metadata = {k: v for k, v in (item.get("metadata") or {}).items() if k != "managedFields"}
+    trimmed = {**item, "metadata": metadata}
+    status = item.get("status")
+    if isinstance(status, dict):
+        trimmed["status"] = {k: v for k, v in status.items() if k not in ("resources", "history")}
+    return trimmed
 
 
 class ParsedApplications:

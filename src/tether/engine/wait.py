@@ -14,6 +14,10 @@ from tether.model.application import Application
 from .apps import get_app
 from .compare import Comparison, Engine, refresh
 
+# Compares at once: enough to keep the API server busy, few enough that 1,000 apps do
+# not open 1,000 connections (objects are read from the engine's shared watch cache).
+PARALLEL_COMPARES = 8
+
 
 async def wait_for_apps(
     engine: Engine,
@@ -24,23 +28,45 @@ async def wait_for_apps(
     timeout: float,
     interval: float = 1.0,
 ) -> list[str]:
-    """Returns `name: reason` for every app still not ready when `timeout` ran out."""
-    current = list(apps)
+    """Returns `name: reason` for every app still not ready when `timeout` ran out.
+
+    An app is done once it was ready (as `kubectl wait` treats each object): later
+    rounds compare only the others, so a round costs what is still moving."""
+    pending = {(app.namespace, app.name): app for app in apps}
+    reasons: dict[tuple[str, str], str] = {}
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
+    limit = asyncio.Semaphore(PARALLEL_COMPARES)
     first = True
-    while True:
-        waiting = []
-        for i, app in enumerate(current):
-            result = await refresh(engine, app, fetch=first)
-            if result.status is not None:
-                current[i] = await get_app(engine.home_kube, app.namespace, app.name)
+
+    async def check(key: tuple[str, str], app: Application, fetch: bool) -> None:
+        async with limit:
+            result = await refresh(engine, app, fetch=fetch)
             reason = not_ready(result, want_sync, want_health)
-            if reason:
-                waiting.append(f"{app.name}: {reason}")
+            if not reason:
+                del pending[key]
+                reasons.pop(key, None)
+                return
+            reasons[key] = reason
+            if result.status is not None:  # written: the next round needs the new version
+                pending[key] = await get_app(engine.home_kube, app.namespace, app.name)
+
+    while True:
+        if first and pending:
+            # One fetch per repository: the first app of each fetches, the rest reuse it.
+            seen: set[str] = set()
+            fetching = []
+            for key, app in list(pending.items()):
+                url = app.spec.source.repo_url
+                fetching.append((key, app, url not in seen))
+                seen.add(url)
+            await asyncio.gather(*(check(k, a, f) for k, a, f in fetching if f))
+            await asyncio.gather(*(check(k, a, False) for k, a, f in fetching if not f))
+        else:
+            await asyncio.gather(*(check(k, a, False) for k, a in list(pending.items())))
         first = False
-        if not waiting or loop.time() > deadline:
-            return waiting
+        if not pending or loop.time() > deadline:
+            return [f"{name}: {reasons[(ns, name)]}" for ns, name in sorted(pending)]
         await asyncio.sleep(interval)
 
 

@@ -276,11 +276,14 @@ class Fields:
         value = self.data.get(key)
         if value is None:
             return default
-        if not isinstance(value, str) or value not in {member.value for member in allowed}:
-            names = ", ".join(member.value for member in allowed)
-            self.problem(key, f"must be one of {names}, got {show(value)}")
-            return default
-        return allowed(value)
+        if isinstance(value, str):
+            try:
+                return allowed(value)  # the enum's own value lookup: a dict, not a scan
+            except ValueError:
+                pass
+        names = ", ".join(member.value for member in allowed)
+        self.problem(key, f"must be one of {names}, got {show(value)}")
+        return default
 
     def child(self, key: str) -> Fields | None:
         """The nested object at `key`, or None when it is absent."""
