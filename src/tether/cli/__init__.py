@@ -30,6 +30,7 @@ from .controller import controller_command
 from .dashboard import dashboard_command
 from .dr import dr_group
 from .drift import drift_command
+from .importing import import_command
 from .install import install_command
 from .notify import notify_group
 from .output import FORMATS
@@ -75,6 +76,7 @@ cli.add_command(alerts_command)
 cli.add_command(controller_command)
 cli.add_command(dashboard_command)
 cli.add_command(install_command)
+cli.add_command(import_command)
 cli.add_command(notify_group)
 
 

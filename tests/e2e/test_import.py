@@ -1,0 +1,191 @@
+"""`tether import` end to end: a repository written in Argo CD's format and one in
+Flux's, imported with --apply, reconciled by `tether controller` to Synced+Healthy on
+the real control plane, with the objects the source tool's semantics say."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from tests.e2e.test_controller import controller, wait_synced_healthy
+from tests.support.cli import tether
+from tests.support.manifests import as_yaml, configmap, deployment
+from tests.support.repos import GitopsRepo
+from tether.engine.apps import get_app, list_apps
+from tether.kube import KubeClient
+
+
+def argo_app(name: str, repo: str, path: str, namespace: str, wave: str) -> dict[str, object]:
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {
+            "name": name,
+            "namespace": "argocd",
+            "annotations": {"argocd.argoproj.io/sync-wave": wave},
+            "finalizers": ["resources-finalizer.argocd.argoproj.io"],
+        },
+        "spec": {
+            "project": "default",
+            "source": {"repoURL": repo, "targetRevision": "HEAD", "path": path},
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": namespace},
+            "syncPolicy": {"automated": {"prune": True, "selfHeal": True}},
+        },
+    }
+
+
+async def test_an_argo_cd_repository_imports_and_every_app_becomes_synced_and_healthy(
+    kubeconfig: str, kube: KubeClient, namespace: str, repo: GitopsRepo, tmp_path: Path
+) -> None:
+    appset = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "ApplicationSet",
+        "metadata": {"name": "tenants", "namespace": "argocd"},
+        "spec": {
+            "generators": [{"git": {"repoURL": repo.url, "revision": "HEAD",
+                                     "directories": [{"path": "tenants/*"}]}}],
+            "template": {
+                "metadata": {"name": "tenant-{{path.basename}}"},
+                "spec": {
+                    "project": "default",
+                    "source": {"repoURL": repo.url, "path": "{{path}}"},
+                    "destination": {"namespace": namespace},
+                    "syncPolicy": {"automated": {}},
+                },
+            },
+        },
+    }  # fmt: skip
+    repo.write(
+        {
+            "root/apps.yaml": yaml.safe_dump_all(
+                [
+                    argo_app("base", repo.url, "base", namespace, "0"),
+                    argo_app("web", repo.url, "web", namespace, "1"),
+                    appset,
+                ]
+            ),
+            "base/settings.yaml": as_yaml(configmap("settings", data={"level": "info"})),
+            "web/kustomization.yaml": "resources: [deploy.yaml]\n",
+            "web/deploy.yaml": as_yaml(deployment("web", replicas=0)),
+            "tenants/blue/cm.yaml": as_yaml(configmap("blue")),
+            "tenants/green/cm.yaml": as_yaml(configmap("green")),
+        }
+    )
+    head = repo.commit("an Argo CD repository")
+    cache = tmp_path / "cache"
+    done = tether(
+        kubeconfig, "-n", namespace, "import", "argocd", str(repo.work / "root"), "--apply",
+        cache=cache,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    printed = {a["metadata"]["name"]: a for a in yaml.safe_load_all(done.stdout)}
+    assert sorted(printed) == ["base", "tenant-blue", "tenant-green", "web"]
+    web = await get_app(kube, namespace, "web")
+    assert [d.name for d in web.spec.depends_on] == ["base"]  # wave 1 after wave 0
+    assert web.spec.sync_policy.automated is not None and web.spec.sync_policy.automated.prune
+
+    with controller(kubeconfig, namespace, tmp_path):
+        for name in printed:
+            await wait_synced_healthy(kube, namespace, name, head, timeout=120)
+    assert (await kube.get("v1", "ConfigMap", "settings", namespace))["data"] == {"level": "info"}
+    for name in ("blue", "green"):
+        assert await kube.get("v1", "ConfigMap", name, namespace)
+    assert await kube.get("apps/v1", "Deployment", "web", namespace)
+
+
+CHART = {
+    "charts/hello/Chart.yaml": "apiVersion: v2\nname: hello\nversion: 0.1.0\n",
+    "charts/hello/values.yaml": "greeting: hi\n",
+    "charts/hello/templates/cm.yaml": (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: {{ .Release.Name }}-greeting}\n"
+        "data: {greeting: {{ .Values.greeting | quote }}}\n"
+    ),
+}
+
+
+async def test_a_flux_repository_imports_and_every_app_becomes_synced_and_healthy(
+    kubeconfig: str, kube: KubeClient, namespace: str, repo: GitopsRepo, tmp_path: Path
+) -> None:
+    flux = [
+        {
+            "apiVersion": "source.toolkit.fluxcd.io/v1",
+            "kind": "GitRepository",
+            "metadata": {"name": "fleet", "namespace": "flux-system"},
+            "spec": {"url": repo.url, "ref": {"branch": "main"}, "interval": "1m"},
+        },
+        {
+            "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+            "kind": "Kustomization",
+            "metadata": {"name": "infra", "namespace": "flux-system"},
+            "spec": {"sourceRef": {"kind": "GitRepository", "name": "fleet"},
+                     "path": "./infra", "prune": True, "interval": "10m",
+                     "targetNamespace": namespace},
+        },
+        {
+            "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+            "kind": "Kustomization",
+            "metadata": {"name": "apps", "namespace": "flux-system"},
+            "spec": {"sourceRef": {"kind": "GitRepository", "name": "fleet"},
+                     "path": "./apps", "prune": True, "interval": "10m",
+                     "dependsOn": [{"name": "infra"}], "targetNamespace": namespace},
+        },
+        {
+            "apiVersion": "helm.toolkit.fluxcd.io/v2",
+            "kind": "HelmRelease",
+            "metadata": {"name": "hello", "namespace": "flux-system"},
+            "spec": {"interval": "10m", "targetNamespace": namespace, "releaseName": "hello",
+                     "chart": {"spec": {"chart": "./charts/hello",
+                                        "sourceRef": {"kind": "GitRepository", "name": "fleet"}}},
+                     "values": {"greeting": "hello from flux"}},
+        },
+    ]  # fmt: skip
+    repo.write(
+        {
+            "clusters/prod/flux.yaml": yaml.safe_dump_all(flux),
+            "infra/kustomization.yaml": "resources: [settings.yaml]\n",
+            "infra/settings.yaml": as_yaml(configmap("infra-settings")),
+            # No kustomization.yaml: Flux builds every manifest below the path.
+            "apps/web/deploy.yaml": as_yaml(deployment("web", replicas=0)),
+            "apps/web/config/cm.yaml": as_yaml(configmap("web-config")),
+            **CHART,
+        }
+    )
+    head = repo.commit("a Flux repository")
+    done = tether(
+        kubeconfig, "-n", namespace, "import", "flux", str(repo.work / "clusters/prod"),
+        "--apply", cache=tmp_path / "cache",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    names = sorted(a["metadata"]["name"] for a in yaml.safe_load_all(done.stdout))
+    assert names == ["apps", "hello", "infra"]
+    with controller(kubeconfig, namespace, tmp_path):
+        for name in names:
+            await wait_synced_healthy(kube, namespace, name, head, timeout=120)
+    assert await kube.get("v1", "ConfigMap", "web-config", namespace)  # read recursively
+    assert await kube.get("v1", "ConfigMap", "infra-settings", namespace)
+    greeting = await kube.get("v1", "ConfigMap", "hello-greeting", namespace)
+    assert greeting["data"] == {"greeting": "hello from flux"}  # the release's values
+
+
+async def test_an_object_that_cannot_convert_applies_nothing_and_exits_2(
+    kubeconfig: str, kube: KubeClient, namespace: str, tmp_path: Path
+) -> None:
+    bad = tmp_path / "apps.yaml"
+    bad.write_text(
+        yaml.safe_dump_all(
+            [
+                argo_app("fine", "https://git.example/r.git", "fine", namespace, "0"),
+                {**argo_app("plugin", "https://git.example/r.git", "p", namespace, "0"),
+                 "spec": {"source": {"repoURL": "https://git.example/r.git",
+                                     "plugin": {"name": "envsubst"}}}},
+            ]
+        )
+    )  # fmt: skip
+    done = tether(kubeconfig, "-n", namespace, "import", "argocd", str(bad), "--apply")
+    assert done.returncode == 2, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: import")]
+    assert len(errors) == 1 and "Application argocd/plugin" in errors[0], done.stderr
+    assert "Traceback" not in done.stderr
+    assert await list_apps(kube, namespace) == []  # no partial apply: "fine" was not created either
