@@ -348,3 +348,113 @@ def test_dr_check_of_a_repository_url_with_a_chart(tmp_path: Path) -> None:
     assert_one_error_line(gone, 3, "nothing.git", "unreachable")
     local_revision = tether("", "dr", "check", str(repo.work), "--revision", "main")
     assert_one_error_line(local_revision, 2, "--revision needs a repository URL")
+
+
+FLUX_ROOT = """\
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: fleet, namespace: flux-system}
+spec: {url: REPO, ref: {branch: main}, interval: 1m}
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: flux-infra, namespace: flux-system}
+spec:
+  sourceRef: {kind: GitRepository, name: fleet}
+  path: ./flux/infra
+  prune: true
+  interval: 10m
+  targetNamespace: default
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: flux-apps, namespace: flux-system}
+spec:
+  dependsOn: [{name: flux-infra}]
+  sourceRef: {kind: GitRepository, name: fleet}
+  path: ./flux/apps
+  prune: true
+  interval: 10m
+  targetNamespace: default
+"""
+
+ARGO_ROOT = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: argo-base
+  namespace: argocd
+  annotations: {argocd.argoproj.io/sync-wave: "0"}
+  finalizers: [resources-finalizer.argocd.argoproj.io]
+spec:
+  project: default
+  source: {repoURL: REPO, targetRevision: HEAD, path: argo/base}
+  destination: {server: "https://kubernetes.default.svc", namespace: default}
+  syncPolicy: {automated: {prune: true, selfHeal: true}}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: argo-web
+  namespace: argocd
+  annotations: {argocd.argoproj.io/sync-wave: "1"}
+spec:
+  project: default
+  source: {repoURL: REPO, targetRevision: HEAD, path: argo/web}
+  destination: {server: "https://kubernetes.default.svc", namespace: default}
+  syncPolicy: {automated: {prune: true, selfHeal: true}}
+"""
+
+
+def _configmap(name: str) -> str:
+    return f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}}}\ndata: {{a: b}}\n"
+
+
+@pytest.mark.parametrize(
+    ("root", "apps"),
+    [
+        ("flux/clusters/prod", ["flux-infra", "flux-apps"]),  # in recovery order
+        ("argo/root", ["argo-base", "argo-web"]),
+    ],
+)
+def test_bootstrap_of_a_flux_or_argo_cd_root_rebuilds_it_without_flux_or_argo_cd(
+    empty_cluster: LocalCluster, tmp_path: Path, root: str, apps: list[str]
+) -> None:
+    repo = GitopsRepo(tmp_path)
+    repo.write(
+        {
+            "flux/clusters/prod/flux.yaml": FLUX_ROOT.replace("REPO", repo.url),
+            "flux/infra/kustomization.yaml": "resources: [cm.yaml]\n",
+            "flux/infra/cm.yaml": _configmap("flux-infra"),
+            "flux/apps/nested/cm.yaml": _configmap("flux-app"),  # Flux reads it recursively
+            "argo/root/apps.yaml": ARGO_ROOT.replace("REPO", repo.url),
+            "argo/base/cm.yaml": _configmap("argo-base"),
+            "argo/web/cm.yaml": _configmap("argo-web"),
+        }
+    )
+    repo.commit("a cluster managed by another tool")
+    kubeconfig = str(empty_cluster.kubeconfig)
+    result = tether(
+        kubeconfig, "dr", "bootstrap", "--repo", repo.url, "--path", root, "-o", "json",
+        cache=tmp_path / "cache",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert sorted(report["applications"]) == sorted(apps)
+    phases = [p["phase"] for p in report["phases"]]
+    assert phases[:3] == ["secrets", "crds", "root"] and phases[-1] == "health"
+    # dependsOn (Flux) and waves (Argo CD) order the rebuild: two steps, one app each.
+    waves = [p for p in report["phases"] if p["phase"].startswith("wave")]
+    assert [[a["name"] for a in p["applications"]] for p in waves] == [[apps[0]], [apps[1]]]
+    assert report["total_seconds"] > 0
+    kubectl = [str(binaries.binary("kubectl")), f"--kubeconfig={kubeconfig}", "-n", "default"]
+    expected = ["flux-infra", "flux-app"] if root.startswith("flux") else ["argo-base", "argo-web"]
+    for name in expected:
+        got = subprocess.run([*kubectl, "get", "configmap", name], capture_output=True, check=False)
+        assert got.returncode == 0, got.stderr
+    # No root app: the converted apps are the roots; no Argo CD or Flux kinds were applied.
+    listed = json.loads(
+        tether(kubeconfig, "app", "list", "-o", "json", cache=tmp_path / "cache").stdout
+    )
+    states = {a["metadata"]["name"]: a["status"]["health"]["status"] for a in listed}
+    assert all(states[name] == "Healthy" for name in apps)

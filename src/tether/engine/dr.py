@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tether.core.drcheck import check_repository
+from tether.core.importing import Conversion, Outcome, detect_tool
 from tether.core.plan import wave_of
 from tether.errors import ConditionNotMet, InputError, TetherError
 from tether.git import GitCredentials, GitRepos
@@ -27,6 +28,7 @@ from tether.model.names import SECRET_TYPE_LABEL, SECRET_TYPE_REPOSITORY, is_app
 from .apps import crd_installed, create_app, ensure_namespace, get_app, install_crd
 from .compare import Engine, compare
 from .drscan import RepositoryScan, scan_repository
+from .importing import import_definitions, read_definitions
 from .sync import Progress, SyncRequest, sync_app
 from .wait import not_ready, wait_for_apps
 
@@ -108,6 +110,10 @@ async def bootstrap(
     clock.lap("crds", "Application CRD")
     progress(f"secrets: {', '.join(made) or 'none'}; Application CRD installed")
 
+    foreign = await foreign_root(engine, repo_url, path, revision)
+    if foreign is not None:
+        return await _bootstrap_converted(engine, foreign, deadline, clock, report, progress)
+
     spec: dict[str, Any] = {
         "source": {"repoURL": repo_url, "path": path, "targetRevision": revision},
         "destination": {"namespace": DEFAULT_APP_NAMESPACE},
@@ -150,6 +156,68 @@ async def bootstrap(
     )
     if waiting:
         states = await app_states(engine, [root, *apps])
+        clock.lap("health", f"waited for {len(states)} applications")
+        raise ConditionNotMet(
+            f"recovery incomplete after {report.total:.1f}s, still waiting for: "
+            + "; ".join(states or waiting)
+        )
+    clock.lap("health", "all Synced + Healthy")
+    return report
+
+
+async def foreign_root(
+    engine: Engine, repo_url: str, path: str, revision: str
+) -> Conversion | None:
+    """The root converted to tether Applications when it holds Argo CD Applications or
+    Flux Kustomizations (a cluster that Argo CD or Flux managed, rebuilt by tether
+    alone); None for a tether root. An object that cannot be converted stops here."""
+    credentials = engine.credentials
+    await engine.repos.fetch(repo_url, credentials)
+    sha = await engine.repos.resolve(repo_url, revision, credentials=credentials)
+    async with engine.repos.lease_tree(repo_url, sha, credentials=credentials) as tree:
+        where = (tree / (path.strip("/") or ".")).resolve()
+        if not where.is_relative_to(tree) or not where.is_dir():
+            return None  # the root app's own render says what is wrong
+        objects = read_definitions(str(where), engine.render_limits)
+    tool = detect_tool(objects)
+    if tool is None:
+        return None
+    conversion = await import_definitions(
+        tool, objects, DEFAULT_APP_NAMESPACE, engine.repos, lambda _url: credentials
+    )
+    failed = [f for f in conversion.findings if f.outcome is Outcome.ERROR]
+    if failed:
+        raise InputError(
+            f"{path}: {tool} root: {failed[0].source}: {failed[0].reason}",
+            hint=f"tether import {tool} DIR lists every finding",
+        )
+    return conversion
+
+
+async def _bootstrap_converted(
+    engine: Engine,
+    conversion: Conversion,
+    deadline: float,
+    clock: PhaseClock,
+    report: RecoveryReport,
+    progress: Progress,
+) -> RecoveryReport:
+    loop = asyncio.get_running_loop()
+    apps = [
+        await create_app(engine.kube, Application.from_dict(a), upsert=True)
+        for a in conversion.applications
+    ]
+    unsupported = len(conversion.unsupported)
+    clock.lap("root", f"{len(apps)} applications converted ({unsupported} fields unsupported)")
+    progress(f"root: {len(apps)} applications converted, {unsupported} fields not carried over")
+    report.apps = [a.name for a in apps]
+    steps = recovery_steps(apps, conversion.applications)
+    await sync_in_order(engine, steps, deadline, clock, progress, "recovery")
+    waiting = await wait_for_apps(
+        engine, apps, want_sync=True, want_health=True, timeout=max(deadline - loop.time(), 1)
+    )
+    if waiting:
+        states = await app_states(engine, apps)
         clock.lap("health", f"waited for {len(states)} applications")
         raise ConditionNotMet(
             f"recovery incomplete after {report.total:.1f}s, still waiting for: "
