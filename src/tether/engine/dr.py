@@ -147,22 +147,7 @@ async def bootstrap(
         engine, recovery_steps(apps, manifests), deadline, clock, progress, "recovery"
     )
 
-    waiting = await wait_for_apps(
-        engine,
-        [root, *apps],
-        want_sync=True,
-        want_health=True,
-        timeout=max(deadline - loop.time(), 1.0),
-    )
-    if waiting:
-        states = await app_states(engine, [root, *apps])
-        clock.lap("health", f"waited for {len(states)} applications")
-        raise ConditionNotMet(
-            f"recovery incomplete after {report.total:.1f}s, still waiting for: "
-            + "; ".join(states or waiting)
-        )
-    clock.lap("health", "all Synced + Healthy")
-    return report
+    return await wait_recovered(engine, [root, *apps], deadline, clock, report)
 
 
 async def foreign_root(
@@ -202,7 +187,6 @@ async def _bootstrap_converted(
     report: RecoveryReport,
     progress: Progress,
 ) -> RecoveryReport:
-    loop = asyncio.get_running_loop()
     apps = [
         await create_app(engine.kube, Application.from_dict(a), upsert=True)
         for a in conversion.applications
@@ -213,6 +197,20 @@ async def _bootstrap_converted(
     report.apps = [a.name for a in apps]
     steps = recovery_steps(apps, conversion.applications)
     await sync_in_order(engine, steps, deadline, clock, progress, "recovery")
+    return await wait_recovered(engine, apps, deadline, clock, report)
+
+
+async def wait_recovered(
+    engine: Engine,
+    apps: Sequence[Application],
+    deadline: float,
+    clock: PhaseClock,
+    report: RecoveryReport,
+    what: str = "recovery",
+) -> RecoveryReport:
+    """The last phase of a rebuild: until every app is Synced and Healthy, or the error
+    naming each app still waited for (with its sync, health and first problem)."""
+    loop = asyncio.get_running_loop()
     waiting = await wait_for_apps(
         engine, apps, want_sync=True, want_health=True, timeout=max(deadline - loop.time(), 1)
     )
@@ -220,7 +218,7 @@ async def _bootstrap_converted(
         states = await app_states(engine, apps)
         clock.lap("health", f"waited for {len(states)} applications")
         raise ConditionNotMet(
-            f"recovery incomplete after {report.total:.1f}s, still waiting for: "
+            f"{what} incomplete after {report.total:.1f}s, still waiting for: "
             + "; ".join(states or waiting)
         )
     clock.lap("health", "all Synced + Healthy")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tether.errors import ConditionNotMet, InputError
+from tether.errors import InputError
 from tether.kube import KubeClient, LiveCache
 from tether.model.cluster import ClusterPolicy, targets
 from tether.model.spec import Destination
@@ -17,9 +17,8 @@ from tether.model.spec import Destination
 from .apps import list_apps
 from .clusters import identity_of, record_identity, registered_access, registrations
 from .compare import Engine
-from .dr import PhaseClock, RecoveryReport, app_states, recovery_steps, sync_in_order
+from .dr import PhaseClock, RecoveryReport, recovery_steps, sync_in_order, wait_recovered
 from .sync import Progress
-from .wait import wait_for_apps
 
 
 async def rebuild_cluster(
@@ -57,18 +56,8 @@ async def rebuild_cluster(
         progress(f"cluster {access.name}: {len(apps)} applications to rebuild")
         steps = recovery_steps(apps, [a.to_dict() for a in apps])
         await sync_in_order(engine, steps, deadline, clock, progress, f"rebuild of cluster {name}")
-        waiting = await wait_for_apps(
-            engine, apps, want_sync=True, want_health=True, timeout=max(deadline - loop.time(), 1)
-        )
-        if waiting:
-            states = await app_states(engine, apps)
-            clock.lap("health", f"waited for {len(states)} applications")
-            raise ConditionNotMet(
-                f"rebuild of cluster {name} incomplete after {report.total:.1f}s, still"
-                " waiting for: " + "; ".join(states or waiting)
-            )
-        clock.lap("health", "all Synced + Healthy")
-        return report
+        what = f"rebuild of cluster {name}"
+        return await wait_recovered(engine, apps, deadline, clock, report, what)
     finally:
         await cache.close()
         target.close()

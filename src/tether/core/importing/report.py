@@ -34,7 +34,9 @@ class Conversion:
     findings: list[Finding] = field(default_factory=list)
 
     def note(self, source: str, path: str, outcome: Outcome, reason: str) -> None:
-        self.findings.append(Finding(source, path, outcome, reason))
+        finding = Finding(source, path, outcome, reason)
+        if finding not in self.findings:  # a GitRepository is read by each of its users
+            self.findings.append(finding)
 
     @property
     def unsupported(self) -> list[Finding]:
