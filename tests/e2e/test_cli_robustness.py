@@ -21,7 +21,10 @@ LONG_RUNNING = {("controller",), ("cluster", "up")}
 
 def _leaves(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     found: list[tuple[str, ...]] = []
-    for name, command in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    for name in sorted(group.list_commands(ctx)):
+        command = group.get_command(ctx, name)
+        assert command is not None
         path = (*prefix, name)
         if isinstance(command, click.Group):
             found += _leaves(command, path)
@@ -38,7 +41,9 @@ def _placeholder_args(path: tuple[str, ...]) -> list[str]:
     command: click.Command = cli
     for name in path:
         assert isinstance(command, click.Group)
-        command = command.commands[name]
+        found = command.get_command(click.Context(command), name)
+        assert found is not None
+        command = found
     args: list[str] = []
     for param in command.params:
         if isinstance(param, click.Argument) and param.required:

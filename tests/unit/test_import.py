@@ -213,6 +213,10 @@ def test_a_flux_cluster_becomes_apps_with_dependencies_sops_and_helm_values() ->
     assert redis["sourceRef"][0] is Outcome.ERROR and "HelmRepository" in redis["sourceRef"][1]
     repo = findings(out, "GitRepository flux-system/fleet")
     assert repo["spec.secretRef"][0] is Outcome.CONVERTED
+    # Three objects read the GitRepository; its finding is said once.
+    assert [f.field for f in out.findings if f.source.startswith("GitRepository")] == [
+        "spec.secretRef"
+    ]
 
 
 def test_a_flux_path_is_left_to_detection_when_the_repository_was_not_read() -> None:

@@ -8,6 +8,7 @@ through the engine. click and rich are used here and nowhere else.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from typing import Any, TextIO
@@ -18,26 +19,42 @@ from tether import __version__
 from tether.errors import EXIT_CONDITION, TetherError
 from tether.model.urls import scrub_userinfo
 
-from . import (
-    app_create,  # noqa: F401  (registers app create)
-    app_settings,  # noqa: F401  (registers app set|suspend|resume|history)
-)
-from .alerts import alerts_command
-from .app import app_group
-from .cluster import cluster_group
 from .context import CliContext
-from .controller import controller_command
-from .dashboard import dashboard_command
-from .dr import dr_group
-from .drift import drift_command
-from .importing import import_command
-from .install import install_command
-from .notify import notify_group
 from .output import FORMATS
-from .revert import revert_command
+
+# Each command's module, imported only when the command runs: `tether app list` need
+# not load the controller, the web server and their libraries (a third of the start-up
+# time of a short command). Extra modules register subcommands on their group.
+_COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "cluster": ("cluster", "cluster_group", ()),
+    "app": ("app", "app_group", ("app_create", "app_settings")),
+    "revert": ("revert", "revert_command", ()),
+    "dr": ("dr", "dr_group", ()),
+    "drift": ("drift", "drift_command", ()),
+    "alerts": ("alerts", "alerts_command", ()),
+    "controller": ("controller", "controller_command", ()),
+    "dashboard": ("dashboard", "dashboard_command", ()),
+    "install": ("install", "install_command", ()),
+    "import": ("importing", "import_command", ()),
+    "notify": ("notify", "notify_group", ()),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in _COMMANDS:
+            module_name, attribute, extras = _COMMANDS[cmd_name]
+            module = importlib.import_module(f"{__name__}.{module_name}")
+            for extra in extras:
+                importlib.import_module(f"{__name__}.{extra}")
+            self.add_command(getattr(module, attribute), cmd_name)
+        return self.commands.get(cmd_name)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tether")
 @click.option("--kubeconfig", envvar="KUBECONFIG", help="Path to the kubeconfig file.")
 @click.option("--context", "kube_context", help="The kubeconfig context to use.")
@@ -65,19 +82,6 @@ def cli(
 ) -> None:
     """tether: keep Kubernetes clusters tethered to Git."""
     ctx.obj = CliContext(kubeconfig, kube_context, app_namespace, output)
-
-
-cli.add_command(cluster_group)
-cli.add_command(app_group)
-cli.add_command(revert_command)
-cli.add_command(dr_group)
-cli.add_command(drift_command)
-cli.add_command(alerts_command)
-cli.add_command(controller_command)
-cli.add_command(dashboard_command)
-cli.add_command(install_command)
-cli.add_command(import_command)
-cli.add_command(notify_group)
 
 
 class _ScrubbingStream:
