@@ -9,6 +9,8 @@ as a user runs it, a new process every time (imports included), best of 3.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -18,7 +20,9 @@ from typing import Any
 from tests.support.cli import tether
 
 from bench.common import bench_cluster, machine
-from tether.engine.apps import apply_status, ensure_namespace, install_crd
+from tether.cli.app import HEADERS, _row
+from tether.cli.output import emit_table
+from tether.engine.apps import apply_status, ensure_namespace, install_crd, list_apps
 from tether.kube import KubeClient
 from tether.localcluster import binaries
 from tether.model.application import API_VERSION, Application, ApplicationStatus
@@ -75,6 +79,30 @@ async def populate(kubeconfig: str) -> None:
         kube.close()
 
 
+async def in_process(kubeconfig: str) -> tuple[float, float, float]:
+    """Seconds for the list request alone, the summary parse, and rows + table."""
+    kube = KubeClient.from_kubeconfig(kubeconfig)
+    try:
+        started = time.perf_counter()
+        items = await kube.list(API_VERSION, "Application", NAMESPACE)
+        listed = time.perf_counter()
+        apps = await list_apps(_Listed(items), NAMESPACE, summary=True)  # type: ignore[arg-type]
+        parsed = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            emit_table([*HEADERS, "MESSAGE"], [_row(a, False) for a in apps])
+        return listed - started, parsed - listed, time.perf_counter() - parsed
+    finally:
+        kube.close()
+
+
+class _Listed:
+    def __init__(self, items: list[dict[str, Any]]) -> None:
+        self.items = items
+
+    async def list(self, *_args: Any, **_kwargs: Any) -> list[dict[str, Any]]:
+        return self.items
+
+
 def best_of(runs: int, command: list[str] | None = None, kubeconfig: str = "") -> float:
     times = []
     for _ in range(runs):
@@ -98,9 +126,14 @@ def main() -> None:
         ours = best_of(3, kubeconfig=kubeconfig)
         kubectl = [str(binaries.binary("kubectl")), f"--kubeconfig={kubeconfig}", "-n", NAMESPACE]
         theirs = best_of(3, [*kubectl, "get", "applications.tether.dev"])
-        bare = best_of(3, [sys.executable, "-c", "import tether.cli"])
+        bare = best_of(3, [sys.executable, "-m", "tether", "app", "--help"])
+        request, parse, table = asyncio.run(in_process(kubeconfig))
     print(f"\ncli_list: `tether app list` of {APPS} Applications ({machine()})")
-    print(f"  tether app list: {ours:.2f} s (of which Python start + imports {bare:.2f} s)")
+    print(f"  tether app list: {ours:.2f} s; `tether app --help` (start + imports) {bare:.2f} s")
+    print(
+        f"  in process: list request {request:.2f} s, summary parse {parse:.2f} s,"
+        f" rows + table {table:.2f} s"
+    )
     print(f"  kubectl get applications.tether.dev: {theirs:.2f} s")
     print(f"  ratio tether / kubectl: {ours / theirs:.2f}x")
 

@@ -9,6 +9,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import (
     apply,
+    cli_list,
     compare,
     dashboard,
     dr,
@@ -29,6 +30,7 @@ BENCHMARKS = [
     drift_latency.main,
     notify_down.main,
     fleet.main,
+    cli_list.main,
 ]
 
 if __name__ == "__main__":
