@@ -1,6 +1,7 @@
 """`tether import` end to end: a repository written in Argo CD's format and one in
-Flux's, imported with --apply, reconciled by `tether controller` to Synced+Healthy on
-the real control plane, with the objects the source tool's semantics say."""
+Flux's (with postBuild substitution), imported with --apply, reconciled by `tether
+controller` to Synced+Healthy on the real control plane, with the objects the source
+tool's semantics say."""
 
 from __future__ import annotations
 
@@ -129,7 +130,8 @@ async def test_a_flux_repository_imports_and_every_app_becomes_synced_and_health
             "metadata": {"name": "apps", "namespace": "flux-system"},
             "spec": {"sourceRef": {"kind": "GitRepository", "name": "fleet"},
                      "path": "./apps", "prune": True, "interval": "10m",
-                     "dependsOn": [{"name": "infra"}], "targetNamespace": namespace},
+                     "dependsOn": [{"name": "infra"}], "targetNamespace": namespace,
+                     "postBuild": {"substitute": {"cluster_env": "production"}}},
         },
         {
             "apiVersion": "helm.toolkit.fluxcd.io/v2",
@@ -148,7 +150,7 @@ async def test_a_flux_repository_imports_and_every_app_becomes_synced_and_health
             "infra/settings.yaml": as_yaml(configmap("infra-settings")),
             # No kustomization.yaml: Flux builds every manifest below the path.
             "apps/web/deploy.yaml": as_yaml(deployment("web", replicas=0)),
-            "apps/web/config/cm.yaml": as_yaml(configmap("web-config")),
+            "apps/web/config/cm.yaml": as_yaml(configmap("web-config", {"env": "${cluster_env}"})),
             **CHART,
         }
     )
@@ -163,7 +165,8 @@ async def test_a_flux_repository_imports_and_every_app_becomes_synced_and_health
     with controller(kubeconfig, namespace, tmp_path):
         for name in names:
             await wait_synced_healthy(kube, namespace, name, head, timeout=120)
-    assert await kube.get("v1", "ConfigMap", "web-config", namespace)  # read recursively
+    web_config = await kube.get("v1", "ConfigMap", "web-config", namespace)  # recursive read
+    assert web_config["data"] == {"env": "production"}  # Flux's postBuild substitution
     assert await kube.get("v1", "ConfigMap", "infra-settings", namespace)
     greeting = await kube.get("v1", "ConfigMap", "hello-greeting", namespace)
     assert greeting["data"] == {"greeting": "hello from flux"}  # the release's values

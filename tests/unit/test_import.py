@@ -204,9 +204,8 @@ def test_a_flux_cluster_becomes_apps_with_dependencies_sops_and_helm_values() ->
     }
     assert made["podinfo"]["spec"]["dependsOn"] == [{"name": "infrastructure"}]
 
-    assert (
-        findings(out, "Kustomization flux-system/apps")["spec.postBuild"][0] is Outcome.UNSUPPORTED
-    )
+    assert apps_spec["postBuild"] == {"substitute": {"cluster_env": "production"}}
+    assert "spec.postBuild" not in findings(out, "Kustomization flux-system/apps")
     podinfo = findings(out, "HelmRelease flux-system/podinfo")
     assert podinfo["spec.valuesFrom"][0] is Outcome.UNSUPPORTED
     redis = findings(out, "HelmRelease flux-system/redis")

@@ -425,6 +425,7 @@ async def _render_request(
         else (),
         jsonnet_tlas=tuple((v.name, v.value, v.code) for v in jsonnet.tlas) if jsonnet else (),
         jsonnet_libs=jsonnet.libs if jsonnet else (),
+        substitute=tuple(app.spec.post_build.substitute.items()) if app.spec.post_build else (),
         helm_release_name=(helm.release_name if helm else None) or app.name,
         helm_value_files=tuple(helm.value_files) if helm else (),
         helm_values=helm.values if helm else None,

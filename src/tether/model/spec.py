@@ -25,6 +25,7 @@ from tether.model.names import (
     DEFAULT_REVISION_HISTORY_LIMIT,
     DEFAULT_TIMEOUT,
 )
+from tether.model.post_build import PostBuild, parse_post_build
 from tether.model.source import Source, parse_source
 from tether.model.sync_policy import (
     APP_SYNC_OPTIONS,
@@ -220,6 +221,8 @@ class ApplicationSpec:
     # Another cluster reached through a kubeconfig Secret (Flux's shape), instead of a
     # registered destination.name/server.
     kube_config: KubeConfigRef | None = None
+    # Flux's variable substitution in the rendered objects (docs/sync.md).
+    post_build: PostBuild | None = None
 
     @property
     def auto_sync_enabled(self) -> bool:
@@ -268,6 +271,7 @@ class ApplicationSpec:
                 "serviceAccountName": self.service_account_name,
                 "healthChecks": list_or_none([rule.to_dict() for rule in self.health_checks]),
                 "kubeConfig": self.kube_config.to_dict() if self.kube_config else None,
+                "postBuild": self.post_build.to_dict() if self.post_build else None,
             }
         )
 
@@ -290,6 +294,7 @@ _SPEC_FIELDS = (
     "serviceAccountName",
     "healthChecks",
     "kubeConfig",
+    "postBuild",
 )
 
 
@@ -318,6 +323,9 @@ def parse_spec(fields: Fields, app_namespace: str | None, app_name: str | None) 
         health_checks=tuple(parse_health_check(rule) for rule in fields.children("healthChecks")),
         kube_config=(
             _parse_kube_config(kube) if (kube := fields.child("kubeConfig")) is not None else None
+        ),
+        post_build=(
+            parse_post_build(post) if (post := fields.child("postBuild")) is not None else None
         ),
     )
     if spec.kube_config is not None and (spec.destination.server or spec.destination.name):

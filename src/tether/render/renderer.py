@@ -48,6 +48,7 @@ from tether.render.kustomize_refs import KUSTOMIZATION_FILES
 from tether.render.loading import load_manifest
 from tether.render.request import RenderKind, RenderProblem, RenderRequest, RenderTools
 from tether.render.sops import decrypt_all
+from tether.render.substitute import substitute_objects
 
 
 async def render(request: RenderRequest, tools: RenderTools) -> list[dict[str, Any]]:
@@ -84,7 +85,10 @@ async def _render(request: RenderRequest, tools: RenderTools) -> list[dict[str, 
     objects = rendered_objects(found, request.limits.max_objects)
     check_unique(objects)
     check_decrypted(objects, has_key=request.sops_age_key is not None)
-    return [obj.value for obj in objects]
+    values = [obj.value for obj in objects]
+    if request.substitute:
+        values = substitute_objects(values, dict(request.substitute), request.limits)
+    return values
 
 
 def detect_render_kind(app_dir: Path) -> RenderKind:

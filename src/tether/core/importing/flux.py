@@ -27,11 +27,11 @@ _KUSTOMIZATION_HANDLED = {
     "sourceRef", "path", "interval", "timeout", "prune", "suspend", "dependsOn",
     "targetNamespace", "serviceAccountName", "decryption", "kubeConfig", "images",
     "namePrefix", "nameSuffix", "commonMetadata", "retryInterval", "wait", "force",
+    "postBuild",
 }  # fmt: skip
 _KUSTOMIZATION_WHY = {
     "patches": "put the patches in a kustomization.yaml of the path",
     "components": "name the components in a kustomization.yaml of the path",
-    "postBuild": "variable substitution (postBuild.substitute) is not done by tether yet",
     "healthChecks": "tether waits for every object of the app already",
     "healthCheckExprs": "write a tether spec.healthChecks CEL rule for the kind",
     "deletionPolicy": "tether prunes on `app delete --cascade` only",
@@ -184,6 +184,7 @@ def convert_kustomization(
         if (decryption.get("secretRef") or {}).get("name"):
             source["decryption"]["secretRef"] = {"name": decryption["secretRef"]["name"]}
     new["source"] = source
+    _post_build(spec.get("postBuild"), new, src, out)
     new["syncPolicy"] = {"automated": {"prune": bool(spec.get("prune")), "selfHeal": True}}
     if spec.get("force"):
         new["syncPolicy"]["syncOptions"] = ["Replace=true"]
@@ -199,6 +200,18 @@ def convert_kustomization(
             _KUSTOMIZATION_WHY.get(key, "no tether equivalent"),
         )
     out.applications.append(_app(metadata, new))
+
+
+def _post_build(given: Any, new: dict[str, Any], src: str, out: Conversion) -> None:
+    if not isinstance(given, Mapping):
+        return
+    if isinstance(given.get("substitute"), Mapping) and given["substitute"]:
+        new["postBuild"] = {"substitute": {str(k): str(v) for k, v in given["substitute"].items()}}
+    if given.get("substituteFrom"):
+        out.note(
+            src, "spec.postBuild.substituteFrom", Outcome.UNSUPPORTED,
+            "variables from ConfigMaps/Secrets: list them in postBuild.substitute",
+        )  # fmt: skip
 
 
 _DROPPED = {
