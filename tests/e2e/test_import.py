@@ -5,7 +5,11 @@ tool's semantics say."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -13,6 +17,7 @@ from tests.e2e.test_controller import controller, wait_synced_healthy
 from tests.support.cli import tether
 from tests.support.manifests import as_yaml, configmap, deployment
 from tests.support.repos import GitopsRepo
+from tests.support.waiting import eventually
 from tether.engine.apps import get_app, list_apps
 from tether.kube import KubeClient
 
@@ -192,3 +197,69 @@ async def test_an_object_that_cannot_convert_applies_nothing_and_exits_2(
     assert len(errors) == 1 and "Application argocd/plugin" in errors[0], done.stderr
     assert "Traceback" not in done.stderr
     assert await list_apps(kube, namespace) == []  # no partial apply: "fine" was not created either
+
+
+async def test_shadow_mode_explains_a_manual_edit_of_argo_cd_objects_and_writes_nothing(
+    kubeconfig: str,
+    kube: KubeClient,
+    namespace: str,
+    repo: GitopsRepo,
+    kubectl: Callable[..., Any],
+    tmp_path: Path,
+) -> None:
+    """Objects Argo CD applied (its field manager, its tracking id): tether, imported
+    with --shadow, reports a kubectl edit with writer and cause and never writes."""
+    manifest = deployment("web", replicas=2)
+    repo.write({"web/deploy.yaml": as_yaml(manifest)})
+    head = repo.commit("web")
+    argo_owned = {
+        **manifest,
+        "metadata": {
+            **manifest["metadata"],
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/instance": "web"},
+            "annotations": {"argocd.argoproj.io/tracking-id": "web:apps/Deployment:x/web"},
+        },
+    }
+    await kube.apply(argo_owned, field_manager="argocd-controller")
+    (tmp_path / "root").mkdir()
+    (tmp_path / "root" / "web.yaml").write_text(
+        yaml.safe_dump(argo_app("web", repo.url, "web", namespace, "0"))
+    )
+    cache = tmp_path / "cache"
+    done = tether(
+        kubeconfig, "-n", namespace, "import", "argocd", str(tmp_path / "root"), "--shadow",
+        "--apply", cache=cache,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    app = await get_app(kube, namespace, "web")
+    assert app.spec.detect_only
+
+    with controller(kubeconfig, namespace, tmp_path):
+        # Argo CD's objects as they are: Synced, no take-over needed, nothing written.
+        await wait_synced_healthy(kube, namespace, "web", head, timeout=120)
+        kubectl("scale", "-n", namespace, "deployment/web", "--replicas=5")
+
+        async def out_of_sync() -> bool:
+            status = (await get_app(kube, namespace, "web")).status
+            return status is not None and status.sync.status.value == "OutOfSync"
+
+        await eventually(out_of_sync, timeout=60, what="web OutOfSync after the edit")
+        drift = tether(kubeconfig, "-n", namespace, "drift", "web", "-o", "json", cache=cache)
+        assert drift.returncode == 0, drift.stderr
+        findings = {f["path"]: f for f in json.loads(drift.stdout)}
+        replicas = findings["/spec/replicas"]
+        assert replicas["writer"] == "kubectl" or replicas["writer"].startswith("kubectl")
+        assert replicas["cause"] == "manual-edit"
+        await asyncio.sleep(5)  # self-heal would have acted by now (it is on in the source)
+    live = await kube.get("apps/v1", "Deployment", "web", namespace)
+    assert live is not None and live["spec"]["replicas"] == 5  # not healed: never written
+    managers = {m["manager"] for m in live["metadata"].get("managedFields", [])}
+    assert "tether" not in managers and "argocd-controller" in managers
+    assert "tether.dev/tracking-id" not in live["metadata"].get("annotations", {})
+    # A sync or a cascade delete is refused, not attempted.
+    refused = tether(kubeconfig, "-n", namespace, "app", "sync", "web", cache=cache)
+    assert refused.returncode == 2 and "detect-only" in refused.stderr, refused.stderr
+    refused = tether(kubeconfig, "-n", namespace, "app", "delete", "web", "--cascade", cache=cache)
+    assert refused.returncode == 2 and "detect-only" in refused.stderr, refused.stderr
+    assert await kube.get("apps/v1", "Deployment", "web", namespace) is not None

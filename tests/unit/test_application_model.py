@@ -37,6 +37,7 @@ from tether.model.application import (
 from tether.model.crd import CRD_FILES, application_crd, application_crd_text
 from tether.model.fields import parse_duration
 from tether.model.keys import ResourceKey
+from tether.model.names import MODES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEPLOY_CRD = REPO_ROOT / "deploy" / "crds" / "application.yaml"
@@ -943,6 +944,7 @@ def test_crd_enums_match_the_model() -> None:
     assert enum("status", "sync", "status") == [s.value for s in SyncStatusCode]
     assert enum("status", "health", "status") == [s.value for s in HealthStatusCode]
     assert enum("status", "operationState", "phase") == [s.value for s in OperationPhase]
+    assert tuple(enum("spec", "mode")) == MODES
     conditions = _schema_at("status", "conditions")["items"]["properties"]["status"]["enum"]
     assert conditions == [s.value for s in ConditionStatus]
 
@@ -955,6 +957,8 @@ def test_crd_spec_fields_match_the_model_fields() -> None:
         serviceAccountName="deployer",
         healthChecks=[{"group": "example.com", "kind": "Widget", "cel": {"current": "true"}}],
         kubeConfig={"secretRef": {"name": "spoke-kubeconfig"}},
+        mode="detect-only",
+        postBuild={"substitute": {"env": "prod"}},
     )
     assert set(spec["properties"]) == set(Application.from_dict(every).to_dict()["spec"])
     assert _schema_at("spec", "source", "helm")["properties"]["values"]["type"] == "string"

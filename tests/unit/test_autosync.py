@@ -86,6 +86,10 @@ def test_nothing_happens_when_in_sync_off_suspended_frozen_or_break_glass() -> N
     assert run(app(), status(SyncStatusCode.SYNCED)).action is Action.NONE
     assert run(app(syncPolicy={}), status()).action is Action.NONE
     assert run(app(suspend=True), status()).reason == "suspended"
+    # detect-only: out of sync and automated with self-heal, yet never a write.
+    assert run(app(mode="detect-only"), status()).action is Action.NONE
+    assert run(app(mode="detect-only"), status()).reason.startswith("detect-only")
+    assert run(app(mode="normal"), status()).action is Action.AUTO_SYNC
     rewritten = status(
         conditions=(Condition("HistoryRewritten", ConditionStatus.TRUE, "x", "moved"),)
     )

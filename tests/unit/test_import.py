@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from tests.support.manifests import configmap
+from tether.core.desired import prepare_desired
 from tether.core.importing import (
     Conversion,
     Outcome,
@@ -233,3 +235,22 @@ def test_two_definitions_of_one_app_name_do_not_both_convert() -> None:
     out = convert("argocd", [one, one], "tether-system", {})
     assert len(out.applications) == 1
     assert [f.outcome for f in out.findings if f.source == "Application crds"] == [Outcome.ERROR]
+
+
+def test_detect_only_desired_objects_carry_no_tracking_id() -> None:
+    """A detect-only app's objects are another tool's: tether adds no annotation (which
+    would show as drift on every one); without it, every object gets its tracking id."""
+
+    def prepared(track: bool) -> dict[str, Any]:
+        (obj,) = prepare_desired(
+            [configmap("web")],
+            app_namespace="tether-system",
+            app_name="web",
+            destination_namespace="web",
+            scope=lambda _group, _kind: True,
+            track=track,
+        )
+        return obj
+
+    assert "tether.dev/tracking-id" in prepared(True)["metadata"]["annotations"]
+    assert "tether.dev/tracking-id" not in (prepared(False)["metadata"].get("annotations") or {})

@@ -11,6 +11,7 @@ from tether.core.importing import TOOLS, Conversion, Outcome, Tool
 from tether.engine.importing import apply_applications, import_definitions, read_definitions
 from tether.errors import InputError
 from tether.git import credentials_from_env
+from tether.model.names import MODE_DETECT_ONLY
 
 from .context import CliContext, git_repos, pass_cli
 from .output import emit_data, message
@@ -24,12 +25,24 @@ from .output import emit_data, message
     "--all-findings", is_flag=True, help="Also list fields converted or dropped on the way."
 )
 @click.option(
+    "--shadow",
+    is_flag=True,
+    help="spec.mode: detect-only: report drift of the objects Argo CD or Flux manage, never"
+    " write to them (to try tether next to them).",
+)
+@click.option(
     "-o", "--output", "fmt", type=click.Choice(("yaml", "json")), default="yaml",
     help="Format of the Applications printed on stdout.",
 )  # fmt: skip
 @pass_cli
 def import_command(
-    cli: CliContext, tool: Tool, path: str, apply_now: bool, all_findings: bool, fmt: str
+    cli: CliContext,
+    tool: Tool,
+    path: str,
+    apply_now: bool,
+    all_findings: bool,
+    shadow: bool,
+    fmt: str,
 ) -> None:
     """Convert Argo CD Applications/ApplicationSets or Flux GitRepository +
     Kustomization/HelmRelease definitions (FILE, DIR or - for stdin) into tether
@@ -41,6 +54,9 @@ def import_command(
         conversion = await import_definitions(
             tool, objects, cli.app_namespace, git_repos(cli), lambda _url: credentials
         )
+        if shadow:
+            for app in conversion.applications:
+                app["spec"]["mode"] = MODE_DETECT_ONLY
         if apply_now and conversion.applications and not _failed(conversion):
             kube = cli.kube()
             try:

@@ -32,6 +32,7 @@ SELF_HEAL_FAILING_AFTER = 3  # repeated self-heals undone this often raise a con
 INTERRUPTED_MESSAGE = "interrupted: the controller stopped during the sync"
 # Reasons the controller acts on (conditions, re-checks); the others are for people.
 REASON_SUSPENDED = "suspended"
+REASON_DETECT_ONLY = "detect-only: never writes"
 REASON_AUTO_SYNC_OFF = "auto-sync is off"
 REASON_IN_SYNC = "in sync"
 REASON_SYNC_RUNNING = "a sync is running"
@@ -140,6 +141,8 @@ def decide(
     drift, the cluster they lived in is gone."""
     if app.spec.suspend:
         return Decision(Action.NONE, REASON_SUSPENDED)
+    if app.spec.detect_only:
+        return Decision(Action.NONE, REASON_DETECT_ONLY)
     if not app.auto_sync_enabled:
         return Decision(Action.NONE, REASON_AUTO_SYNC_OFF)
     if compared.break_glass is not None and compared.break_glass.active:

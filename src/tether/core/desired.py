@@ -44,8 +44,10 @@ def prepare_desired(
     app_name: str,
     destination_namespace: str | None,
     scope: ScopeLookup,
+    track: bool = True,
 ) -> list[dict[str, Any]]:
-    """Copies of `objects` with namespaces settled and tracking ids set."""
+    """Copies of `objects` with namespaces settled and tracking ids set (`track=False`:
+    none, for a detect-only app, whose objects another tool manages and tracks)."""
     declared = crd_scopes(objects)
     prepared: list[dict[str, Any]] = []
     for original in objects:
@@ -84,11 +86,12 @@ def prepare_desired(
         else:
             meta.pop("namespace", None)
         # A generateName hook's id is settled when a sync creates it under its real name.
-        key = object_key(obj)
-        annotations = meta.setdefault("annotations", {})
-        annotations[TRACKING_ANNOTATION] = tracking_id(
-            app_namespace, app_name, key.group, key.kind, key.namespace, key.name
-        )
+        if track:
+            key = object_key(obj)
+            annotations = meta.setdefault("annotations", {})
+            annotations[TRACKING_ANNOTATION] = tracking_id(
+                app_namespace, app_name, key.group, key.kind, key.namespace, key.name
+            )
         prepared.append(obj)
     return prepared
 

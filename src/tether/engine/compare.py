@@ -227,6 +227,7 @@ async def _compare_into(
         app_name=app.name,
         destination_namespace=app.spec.destination.namespace,
         scope=lambda group, kind: scopes.get((group, kind)),
+        track=not app.spec.detect_only,
     )
     result.desired = desired
 
@@ -291,7 +292,7 @@ async def _compare_into(
             f"{first} is managed by {shared[first]}; tether will not touch it"
             + (f" (and {len(shared) - 1} more)" if len(shared) > 1 else "")
         )
-    if unmanaged:
+    if unmanaged and not app.spec.detect_only:  # detect-only never takes objects over
         first = sorted(unmanaged)[0]
         warnings[CONDITION_ADOPTION_REQUIRED] = (
             f"{first} exists and {unmanaged[first]}"

@@ -31,7 +31,7 @@ from .compare import Engine, now_rfc3339
 from .history import find_entry, load_manifests
 from .revert import RevertReport, RevertSelection, revert_apps
 from .settings import set_sync_policy
-from .sync import Progress, SyncRequest, SyncResult, run_operation
+from .sync import Progress, SyncRequest, SyncResult, refuse_detect_only, run_operation
 
 
 @dataclass
@@ -54,6 +54,7 @@ async def rollback_app(
     initiated_by: str,
     progress: Progress = lambda _: None,
 ) -> RollbackReport:
+    refuse_detect_only(app, "rollback")
     engine = await engine.for_app(app)  # stored manifests go where the app deploys
     entry = _choose(app, entry_id)
     if app.auto_sync_enabled:

@@ -65,6 +65,18 @@ def _noop(_: str) -> None:
     pass
 
 
+def refuse_detect_only(app: Application, what: str) -> None:
+    """A detect-only app's objects belong to another tool (Argo CD, Flux): tether
+    compares and explains them, and never writes, prunes or deletes one."""
+    if app.spec.detect_only:
+        raise InputError(
+            f"Application {app.name} is detect-only: {what} would write to objects another"
+            " tool manages",
+            hint="tether reports their drift (tether drift); set spec.mode: normal to manage"
+            " them with tether",
+        )
+
+
 async def sync_app(
     engine: Engine,
     app: Application,
@@ -75,6 +87,8 @@ async def sync_app(
 ) -> SyncResult:
     """Sync `app`. A `comparison` just made of the same spec (the controller's reconcile)
     is planned from as it is; otherwise the app is compared first."""
+    if not request.dry_run:
+        refuse_detect_only(app, "sync")
     engine = await engine.for_app(app)
     if request.prune or app.auto_prune:
         await watch_earlier_hook_kinds(engine, app)  # leftover hooks are pruned too
@@ -440,6 +454,7 @@ __all__ = [
 
 async def delete_cascade(engine: Engine, app: Application, progress: Progress = _noop) -> int:
     """Delete every object this app tracks, in reverse sync order; returns how many."""
+    refuse_detect_only(app, "delete --cascade")
     engine = await engine.for_app(app)
     await watch_earlier_hook_kinds(engine, app)  # its hooks go as well
     comparison = await compare(engine, app, fetch=False)

@@ -18,6 +18,11 @@ DEFAULT_INTERVAL = "3m"
 DEFAULT_TIMEOUT = "5m"
 DEFAULT_REVISION_HISTORY_LIMIT = 10
 DEFAULT_PROJECT = "default"
+# spec.mode: "detect-only" compares and explains drift but never writes to the app's
+# objects (the way to run tether next to Argo CD or Flux on objects they manage).
+MODE_NORMAL = "normal"
+MODE_DETECT_ONLY = "detect-only"
+MODES = (MODE_NORMAL, MODE_DETECT_ONLY)
 DEFAULT_RETRY_LIMIT = 5
 DEFAULT_BACKOFF_DURATION = "5s"
 DEFAULT_BACKOFF_FACTOR = 2.0

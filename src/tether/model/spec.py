@@ -24,6 +24,9 @@ from tether.model.names import (
     DEFAULT_PROJECT,
     DEFAULT_REVISION_HISTORY_LIMIT,
     DEFAULT_TIMEOUT,
+    MODE_DETECT_ONLY,
+    MODE_NORMAL,
+    MODES,
 )
 from tether.model.post_build import PostBuild, parse_post_build
 from tether.model.source import Source, parse_source
@@ -221,8 +224,13 @@ class ApplicationSpec:
     # Another cluster reached through a kubeconfig Secret (Flux's shape), instead of a
     # registered destination.name/server.
     kube_config: KubeConfigRef | None = None
-    # Flux's variable substitution in the rendered objects (docs/sync.md).
+    # Flux's variable substitution in the rendered objects (docs/compare.md).
     post_build: PostBuild | None = None
+    mode: str = MODE_NORMAL  # MODE_DETECT_ONLY: compare and explain, never write
+
+    @property
+    def detect_only(self) -> bool:
+        return self.mode == MODE_DETECT_ONLY
 
     @property
     def auto_sync_enabled(self) -> bool:
@@ -272,6 +280,7 @@ class ApplicationSpec:
                 "healthChecks": list_or_none([rule.to_dict() for rule in self.health_checks]),
                 "kubeConfig": self.kube_config.to_dict() if self.kube_config else None,
                 "postBuild": self.post_build.to_dict() if self.post_build else None,
+                "mode": self.mode if self.mode != MODE_NORMAL else None,
             }
         )
 
@@ -295,6 +304,7 @@ _SPEC_FIELDS = (
     "healthChecks",
     "kubeConfig",
     "postBuild",
+    "mode",
 )
 
 
@@ -327,7 +337,10 @@ def parse_spec(fields: Fields, app_namespace: str | None, app_name: str | None) 
         post_build=(
             parse_post_build(post) if (post := fields.child("postBuild")) is not None else None
         ),
+        mode=fields.string("mode", MODE_NORMAL) or MODE_NORMAL,
     )
+    if spec.mode not in MODES:
+        fields.problem("mode", f"must be one of {', '.join(MODES)}, got {spec.mode!r}")
     if spec.kube_config is not None and (spec.destination.server or spec.destination.name):
         fields.problem("kubeConfig", "may not be set with destination.server or destination.name")
     check_name(fields, "project", spec.project)
