@@ -263,3 +263,57 @@ async def test_shadow_mode_explains_a_manual_edit_of_argo_cd_objects_and_writes_
     refused = tether(kubeconfig, "-n", namespace, "app", "delete", "web", "--cascade", cache=cache)
     assert refused.returncode == 2 and "detect-only" in refused.stderr, refused.stderr
     assert await kube.get("apps/v1", "Deployment", "web", namespace) is not None
+
+
+async def test_a_shadow_controller_never_writes_even_for_a_self_healing_app(
+    kubeconfig: str,
+    kube: KubeClient,
+    namespace: str,
+    repo: GitopsRepo,
+    kubectl: Callable[..., Any],
+    tmp_path: Path,
+) -> None:
+    """`tether controller --shadow`: an app whose spec says selfHeal (normal mode) is
+    treated as detect-only; without --shadow, the same edit is healed."""
+    repo.write({"web/deploy.yaml": as_yaml(deployment("web", replicas=2))})
+    head = repo.commit("web")
+    app = {
+        "apiVersion": "tether.dev/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": "web", "namespace": namespace},
+        "spec": {
+            "source": {"repoURL": repo.url, "path": "web"},
+            "destination": {"namespace": namespace},
+            "syncPolicy": {"automated": {"prune": True, "selfHeal": True}},
+        },
+    }
+    (tmp_path / "app.yaml").write_text(yaml.safe_dump(app))
+    cache = tmp_path / "cache"
+    created = tether(
+        kubeconfig, "-n", namespace, "app", "create", "-f", str(tmp_path / "app.yaml"), cache=cache
+    )
+    assert created.returncode == 0, created.stderr
+    synced = tether(kubeconfig, "-n", namespace, "app", "sync", "web", cache=cache)
+    assert synced.returncode == 0, synced.stderr
+
+    def replicas() -> Any:
+        return kube.get("apps/v1", "Deployment", "web", namespace)
+
+    with controller(kubeconfig, namespace, tmp_path, "--shadow", name="shadow"):
+        await wait_synced_healthy(kube, namespace, "web", head, timeout=120)
+        kubectl("scale", "-n", namespace, "deployment/web", "--replicas=5")
+
+        async def out_of_sync() -> bool:
+            status = (await get_app(kube, namespace, "web")).status
+            return status is not None and status.sync.status.value == "OutOfSync"
+
+        await eventually(out_of_sync, timeout=60, what="web OutOfSync after the edit")
+        await asyncio.sleep(5)  # a self-heal would have acted by now
+        assert (await replicas())["spec"]["replicas"] == 5  # with --shadow: not healed
+
+    with controller(kubeconfig, namespace, tmp_path, name="normal"):
+
+        async def healed() -> bool:
+            return bool((await replicas())["spec"]["replicas"] == 2)
+
+        await eventually(healed, timeout=90, what="web healed without --shadow")

@@ -19,6 +19,7 @@ from tether.core.importing import (
     detect_tool,
     trees_wanted,
 )
+from tether.engine.apps import ParsedApplications
 from tether.model.application import Application
 
 DATA = Path(__file__).parent / "data" / "import"
@@ -254,3 +255,16 @@ def test_detect_only_desired_objects_carry_no_tracking_id() -> None:
 
     assert "tether.dev/tracking-id" in prepared(True)["metadata"]["annotations"]
     assert "tether.dev/tracking-id" not in (prepared(False)["metadata"].get("annotations") or {})
+
+
+def test_a_shadow_controller_sees_every_app_detect_only() -> None:
+    raw = {
+        "apiVersion": "tether.dev/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": "web", "namespace": "tether-system", "resourceVersion": "7"},
+        "spec": {"source": {"repoURL": "https://git.example/r.git"}},
+    }
+    shadow = ParsedApplications(shadow=True).parse(("tether-system", "web"), raw)
+    normal = ParsedApplications().parse(("tether-system", "web"), raw)
+    assert shadow is not None and shadow.spec.detect_only
+    assert normal is not None and not normal.spec.detect_only  # without --shadow: as written

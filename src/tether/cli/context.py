@@ -38,6 +38,7 @@ class EngineSettings:
     render_limits: RenderLimits = field(default_factory=RenderLimits)
     evaluation: EvaluationLimits = field(default_factory=EvaluationLimits)
     tree_cache_bytes: int = DEFAULT_MAX_TREE_CACHE_BYTES
+    shadow: bool = False  # every app detect-only (tether controller --shadow)
 
 
 @dataclass
@@ -101,6 +102,7 @@ async def open_engine(cli: CliContext) -> AsyncIterator[Engine]:
         default_service_account=settings.default_service_account,
         render_limits=settings.render_limits,
         allow_remote_bases=settings.allow_remote_bases,
+        shadow=settings.shadow,
     )
     clusters = ClusterEngines(engine, cli.app_namespace)
     engine.resolver = clusters  # apps of registered clusters go there, as the controller's

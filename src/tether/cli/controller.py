@@ -165,6 +165,12 @@ WEBHOOK_SECRET_ENV = "TETHER_WEBHOOK_SECRET"
     is_flag=True,
     help="Let cluster registrations turn off TLS verification (insecure-skip-tls-verify).",
 )
+@click.option(
+    "--shadow",
+    is_flag=True,
+    help="Every app detect-only: compare and explain drift, never write to an app's objects"
+    " (to run next to Argo CD or Flux).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log every reconcile decision.")
 @pass_cli
 def controller_command(
@@ -193,6 +199,7 @@ def controller_command(
     tree_cache_bytes: int,
     allow_cluster_exec: bool,
     allow_insecure_clusters: bool,
+    shadow: bool,
     verbose: bool,
 ) -> None:
     """Run the controller: watch, compare, auto-sync and self-heal Applications.
@@ -212,6 +219,7 @@ def controller_command(
     )
     settings.evaluation = dataclasses.replace(settings.evaluation, timeout=jq_timeout)
     settings.tree_cache_bytes = tree_cache_bytes
+    settings.shadow = shadow
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -39,6 +39,7 @@ from tether.engine.apps import (
     ensure_namespace,
     install_crd,
     mark_invalid_spec,
+    shadowed,
     write_status,
 )
 from tether.engine.compare import Engine, compare, failed_comparison, now_rfc3339
@@ -102,7 +103,7 @@ class Controller:
         self.counters = ControllerCounters()
         self.held_shards: set[int] = set() if options.shards > 1 else {0}
         self._memory: dict[AppKey, AppMemory] = {}
-        self._parsed = ParsedApplications()
+        self._parsed = ParsedApplications(shadow=engine.shadow)
         self._desired_index: dict[ResourceKey, set[AppKey]] = {}
         self._dependencies = DependencyIndex()
         self.sources = SourcePoller(engine, self._apps, self._owns, self._enqueue)
@@ -396,7 +397,7 @@ class Controller:
             if raw is None:
                 self._forget(key)
                 return False
-            app = Application.from_dict(raw)
+            app = shadowed(Application.from_dict(raw), self.engine.shadow)
         # What this reconcile has seen: the status write it is about to make comes back
         # as an event with the same fingerprint and must not queue the app once more.
         memory.seen = _fingerprint((raw or {}).get("metadata") or {})

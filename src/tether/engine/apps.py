@@ -12,6 +12,7 @@ with an in-memory fake; the cluster store is the only one tether itself uses.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -28,6 +29,7 @@ from tether.model.application import (
     ApplicationStatus,
 )
 from tether.model.crd import tether_crds
+from tether.model.names import MODE_DETECT_ONLY
 
 CRD_API = "apiextensions.k8s.io/v1"
 SERVER_METADATA = (
@@ -180,11 +182,20 @@ def _summary(item: dict[str, Any]) -> dict[str, Any]:
     return trimmed
 
 
+def shadowed(app: Application, shadow: bool) -> Application:
+    """`app` as a controller run with --shadow sees it: detect-only, whatever its spec."""
+    if not shadow or app.spec.detect_only:
+        return app
+    return dataclasses.replace(app, spec=dataclasses.replace(app.spec, mode=MODE_DETECT_ONLY))
+
+
 class ParsedApplications:
     """Applications as a watch delivers them, parsed once per resourceVersion (parsing
-    validates every field, and a reader sees the same copy many times)."""
+    validates every field, and a reader sees the same copy many times). `shadow`: every
+    one detect-only (`tether controller --shadow`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, shadow: bool = False) -> None:
+        self.shadow = shadow
         self._parsed: dict[tuple[str, str], tuple[str, Application | None]] = {}
 
     def parse(
@@ -200,7 +211,7 @@ class ParsedApplications:
         if cached is not None and cached[0] == version:
             return cached[1]
         try:
-            app: Application | None = Application.from_dict(raw)
+            app: Application | None = shadowed(Application.from_dict(raw), self.shadow)
         except InputError as exc:
             app = None
             if on_invalid is not None:

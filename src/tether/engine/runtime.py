@@ -139,6 +139,8 @@ class Engine:
     # Flux's --no-remote-bases): docs/security.md lists each limit and its default.
     render_limits: RenderLimits = field(default_factory=RenderLimits)
     allow_remote_bases: bool = False
+    # `tether controller --shadow`: every app is detect-only (never a write to its objects).
+    shadow: bool = False
     # The target cluster's version and served APIs, for `helm template` (facts.py):
     # read again when the watched CRDs/APIServices change, or once this old.
     cluster_facts_max_age: float = 600.0

@@ -36,7 +36,7 @@ class WatchedApplications:
         self.engine = engine
         self.cache: LiveCache = engine.cache
         self.namespace = namespace  # None: every namespace
-        self._parsed = ParsedApplications()
+        self._parsed = ParsedApplications(shadow=engine.shadow)
         self._subscribers: set[asyncio.Queue[AppKey]] = set()
         # (repository, sha) -> what the commit says; a commit never changes. A lookup
         # that failed is remembered as None (no subject shown) for this process.
