@@ -1,11 +1,13 @@
-"""`tether import` end to end: a repository written in Argo CD's format and one in
-Flux's (with postBuild substitution), imported with --apply, reconciled by `tether
-controller` to Synced+Healthy on the real control plane, with the objects the source
-tool's semantics say."""
+"""`tether import` end to end: a repository written in Argo CD's format (waves, a PostSync
+hook, an ApplicationSet) and one in Flux's (dependsOn, SOPS, postBuild substitution, a
+HelmRelease from the GitRepository), imported with --apply, reconciled by `tether
+controller` to Synced+Healthy on the real control plane with the objects the source
+tool's semantics say; and shadow mode, which explains drift and never writes."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -14,12 +16,14 @@ from typing import Any
 import yaml
 
 from tests.e2e.test_controller import controller, wait_synced_healthy
+from tests.support.age import generate_age_key_pair, sops_encrypt
 from tests.support.cli import tether
 from tests.support.manifests import as_yaml, configmap, deployment
 from tests.support.repos import GitopsRepo
 from tests.support.waiting import eventually
 from tether.engine.apps import get_app, list_apps
 from tether.kube import KubeClient
+from tether.localcluster import binaries
 
 
 def argo_app(name: str, repo: str, path: str, namespace: str, wave: str) -> dict[str, object]:
@@ -72,7 +76,9 @@ async def test_an_argo_cd_repository_imports_and_every_app_becomes_synced_and_he
                 ]
             ),
             "base/settings.yaml": as_yaml(configmap("settings", data={"level": "info"})),
-            "web/kustomization.yaml": "resources: [deploy.yaml]\n",
+            "web/kustomization.yaml": "resources: [deploy.yaml, smoke.yaml]\n",
+            # Argo CD's hook annotations are read on manifests as they are.
+            "web/smoke.yaml": SMOKE_HOOK,
             "web/deploy.yaml": as_yaml(deployment("web", replicas=0)),
             "tenants/blue/cm.yaml": as_yaml(configmap("blue")),
             "tenants/green/cm.yaml": as_yaml(configmap("green")),
@@ -99,7 +105,23 @@ async def test_an_argo_cd_repository_imports_and_every_app_becomes_synced_and_he
     for name in ("blue", "green"):
         assert await kube.get("v1", "ConfigMap", name, namespace)
     assert await kube.get("apps/v1", "Deployment", "web", namespace)
+    smoke = await kube.get("batch/v1", "Job", "smoke", namespace)
+    assert smoke is not None and (smoke.get("status") or {}).get("succeeded") == 1  # ran
 
+
+SMOKE_HOOK = """\
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: smoke
+  annotations: {argocd.argoproj.io/hook: PostSync}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: run, image: "busybox:1.36", command: ["true"]}]
+"""
 
 CHART = {
     "charts/hello/Chart.yaml": "apiVersion: v2\nname: hello\nversion: 0.1.0\n",
@@ -136,7 +158,8 @@ async def test_a_flux_repository_imports_and_every_app_becomes_synced_and_health
             "spec": {"sourceRef": {"kind": "GitRepository", "name": "fleet"},
                      "path": "./apps", "prune": True, "interval": "10m",
                      "dependsOn": [{"name": "infra"}], "targetNamespace": namespace,
-                     "postBuild": {"substitute": {"cluster_env": "production"}}},
+                     "postBuild": {"substitute": {"cluster_env": "production"}},
+                     "decryption": {"provider": "sops", "secretRef": {"name": "sops-age"}}},
         },
         {
             "apiVersion": "helm.toolkit.fluxcd.io/v2",
@@ -159,6 +182,26 @@ async def test_a_flux_repository_imports_and_every_app_becomes_synced_and_health
             **CHART,
         }
     )
+    key = generate_age_key_pair()
+    secret = (
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData: {password: s3cr3t-fx}\n"
+    )
+    repo.write(
+        {
+            "apps/web/secret.yaml": sops_encrypt(
+                binaries.binary("sops"), key.recipient, secret, tmp_path
+            )
+        }
+    )
+    # Flux's decryption Secret: the age identity under a *.agekey key, in the app namespace.
+    await kube.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "sops-age", "namespace": namespace},
+            "stringData": {"age.agekey": key.identity},
+        }
+    )
     head = repo.commit("a Flux repository")
     done = tether(
         kubeconfig, "-n", namespace, "import", "flux", str(repo.work / "clusters/prod"),
@@ -173,6 +216,8 @@ async def test_a_flux_repository_imports_and_every_app_becomes_synced_and_health
     web_config = await kube.get("v1", "ConfigMap", "web-config", namespace)  # recursive read
     assert web_config["data"] == {"env": "production"}  # Flux's postBuild substitution
     assert await kube.get("v1", "ConfigMap", "infra-settings", namespace)
+    db = await kube.get("v1", "Secret", "db", namespace)  # decrypted by tether, as by Flux
+    assert db is not None and base64.b64decode(db["data"]["password"]) == b"s3cr3t-fx"
     greeting = await kube.get("v1", "ConfigMap", "hello-greeting", namespace)
     assert greeting["data"] == {"greeting": "hello from flux"}  # the release's values
 
