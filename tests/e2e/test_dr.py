@@ -410,15 +410,14 @@ def _configmap(name: str) -> str:
     return f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}}}\ndata: {{a: b}}\n"
 
 
-@pytest.mark.parametrize(
-    ("root", "apps"),
-    [
-        ("flux/clusters/prod", ["flux-infra", "flux-apps"]),  # in recovery order
-        ("argo/root", ["argo-base", "argo-web"]),
-    ],
-)
+ROOTS = [  # (path of the root, its apps in recovery order, the ConfigMaps they make)
+    ("flux/clusters/prod", ["flux-infra", "flux-apps"], ["flux-infra", "flux-app"]),
+    ("argo/root", ["argo-base", "argo-web"], ["argo-base", "argo-web"]),
+]
+
+
 def test_bootstrap_of_a_flux_or_argo_cd_root_rebuilds_it_without_flux_or_argo_cd(
-    empty_cluster: LocalCluster, tmp_path: Path, root: str, apps: list[str]
+    empty_cluster: LocalCluster, tmp_path: Path
 ) -> None:
     repo = GitopsRepo(tmp_path)
     repo.write(
@@ -432,29 +431,33 @@ def test_bootstrap_of_a_flux_or_argo_cd_root_rebuilds_it_without_flux_or_argo_cd
             "argo/web/cm.yaml": _configmap("argo-web"),
         }
     )
-    repo.commit("a cluster managed by another tool")
+    repo.commit("clusters managed by other tools")
     kubeconfig = str(empty_cluster.kubeconfig)
-    result = tether(
-        kubeconfig, "dr", "bootstrap", "--repo", repo.url, "--path", root, "-o", "json",
-        cache=tmp_path / "cache",
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
-    assert sorted(report["applications"]) == sorted(apps)
-    phases = [p["phase"] for p in report["phases"]]
-    assert phases[:3] == ["secrets", "crds", "root"] and phases[-1] == "health"
-    # dependsOn (Flux) and waves (Argo CD) order the rebuild: two steps, one app each.
-    waves = [p for p in report["phases"] if p["phase"].startswith("wave")]
-    assert [[a["name"] for a in p["applications"]] for p in waves] == [[apps[0]], [apps[1]]]
-    assert report["total_seconds"] > 0
     kubectl = [str(binaries.binary("kubectl")), f"--kubeconfig={kubeconfig}", "-n", "default"]
-    expected = ["flux-infra", "flux-app"] if root.startswith("flux") else ["argo-base", "argo-web"]
-    for name in expected:
-        got = subprocess.run([*kubectl, "get", "configmap", name], capture_output=True, check=False)
-        assert got.returncode == 0, got.stderr
-    # No root app: the converted apps are the roots; no Argo CD or Flux kinds were applied.
-    listed = json.loads(
-        tether(kubeconfig, "app", "list", "-o", "json", cache=tmp_path / "cache").stdout
-    )
-    states = {a["metadata"]["name"]: a["status"]["health"]["status"] for a in listed}
-    assert all(states[name] == "Healthy" for name in apps)
+    # One control plane for both roots (their apps and objects have other names).
+    for root, apps, configmaps in ROOTS:
+        result = tether(
+            kubeconfig, "dr", "bootstrap", "--repo", repo.url, "--path", root, "-o", "json",
+            cache=tmp_path / "cache",
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        report = json.loads(result.stdout)
+        assert sorted(report["applications"]) == sorted(apps)
+        phases = [p["phase"] for p in report["phases"]]
+        assert phases[:3] == ["secrets", "crds", "root"] and phases[-1] == "health"
+        # dependsOn (Flux) and waves (Argo CD) order the rebuild: two steps, one app each.
+        waves = [p for p in report["phases"] if p["phase"].startswith("wave")]
+        assert [[a["name"] for a in p["applications"]] for p in waves] == [[apps[0]], [apps[1]]]
+        assert report["total_seconds"] > 0
+        for name in configmaps:
+            got = subprocess.run(
+                [*kubectl, "get", "configmap", name], capture_output=True, check=False
+            )
+            assert got.returncode == 0, got.stderr
+        # No root app: the converted apps are the roots; no Argo CD or Flux kind applied.
+        listed = json.loads(
+            tether(kubeconfig, "app", "list", "-o", "json", cache=tmp_path / "cache").stdout
+        )
+        states = {a["metadata"]["name"]: a["status"]["health"]["status"] for a in listed}
+        assert all(states[name] == "Healthy" for name in apps)
+        assert "root" not in states
