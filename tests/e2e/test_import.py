@@ -125,10 +125,10 @@ spec:
 
 CHART = {
     "charts/hello/Chart.yaml": "apiVersion: v2\nname: hello\nversion: 0.1.0\n",
-    "charts/hello/values.yaml": "greeting: hi\n",
+    "charts/hello/values.yaml": "greeting: hi\nfrom: chart\n",
     "charts/hello/templates/cm.yaml": (
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: {{ .Release.Name }}-greeting}\n"
-        "data: {greeting: {{ .Values.greeting | quote }}}\n"
+        "data: {greeting: {{ .Values.greeting | quote }}, from: {{ .Values.from | quote }}}\n"
     ),
 }
 
@@ -168,7 +168,8 @@ async def test_a_flux_repository_imports_and_every_app_becomes_synced_and_health
             "spec": {"interval": "10m", "targetNamespace": namespace, "releaseName": "hello",
                      "chart": {"spec": {"chart": "./charts/hello",
                                         "sourceRef": {"kind": "GitRepository", "name": "fleet"}}},
-                     "values": {"greeting": "hello from flux"}},
+                     "values": {"greeting": "hello from flux"},
+                     "valuesFrom": [{"kind": "ConfigMap", "name": "hello-values"}]},
         },
     ]  # fmt: skip
     repo.write(
@@ -202,6 +203,16 @@ async def test_a_flux_repository_imports_and_every_app_becomes_synced_and_health
             "stringData": {"age.agekey": key.identity},
         }
     )
+    # valuesFrom: a ConfigMap made for Helm values (labelled: tether reads no other).
+    await kube.create(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "hello-values", "namespace": namespace,
+                         "labels": {"tether.dev/helm-values": "true"}},
+            "data": {"values.yaml": "from: configmap\ngreeting: overridden by spec.values\n"},
+        }
+    )  # fmt: skip
     head = repo.commit("a Flux repository")
     done = tether(
         kubeconfig, "-n", namespace, "import", "flux", str(repo.work / "clusters/prod"),
@@ -219,7 +230,8 @@ async def test_a_flux_repository_imports_and_every_app_becomes_synced_and_health
     db = await kube.get("v1", "Secret", "db", namespace)  # decrypted by tether, as by Flux
     assert db is not None and base64.b64decode(db["data"]["password"]) == b"s3cr3t-fx"
     greeting = await kube.get("v1", "ConfigMap", "hello-greeting", namespace)
-    assert greeting["data"] == {"greeting": "hello from flux"}  # the release's values
+    # valueFiles < valuesFrom < values, as Flux layers them.
+    assert greeting["data"] == {"greeting": "hello from flux", "from": "configmap"}
 
 
 async def test_an_object_that_cannot_convert_applies_nothing_and_exits_2(

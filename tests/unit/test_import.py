@@ -204,13 +204,15 @@ def test_a_flux_cluster_becomes_apps_with_dependencies_sops_and_helm_values() ->
         "valueFiles": ["values.yaml", "../../values/podinfo-prod.yaml"],  # chart-relative
         "values": "replicaCount: 2\n",
         "skipCrds": True,
+        "valuesFrom": [{"kind": "ConfigMap", "name": "podinfo-values"}],
     }
     assert made["podinfo"]["spec"]["dependsOn"] == [{"name": "infrastructure"}]
 
     assert apps_spec["postBuild"] == {"substitute": {"cluster_env": "production"}}
     assert "spec.postBuild" not in findings(out, "Kustomization flux-system/apps")
     podinfo = findings(out, "HelmRelease flux-system/podinfo")
-    assert podinfo["spec.valuesFrom"][0] is Outcome.UNSUPPORTED
+    assert podinfo["spec.valuesFrom"][0] is Outcome.CONVERTED  # and the label to set
+    assert "tether.dev/helm-values" in podinfo["spec.valuesFrom"][1]
     redis = findings(out, "HelmRelease flux-system/redis")
     assert redis["sourceRef"][0] is Outcome.ERROR and "HelmRepository" in redis["sourceRef"][1]
     repo = findings(out, "GitRepository flux-system/fleet")

@@ -55,6 +55,7 @@ from tether.render import (
 
 from .apps import write_status
 from .facts import helm_capabilities, renders_helm
+from .helm_values import values_from
 from .live import (
     allowed_scopes,
     live_objects,
@@ -429,6 +430,7 @@ async def _render_request(
         substitute=tuple(app.spec.post_build.substitute.items()) if app.spec.post_build else (),
         helm_release_name=(helm.release_name if helm else None) or app.name,
         helm_value_files=tuple(helm.value_files) if helm else (),
+        helm_values_from=await values_from(engine.home_kube, app) if helm else (),
         helm_values=helm.values if helm else None,
         helm_parameters=tuple((p.name, p.value) for p in helm.parameters) if helm else (),
         helm_kube_version=kube_version,

@@ -20,6 +20,8 @@ DEFAULT_REVISION_HISTORY_LIMIT = 10
 DEFAULT_PROJECT = "default"
 # spec.mode: "detect-only" compares and explains drift but never writes to the app's
 # objects (the way to run tether next to Argo CD or Flux on objects they manage).
+# Only ConfigMaps/Secrets with this label set to "true" may feed helm.valuesFrom.
+HELM_VALUES_LABEL = "tether.dev/helm-values"
 MODE_NORMAL = "normal"
 MODE_DETECT_ONLY = "detect-only"
 MODES = (MODE_NORMAL, MODE_DETECT_ONLY)

@@ -19,6 +19,7 @@ from tether.model.fields import (
     parse_alone,
     show,
 )
+from tether.model.helm_values import ValuesReference, parse_values_reference
 from tether.model.jsonnet import JsonnetSource, parse_jsonnet
 from tether.model.names import (
     DECRYPTION_PROVIDERS,
@@ -151,12 +152,15 @@ class HelmSource:
     skip_crds: bool = False  # leave out the chart's crds/ directory
     skip_tests: bool = True  # leave out `helm.sh/hook: test` hooks (never applied)
     namespace: str | None = None  # .Release.Namespace; default: the destination namespace
+    # ConfigMaps/Secrets labelled tether.dev/helm-values, after valueFiles (model/helm_values)
+    values_from: tuple[ValuesReference, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return drop_none(
             {
                 "releaseName": self.release_name,
                 "valueFiles": list_or_none(self.value_files),
+                "valuesFrom": list_or_none([ref.to_dict() for ref in self.values_from]),
                 "values": self.values,
                 "parameters": list_or_none([p.to_dict() for p in self.parameters]),
                 "kubeVersion": self.kube_version,
@@ -184,6 +188,7 @@ def _parse_helm(fields: Fields) -> HelmSource:
             "skipCrds",
             "skipTests",
             "namespace",
+            "valuesFrom",
         )
     )
     release_name = fields.optional_string("releaseName")
@@ -230,6 +235,7 @@ def _parse_helm(fields: Fields) -> HelmSource:
         skip_crds=fields.boolean("skipCrds"),
         skip_tests=fields.boolean("skipTests", True),
         namespace=namespace,
+        values_from=tuple(parse_values_reference(ref) for ref in fields.children("valuesFrom")),
     )
 
 

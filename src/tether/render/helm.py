@@ -105,6 +105,10 @@ async def render_helm(ctx: RenderContext) -> list[Document]:
         tree = await sops.private_tree(ctx, encrypted)
     chart_dir = ctx.in_tree(tree, ctx.app_dir)
     files = [ctx.in_tree(tree, p) for p in value_files]
+    for index, text in enumerate(request.helm_values_from):
+        path = ctx.workspace / f"values-from-{index}.yaml"
+        await to_completion(functools.partial(write_private, path, text.encode()))
+        files.append(path)
     if request.helm_values is not None:
         data = request.helm_values.encode()
         await to_completion(functools.partial(write_private, ctx.inline_values, data))

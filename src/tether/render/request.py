@@ -72,6 +72,9 @@ class RenderRequest:
     # helm
     helm_release_name: str | None = None  # default: app_name
     helm_value_files: tuple[str, ...] = ()  # relative to the chart directory
+    # helm.valuesFrom, read from the cluster: YAML texts after the value files (repr
+    # off: a Secret's values never reach a log)
+    helm_values_from: tuple[str, ...] = field(default=(), repr=False)
     helm_values: str | None = None  # inline YAML, layered after the value files
     helm_parameters: tuple[tuple[str, str], ...] = ()  # --set name=value, layered last
     # The target cluster's facts (or the app's overrides): part of the request, so a

@@ -278,12 +278,9 @@ def convert_helm_release(
         helm["values"] = yaml.safe_dump(spec["values"], sort_keys=False)
     if (spec.get("install") or {}).get("crds") == "Skip":
         helm["skipCrds"] = True
-    if spec.get("valuesFrom"):
-        out.note(
-            src, "spec.valuesFrom", Outcome.UNSUPPORTED,
-            "values from ConfigMaps/Secrets: put them in a values file in Git"
-            " (SOPS-encrypted for secrets)",
-        )  # fmt: skip
+    values_from = _values_from(spec.get("valuesFrom") or [], src, out)
+    if values_from:
+        helm["valuesFrom"] = values_from
     for key in ("install", "upgrade"):
         if spec.get(key):
             out.note(
@@ -305,6 +302,34 @@ def convert_helm_release(
     ):
         out.note(src, f"spec.chart.spec.{key}", Outcome.UNSUPPORTED, "no tether equivalent")
     out.applications.append(_app(metadata, new))
+
+
+def _values_from(given: Sequence[Any], src: str, out: Conversion) -> list[dict[str, Any]]:
+    refs = []
+    for ref in given:
+        if not isinstance(ref, Mapping) or ref.get("kind") not in ("ConfigMap", "Secret"):
+            out.note(
+                src, "spec.valuesFrom", Outcome.UNSUPPORTED, "kind must be ConfigMap or Secret"
+            )
+            continue
+        if ref.get("targetPath"):
+            out.note(
+                src, f"spec.valuesFrom[{ref.get('name')}].targetPath", Outcome.UNSUPPORTED,
+                "put the value under its path in the values YAML",
+            )  # fmt: skip
+            continue
+        entry = {"kind": ref["kind"], "name": ref.get("name")}
+        if ref.get("valuesKey"):
+            entry["valuesKey"] = ref["valuesKey"]
+        if ref.get("optional"):
+            entry["optional"] = True
+        refs.append(entry)
+    if refs:
+        out.note(
+            src, "spec.valuesFrom", Outcome.CONVERTED,
+            "kept; label each ConfigMap/Secret tether.dev/helm-values=true (tether reads no other)",
+        )  # fmt: skip
+    return refs
 
 
 def _app(metadata: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
