@@ -133,7 +133,9 @@ async def bootstrap(
         upsert=True,
     )
     try:
-        result = await sync_app(engine, root, SyncRequest(initiated_by="dr-bootstrap"), progress)
+        # foreign_root fetched the repository a moment ago: no second fetch.
+        request = SyncRequest(initiated_by="dr-bootstrap", fetch=False)
+        result = await sync_app(engine, root, request, progress)
     except TetherError as exc:
         clock.lap("root", f"failed: {exc.message}")
         raise

@@ -126,26 +126,25 @@ def _convert_flux(
             )
 
 
+def _wave(app: dict[str, Any]) -> int | None:
+    wave = (app["metadata"].get("annotations") or {}).get(TETHER_WAVE_ANNOTATION)
+    try:
+        return int(wave) if wave is not None else None
+    except ValueError:
+        return None
+
+
 def _waves_to_dependencies(out: Conversion) -> None:
     """Apps in wave N depend on every app of the nearest lower wave, as Argo CD waits
     for one wave before the next."""
     waves: dict[int, list[str]] = {}
     for app in out.applications:
-        wave = (app["metadata"].get("annotations") or {}).get(TETHER_WAVE_ANNOTATION)
-        if wave is None:
-            continue
-        try:
-            waves.setdefault(int(wave), []).append(app["metadata"]["name"])
-        except ValueError:
-            continue
+        if (wave := _wave(app)) is not None:
+            waves.setdefault(wave, []).append(app["metadata"]["name"])
     order = sorted(waves)
     before = {later: waves[earlier] for earlier, later in itertools.pairwise(order)}
     for app in out.applications:
-        wave = (app["metadata"].get("annotations") or {}).get(TETHER_WAVE_ANNOTATION)
-        try:
-            previous = before.get(int(wave)) if wave is not None else None
-        except ValueError:
-            previous = None
+        previous = before.get(wave) if (wave := _wave(app)) is not None else None
         if previous:
             have = {d["name"] for d in app["spec"].get("dependsOn", [])}
             extra = [{"name": n} for n in sorted(previous) if n not in have]
