@@ -256,6 +256,14 @@ async def test_an_object_that_cannot_convert_applies_nothing_and_exits_2(
     assert await list_apps(kube, namespace) == []  # no partial apply: "fine" was not created either
 
 
+async def wait_out_of_sync(kube: KubeClient, namespace: str, name: str) -> None:
+    async def out_of_sync() -> bool:
+        status = (await get_app(kube, namespace, name)).status
+        return status is not None and status.sync.status.value == "OutOfSync"
+
+    await eventually(out_of_sync, timeout=60, what=f"{name} OutOfSync after the edit")
+
+
 async def test_shadow_mode_explains_a_manual_edit_of_argo_cd_objects_and_writes_nothing(
     kubeconfig: str,
     kube: KubeClient,
@@ -297,11 +305,7 @@ async def test_shadow_mode_explains_a_manual_edit_of_argo_cd_objects_and_writes_
         await wait_synced_healthy(kube, namespace, "web", head, timeout=120)
         kubectl("scale", "-n", namespace, "deployment/web", "--replicas=5")
 
-        async def out_of_sync() -> bool:
-            status = (await get_app(kube, namespace, "web")).status
-            return status is not None and status.sync.status.value == "OutOfSync"
-
-        await eventually(out_of_sync, timeout=60, what="web OutOfSync after the edit")
+        await wait_out_of_sync(kube, namespace, "web")
         drift = tether(kubeconfig, "-n", namespace, "drift", "web", "-o", "json", cache=cache)
         assert drift.returncode == 0, drift.stderr
         findings = {f["path"]: f for f in json.loads(drift.stdout)}
@@ -360,11 +364,7 @@ async def test_a_shadow_controller_never_writes_even_for_a_self_healing_app(
         await wait_synced_healthy(kube, namespace, "web", head, timeout=120)
         kubectl("scale", "-n", namespace, "deployment/web", "--replicas=5")
 
-        async def out_of_sync() -> bool:
-            status = (await get_app(kube, namespace, "web")).status
-            return status is not None and status.sync.status.value == "OutOfSync"
-
-        await eventually(out_of_sync, timeout=60, what="web OutOfSync after the edit")
+        await wait_out_of_sync(kube, namespace, "web")
         await asyncio.sleep(5)  # a self-heal would have acted by now
         assert (await replicas())["spec"]["replicas"] == 5  # with --shadow: not healed
 

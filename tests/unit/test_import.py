@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from tests.support.manifests import configmap
-from tether.core.desired import prepare_desired
+from tether.core.desired import prepare_desired, without_tracking_id
 from tether.core.importing import (
     Conversion,
     Outcome,
@@ -240,23 +240,20 @@ def test_two_definitions_of_one_app_name_do_not_both_convert() -> None:
     assert [f.outcome for f in out.findings if f.source == "Application crds"] == [Outcome.ERROR]
 
 
-def test_detect_only_desired_objects_carry_no_tracking_id() -> None:
-    """A detect-only app's objects are another tool's: tether adds no annotation (which
-    would show as drift on every one); without it, every object gets its tracking id."""
-
-    def prepared(track: bool) -> dict[str, Any]:
-        (obj,) = prepare_desired(
-            [configmap("web")],
-            app_namespace="tether-system",
-            app_name="web",
-            destination_namespace="web",
-            scope=lambda _group, _kind: True,
-            track=track,
-        )
-        return obj
-
-    assert "tether.dev/tracking-id" in prepared(True)["metadata"]["annotations"]
-    assert "tether.dev/tracking-id" not in (prepared(False)["metadata"].get("annotations") or {})
+def test_detect_only_compares_another_tools_objects_without_a_tracking_id() -> None:
+    """A detect-only app compares an object another tool manages without tether's
+    tracking id (it would show as drift on every one); every desired object has one."""
+    (obj,) = prepare_desired(
+        [configmap("web", annotations={"team": "a"})],
+        app_namespace="tether-system",
+        app_name="web",
+        destination_namespace="web",
+        scope=lambda _group, _kind: True,
+    )
+    assert "tether.dev/tracking-id" in obj["metadata"]["annotations"]
+    foreign = without_tracking_id(obj)
+    assert foreign["metadata"]["annotations"] == {"team": "a"}
+    assert "tether.dev/tracking-id" in obj["metadata"]["annotations"]  # a copy was changed
 
 
 def test_a_shadow_controller_sees_every_app_detect_only() -> None:

@@ -44,10 +44,8 @@ def prepare_desired(
     app_name: str,
     destination_namespace: str | None,
     scope: ScopeLookup,
-    track: bool = True,
 ) -> list[dict[str, Any]]:
-    """Copies of `objects` with namespaces settled and tracking ids set (`track=False`:
-    none, for a detect-only app, whose objects another tool manages and tracks)."""
+    """Copies of `objects` with namespaces settled and tracking ids set."""
     declared = crd_scopes(objects)
     prepared: list[dict[str, Any]] = []
     for original in objects:
@@ -86,14 +84,27 @@ def prepare_desired(
         else:
             meta.pop("namespace", None)
         # A generateName hook's id is settled when a sync creates it under its real name.
-        if track:
-            key = object_key(obj)
-            annotations = meta.setdefault("annotations", {})
-            annotations[TRACKING_ANNOTATION] = tracking_id(
-                app_namespace, app_name, key.group, key.kind, key.namespace, key.name
-            )
+        key = object_key(obj)
+        annotations = meta.setdefault("annotations", {})
+        annotations[TRACKING_ANNOTATION] = tracking_id(
+            app_namespace, app_name, key.group, key.kind, key.namespace, key.name
+        )
         prepared.append(obj)
     return prepared
+
+
+def without_tracking_id(obj: dict[str, Any]) -> dict[str, Any]:
+    """`obj` as a detect-only app compares it with a live object another tool manages:
+    without tether's tracking id (it would be drift on every such object)."""
+    metadata = dict(obj.get("metadata") or {})
+    annotations = {
+        k: v for k, v in (metadata.get("annotations") or {}).items() if k != TRACKING_ANNOTATION
+    }
+    if annotations:
+        metadata["annotations"] = annotations
+    else:
+        metadata.pop("annotations", None)
+    return {**obj, "metadata": metadata}
 
 
 def describe_name(metadata: Mapping[str, Any]) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tether.core.desired import prepare_desired
+from tether.core.desired import prepare_desired, without_tracking_id
 from tether.core.diff import AppDiff, ObjectDiff, Verdict
 from tether.core.drift import explain_app
 from tether.core.drift_findings import DriftFinding
@@ -228,7 +228,6 @@ async def _compare_into(
         app_name=app.name,
         destination_namespace=app.spec.destination.namespace,
         scope=lambda group, kind: scopes.get((group, kind)),
-        track=not app.spec.detect_only,
     )
     result.desired = desired
 
@@ -238,6 +237,9 @@ async def _compare_into(
     # Before any API call about them: a dry-run is a request in the object's namespace.
     check_project(project, app, desired, scope_of)
     live, shared, unmanaged = await live_objects(engine, app, desired)
+    if app.spec.detect_only:  # objects tether tracks keep their id; another tool's have none
+        desired = [without_tracking_id(o) if ResourceKey.of(o) in unmanaged else o for o in desired]
+        result.desired = desired
     # What the app tracks outside its render would be pruned: a write like any other.
     check_project(project, app, [o for k, o in live.items() if k not in shared], scope_of)
     result.live = live
