@@ -18,8 +18,9 @@ from tether.cli.output import emit_table
 from tether.controller.dependencies import DependencyIndex
 from tether.core.fleet import status_message
 from tether.core.metrics import ClusterSample, ControllerCounters, snapshot
-from tether.engine import wait
+from tether.engine import revert, wait
 from tether.engine.apps import InvalidApplication, list_apps
+from tether.engine.operation import SyncInProgress
 from tether.kube.client import TokenBucket
 from tether.model.application import Application
 from tether.server.metrics import metrics_registry
@@ -216,3 +217,30 @@ def test_app_wait_reports_each_app_still_moving_at_the_deadline(
         wait.wait_for_apps(None, apps, want_sync=True, want_health=False, timeout=0)  # type: ignore[arg-type]
     )
     assert waiting == ["b: 1 objects OutOfSync"]  # a is Synced: only health was missing
+
+
+def test_a_revert_waits_for_the_controllers_sync_of_its_push_then_syncs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The controller may see the pushed revert first: its running sync is waited for,
+    not reported as the revert's failure; a sync still running at the timeout is."""
+    attempts: list[str] = []
+
+    async def busy_then_free(_engine: Any, app: Application, *_args: Any) -> Any:
+        attempts.append(app.name)
+        if len(attempts) < 3:
+            raise SyncInProgress("a sync started by controller/auto-sync is still running")
+        return "synced"
+
+    monkeypatch.setattr(revert, "sync_app", busy_then_free)
+    web = application("web", "web", "https://git.example/a.git", "web")
+    done = asyncio.run(revert.sync_after_push(None, web, "me", lambda _m: None, poll=0))  # type: ignore[arg-type]
+    assert done == "synced" and attempts == ["web"] * 3
+
+    async def always_busy(_engine: Any, _app: Application, *_args: Any) -> Any:
+        raise SyncInProgress("still running")
+
+    monkeypatch.setattr(revert, "sync_app", always_busy)
+    quick = application("web", "web", "https://git.example/a.git", "web", timeout="1ms")
+    with pytest.raises(SyncInProgress):
+        asyncio.run(revert.sync_after_push(None, quick, "me", lambda _m: None, poll=0))  # type: ignore[arg-type]

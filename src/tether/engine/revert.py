@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from tether.git.revert import (
 from tether.model.application import Application, HealthStatusCode
 
 from .compare import Engine
+from .operation import SyncInProgress
 from .sync import Progress, SyncRequest, SyncResult, sync_app
 
 
@@ -87,10 +89,26 @@ async def revert_apps(
     report = RevertReport(outcome)
     if push and sync:
         for app in apps:
-            report.synced.append(
-                await sync_app(engine, app, SyncRequest(initiated_by=initiated_by), progress)
-            )
+            report.synced.append(await sync_after_push(engine, app, initiated_by, progress))
     return report
+
+
+async def sync_after_push(
+    engine: Engine, app: Application, initiated_by: str, progress: Progress, poll: float = 1.0
+) -> SyncResult:
+    """Sync `app` to the pushed revert. A controller may have seen the push first and be
+    syncing it already: then wait for that sync to end (up to the app's timeout) and
+    sync after it, instead of failing the revert on a race it did not lose."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + app.spec.timeout_seconds
+    while True:
+        try:
+            return await sync_app(engine, app, SyncRequest(initiated_by=initiated_by), progress)
+        except SyncInProgress:
+            if loop.time() > deadline:
+                raise
+            progress(f"{app.name}: a sync is running (the controller saw the push): waiting")
+            await asyncio.sleep(poll)
 
 
 async def _branch(
