@@ -84,6 +84,9 @@ class Destinations:
         self._problems: dict[str, str] = {}  # cluster name -> why its Secret is refused
         self._read_at = -CLUSTER_SECONDS
         self._engines: dict[str, tuple[ClusterAccess, Engine]] = {}  # by destination key
+        # One opener per destination: two apps of a cluster that was just replaced would
+        # otherwise both retire its engine and open two new ones.
+        self._opening: dict[str, asyncio.Lock] = {}
         self._connected: dict[str, bool] = {}  # key -> in contact at the last look
         self._lost_at: dict[str, float] = {}  # key -> when its watches lost contact
         self._uids: dict[str, str] = {}  # key -> the cluster's identity last seen
@@ -110,9 +113,13 @@ class Destinations:
     async def engine_for(self, app: Application) -> Engine:
         if self.is_local(app):
             return self.engine
+        key = self.key_of(app)
+        async with self._opening.setdefault(key, asyncio.Lock()):
+            return await self._engine_for(app, key)
+
+    async def _engine_for(self, app: Application, key: str) -> Engine:
         access = await self._access_for(app)
         check_namespace(access, app)
-        key = self.key_of(app)
         known = self._engines.get(key)
         stale = time.monotonic() - self._read_at >= REREAD_OUT_OF_CONTACT
         if known is not None and known[0] == access and not known[1].cache.connected and stale:
