@@ -158,7 +158,9 @@ async def test_a_flux_repository_imports_and_every_app_becomes_synced_and_health
             "spec": {"sourceRef": {"kind": "GitRepository", "name": "fleet"},
                      "path": "./apps", "prune": True, "interval": "10m",
                      "dependsOn": [{"name": "infra"}], "targetNamespace": namespace,
-                     "postBuild": {"substitute": {"cluster_env": "production"}},
+                     "postBuild": {"substitute": {"cluster_env": "production"},
+                                   "substituteFrom": [{"kind": "ConfigMap",
+                                                       "name": "cluster-vars"}]},
                      "decryption": {"provider": "sops", "secretRef": {"name": "sops-age"}}},
         },
         {
@@ -179,7 +181,9 @@ async def test_a_flux_repository_imports_and_every_app_becomes_synced_and_health
             "infra/settings.yaml": as_yaml(configmap("infra-settings")),
             # No kustomization.yaml: Flux builds every manifest below the path.
             "apps/web/deploy.yaml": as_yaml(deployment("web", replicas=0)),
-            "apps/web/config/cm.yaml": as_yaml(configmap("web-config", {"env": "${cluster_env}"})),
+            "apps/web/config/cm.yaml": as_yaml(
+                configmap("web-config", {"env": "${cluster_env}", "region": "${region}"})
+            ),
             **CHART,
         }
     )
@@ -203,6 +207,16 @@ async def test_a_flux_repository_imports_and_every_app_becomes_synced_and_health
             "stringData": {"age.agekey": key.identity},
         }
     )
+    # substituteFrom: variables from a ConfigMap labelled for it.
+    await kube.create(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "cluster-vars", "namespace": namespace,
+                         "labels": {"tether.dev/post-build-variables": "true"}},
+            "data": {"region": "eu-west", "cluster_env": "loses to substitute"},
+        }
+    )  # fmt: skip
     # valuesFrom: a ConfigMap made for Helm values (labelled: tether reads no other).
     await kube.create(
         {
@@ -225,7 +239,8 @@ async def test_a_flux_repository_imports_and_every_app_becomes_synced_and_health
         for name in names:
             await wait_synced_healthy(kube, namespace, name, head, timeout=120)
     web_config = await kube.get("v1", "ConfigMap", "web-config", namespace)  # recursive read
-    assert web_config["data"] == {"env": "production"}  # Flux's postBuild substitution
+    # Flux's postBuild substitution: substitute wins over substituteFrom.
+    assert web_config["data"] == {"env": "production", "region": "eu-west"}
     assert await kube.get("v1", "ConfigMap", "infra-settings", namespace)
     db = await kube.get("v1", "Secret", "db", namespace)  # decrypted by tether, as by Flux
     assert db is not None and base64.b64decode(db["data"]["password"]) == b"s3cr3t-fx"

@@ -208,8 +208,12 @@ def test_a_flux_cluster_becomes_apps_with_dependencies_sops_and_helm_values() ->
     }
     assert made["podinfo"]["spec"]["dependsOn"] == [{"name": "infrastructure"}]
 
-    assert apps_spec["postBuild"] == {"substitute": {"cluster_env": "production"}}
-    assert "spec.postBuild" not in findings(out, "Kustomization flux-system/apps")
+    assert apps_spec["postBuild"] == {
+        "substitute": {"cluster_env": "production"},
+        "substituteFrom": [{"kind": "ConfigMap", "name": "cluster-vars"}],
+    }
+    vars_note = findings(out, "Kustomization flux-system/apps")["spec.postBuild.substituteFrom"]
+    assert vars_note[0] is Outcome.CONVERTED and "post-build-variables" in vars_note[1]
     podinfo = findings(out, "HelmRelease flux-system/podinfo")
     assert podinfo["spec.valuesFrom"][0] is Outcome.CONVERTED  # and the label to set
     assert "tether.dev/helm-values" in podinfo["spec.valuesFrom"][1]

@@ -61,5 +61,10 @@ def test_the_spec_field_round_trips_and_refuses_bad_names() -> None:
     assert "postBuild" not in ApplicationSpec.from_dict(base).to_dict()
     with pytest.raises(InputError, match="variable names"):
         ApplicationSpec.from_dict({**base, "postBuild": {"substitute": {"my-var": "x"}}})
-    with pytest.raises(InputError, match="substituteFrom"):
-        ApplicationSpec.from_dict({**base, "postBuild": {"substituteFrom": []}})
+    refs = {"substituteFrom": [{"kind": "Secret", "name": "vars", "optional": True}]}
+    spec = ApplicationSpec.from_dict({**base, "postBuild": refs})
+    assert spec.to_dict()["postBuild"] == refs  # substituteFrom alone: no empty substitute
+    with pytest.raises(InputError, match="ConfigMap or Secret"):
+        ApplicationSpec.from_dict(
+            {**base, "postBuild": {"substituteFrom": [{"kind": "Pod", "name": "x"}]}}
+        )

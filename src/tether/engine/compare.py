@@ -53,9 +53,9 @@ from tether.render import (
     RenderRequest,
 )
 
+from .app_data import substitutions, values_from
 from .apps import write_status
 from .facts import helm_capabilities, renders_helm
-from .helm_values import values_from
 from .live import (
     allowed_scopes,
     live_objects,
@@ -429,7 +429,7 @@ async def _render_request(
         else (),
         jsonnet_tlas=tuple((v.name, v.value, v.code) for v in jsonnet.tlas) if jsonnet else (),
         jsonnet_libs=jsonnet.libs if jsonnet else (),
-        substitute=tuple(app.spec.post_build.substitute.items()) if app.spec.post_build else (),
+        substitute=tuple((await substitutions(engine.home_kube, app)).items()),
         helm_release_name=(helm.release_name if helm else None) or app.name,
         helm_value_files=tuple(helm.value_files) if helm else (),
         helm_values_from=await values_from(engine.home_kube, app) if helm else (),

@@ -95,8 +95,9 @@ class RenderRequest:
     # three fields may name a URL.
     allow_remote_bases: bool = False
     namespace: str | None = None  # helm's --namespace only (.Release.Namespace)
-    # spec.postBuild.substitute: (name, value) of Flux's post-build variables.
-    substitute: tuple[tuple[str, str], ...] = ()
+    # (name, value) of Flux's post-build variables (substitute, and substituteFrom read
+    # from the cluster: repr off, a Secret's values never reach a log).
+    substitute: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     sops_age_key: str | None = field(default=None, repr=False)  # age identity (secret)
     timeout: float = 60  # seconds for the whole render
     limits: RenderLimits = field(default_factory=RenderLimits)

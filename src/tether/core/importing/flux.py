@@ -205,13 +205,27 @@ def convert_kustomization(
 def _post_build(given: Any, new: dict[str, Any], src: str, out: Conversion) -> None:
     if not isinstance(given, Mapping):
         return
+    post_build: dict[str, Any] = {}
     if isinstance(given.get("substitute"), Mapping) and given["substitute"]:
-        new["postBuild"] = {"substitute": {str(k): str(v) for k, v in given["substitute"].items()}}
-    if given.get("substituteFrom"):
+        post_build["substitute"] = {str(k): str(v) for k, v in given["substitute"].items()}
+    refs = [
+        {
+            "kind": r["kind"],
+            "name": r.get("name"),
+            **({"optional": True} if r.get("optional") else {}),
+        }
+        for r in given.get("substituteFrom") or []
+        if isinstance(r, Mapping) and r.get("kind") in ("ConfigMap", "Secret")
+    ]
+    if refs:
+        post_build["substituteFrom"] = refs
         out.note(
-            src, "spec.postBuild.substituteFrom", Outcome.UNSUPPORTED,
-            "variables from ConfigMaps/Secrets: list them in postBuild.substitute",
+            src, "spec.postBuild.substituteFrom", Outcome.CONVERTED,
+            "kept; label each ConfigMap/Secret tether.dev/post-build-variables=true"
+            " (tether reads no other)",
         )  # fmt: skip
+    if post_build:
+        new["postBuild"] = post_build
 
 
 _DROPPED = {

@@ -1,5 +1,5 @@
-"""`helm.valuesFrom`: values from ConfigMaps/Secrets of the app namespace, read only when
-labelled tether.dev/helm-values=true (the namespace holds tether's own Secrets too)."""
+"""`helm.valuesFrom` and `postBuild.substituteFrom`: ConfigMaps/Secrets of the app
+namespace, read only when labelled for it (the namespace holds tether's own Secrets)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.support.apps import application
-from tether.engine.helm_values import values_from
+from tether.engine.app_data import substitutions, values_from
 from tether.errors import InputError
 from tether.model.source import HelmSource
 
@@ -73,3 +73,30 @@ def test_the_spec_field_round_trips_and_refuses_what_it_cannot_do() -> None:
         )
     with pytest.raises(InputError, match="ConfigMap or Secret"):
         HelmSource.from_dict({"valuesFrom": [{"kind": "Pod", "name": "v"}]})
+
+
+def test_substitute_from_reads_labelled_objects_and_substitute_wins() -> None:
+    vars_label = {"tether.dev/post-build-variables": "true"}
+    kube = _Objects(
+        obj("ConfigMap", "cluster", {"env": "staging", "region": "eu"}, vars_label),
+        obj("Secret", "keys", {"token": base64.b64encode(b"s3").decode()}, vars_label),
+        obj("ConfigMap", "helm-only", {"env": "x"}, LABEL),  # labelled for Helm values only
+    )
+
+    def variables(*refs: dict[str, Any], substitute: dict[str, str] | None = None) -> Any:
+        post_build: dict[str, Any] = {"substituteFrom": list(refs)}
+        if substitute:
+            post_build["substitute"] = substitute
+        app = application(
+            "web", "tether-system", "https://git.example/r.git", "c", postBuild=post_build
+        )
+        return asyncio.run(substitutions(kube, app))  # type: ignore[arg-type]
+
+    found = variables(
+        {"kind": "ConfigMap", "name": "cluster"},
+        {"kind": "Secret", "name": "keys"},
+        substitute={"env": "production"},
+    )
+    assert found == {"env": "production", "region": "eu", "token": "s3"}
+    with pytest.raises(InputError, match=r"not labelled tether\.dev/post-build-variables"):
+        variables({"kind": "ConfigMap", "name": "helm-only"})
