@@ -22,7 +22,8 @@ Per N, on a control plane of its own (same machine, same run):
 
 Prints the growth curve (time and memory per app at each N) and the ratio to the floor.
 `BENCH_FLEET_SIZES` (default "1000"; e.g. "100,500,1000,2000,5000"); `BENCH_FLEET_ARGS`:
-more `tether controller` flags (e.g. "--workers 8 --max-syncs 16").
+more `tether controller` flags (e.g. "--workers 8 --max-syncs 16"); `BENCH_FLEET_CLI=0`
+leaves the CLI phase out.
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ APP_NAMESPACE = "tether-system"
 NAMESPACES = 10
 IDLE_SECONDS = 20.0
 TIMEOUT = float(os.environ.get("BENCH_FLEET_TIMEOUT", "1800"))
+# BENCH_FLEET_CLI=0 skips the CLI phase: kubectl wait alone takes ~0.1 s per app.
+CLI_PHASE = os.environ.get("BENCH_FLEET_CLI", "1") != "0"
 
 
 def app_objects(name: str, namespace: str | None) -> list[dict[str, Any]]:
@@ -326,7 +329,12 @@ async def run_size(cluster: LocalCluster, work: Path, n: int) -> FleetRun:
             await asyncio.sleep(IDLE_SECONDS)
             idle_share = (cpu_seconds(pid) - idle_cpu) / IDLE_SECONDS
             idle_requests = kube_requests(proc) - idle_req
-            cli = await asyncio.to_thread(cli_times, kubeconfig, work, n)
+            nan = float("nan")
+            cli = (
+                await asyncio.to_thread(cli_times, kubeconfig, work, n)
+                if CLI_PHASE
+                else CliTimes(nan, nan, nan, nan)
+            )
     finally:
         await watch.close()
         kube.close()
