@@ -12,8 +12,7 @@ import binascii
 from tether.errors import InputError
 from tether.kube import KubeClient
 from tether.model.application import Application
-from tether.model.names import HELM_VALUES_LABEL
-from tether.model.post_build import VARIABLES_LABEL
+from tether.model.names import HELM_VALUES_LABEL, POST_BUILD_VARIABLES_LABEL
 
 
 async def _labelled_data(
@@ -75,7 +74,7 @@ async def substitutions(kube: KubeClient, app: Application) -> dict[str, str]:
     for ref in post_build.substitute_from:
         use = "postBuild.substituteFrom"
         data = await _labelled_data(
-            kube, app, ref.kind, ref.name, ref.optional, VARIABLES_LABEL, use
+            kube, app, ref.kind, ref.name, ref.optional, POST_BUILD_VARIABLES_LABEL, use
         )
         variables.update(data or {})
     variables.update(post_build.substitute)

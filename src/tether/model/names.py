@@ -18,13 +18,19 @@ DEFAULT_INTERVAL = "3m"
 DEFAULT_TIMEOUT = "5m"
 DEFAULT_REVISION_HISTORY_LIMIT = 10
 DEFAULT_PROJECT = "default"
-# spec.mode: "detect-only" compares and explains drift but never writes to the app's
-# objects (the way to run tether next to Argo CD or Flux on objects they manage).
 # Only ConfigMaps/Secrets with this label set to "true" may feed helm.valuesFrom.
 HELM_VALUES_LABEL = "tether.dev/helm-values"
+# ... and postBuild.substituteFrom.
+POST_BUILD_VARIABLES_LABEL = "tether.dev/post-build-variables"
+# spec.mode: "detect-only" compares and explains drift but never writes to the app's
+# objects (the way to run tether next to Argo CD or Flux on objects they manage).
 MODE_NORMAL = "normal"
 MODE_DETECT_ONLY = "detect-only"
 MODES = (MODE_NORMAL, MODE_DETECT_ONLY)
+# `tether import` records the Argo CD or Flux app an Application came from
+# (`<tool>/<kind>/<namespace>/<name>`, model/foreign.py); a detect-only app also tracks
+# the objects that tool marks as that app's.
+IMPORTED_FROM_ANNOTATION = "tether.dev/imported-from"
 DEFAULT_RETRY_LIMIT = 5
 DEFAULT_BACKOFF_DURATION = "5s"
 DEFAULT_BACKOFF_FACTOR = 2.0
@@ -87,10 +93,16 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "FIELD_MANAGER",
     "HANDOFF_ANNOTATION",
+    "HELM_VALUES_LABEL",
     "HISTORY_ID_LABEL",
     "HISTORY_SECRET_TYPE",
     "HOOK_ANNOTATION_PREFIXES",
+    "IMPORTED_FROM_ANNOTATION",
     "KIND",
+    "MODES",
+    "MODE_DETECT_ONLY",
+    "MODE_NORMAL",
+    "POST_BUILD_VARIABLES_LABEL",
     "RECONCILE_REQUESTED_ANNOTATION",
     "RECONCILE_WITH_SOURCE_ANNOTATION",
     "RENDERERS",

@@ -17,10 +17,7 @@ from tether.model.fields import Fields, check_name, drop_none
 VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # An object with this annotation or label is left as rendered (Flux's opt-out).
 SUBSTITUTE_OPT_OUT = "kustomize.toolkit.fluxcd.io/substitute"
-# Only ConfigMaps/Secrets with this label set to "true" may feed substituteFrom.
-VARIABLES_LABEL = "tether.dev/post-build-variables"
-
-
+# substituteFrom reads only ConfigMaps/Secrets labelled names.POST_BUILD_VARIABLES_LABEL.
 VARIABLES_KINDS = ("ConfigMap", "Secret")
 
 
