@@ -333,12 +333,30 @@ async def test_shadow_mode_explains_a_manual_edit_of_argo_cd_objects_and_writes_
     managers = {m["manager"] for m in live["metadata"].get("managedFields", [])}
     assert "tether" not in managers and "argocd-controller" in managers
     assert "tether.dev/tracking-id" not in live["metadata"].get("annotations", {})
+    # An object Argo CD marks as web's but that Git no longer has is tracked by its mark:
+    # reported as extraneous (Argo CD would prune it), never pruned or written by tether.
+    leftover = deployment("old-web")
+    leftover["metadata"].update(
+        namespace=namespace,
+        annotations={"argocd.argoproj.io/tracking-id": f"web:apps/Deployment:{namespace}/old-web"},
+    )
+    await kube.apply(leftover, field_manager="argocd-controller")
+    stray = deployment("stray")  # the same without Argo CD's mark: not the app's
+    stray["metadata"]["namespace"] = namespace
+    await kube.apply(stray, field_manager="kubectl")
+    diff = tether(kubeconfig, "-n", namespace, "app", "diff", "web", cache=cache)
+    assert diff.returncode == 0, diff.stderr
+    assert f"Deployment.apps {namespace}/old-web (Extraneous)" in diff.stdout, diff.stdout
+    assert "stray" not in diff.stdout
     # A sync or a cascade delete is refused, not attempted.
     refused = tether(kubeconfig, "-n", namespace, "app", "sync", "web", cache=cache)
     assert refused.returncode == 2 and "detect-only" in refused.stderr, refused.stderr
     refused = tether(kubeconfig, "-n", namespace, "app", "delete", "web", "--cascade", cache=cache)
     assert refused.returncode == 2 and "detect-only" in refused.stderr, refused.stderr
     assert await kube.get("apps/v1", "Deployment", "web", namespace) is not None
+    old = await kube.get("apps/v1", "Deployment", "old-web", namespace)
+    assert old is not None  # reported, never pruned
+    assert "tether" not in {m["manager"] for m in old["metadata"].get("managedFields", [])}
 
 
 async def test_a_shadow_controller_never_writes_even_for_a_self_healing_app(

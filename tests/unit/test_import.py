@@ -70,7 +70,10 @@ def test_an_argo_cd_app_of_apps_keeps_source_destination_policy_and_orders_the_w
     assert web["dependsOn"] == [{"name": "crds"}]
     assert made["api"]["spec"]["dependsOn"] == [{"name": "crds"}]
     assert "dependsOn" not in crds
-    assert made["web"]["metadata"]["annotations"] == {"tether.dev/sync-wave": "1"}
+    assert made["web"]["metadata"]["annotations"] == {
+        "tether.dev/sync-wave": "1",
+        "tether.dev/imported-from": "argocd/Application/argocd/web",  # shadow mode's key
+    }
     # Another cluster and a named project are kept, and said so.
     assert made["api"]["spec"]["destination"]["server"] == "https://10.0.0.9:6443"
     assert made["api"]["spec"]["project"] == "payments"

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
-from tether.kube.cache import relist_events
+from tether.kube.cache import LiveCache, relist_events
 from tether.model.keys import ResourceKey
 
 
@@ -37,3 +38,17 @@ def test_an_unchanged_relist_is_silent() -> None:
     objs = store(cm("a", "1"), cm("b", "2"))
     assert relist_events(objs, dict(objs)) == []
     assert relist_events({}, {}) == []
+
+
+def test_the_foreign_mark_index_follows_each_version_of_an_object() -> None:
+    cache = LiveCache(SimpleNamespace())  # type: ignore[arg-type]  # the store only
+    marked = cm("a", "1")
+    marked["metadata"]["labels"] = {"app.kubernetes.io/instance": "web"}
+    cache._put(marked)
+    assert list(cache.marked("argocd:web")) == [ResourceKey.of(marked)]
+    relabelled = cm("a", "2")
+    relabelled["metadata"]["labels"] = {"app.kubernetes.io/instance": "api"}
+    cache._put(relabelled)
+    assert cache.marked("argocd:web") == {} and len(cache.marked("argocd:api")) == 1
+    cache._remove(relabelled)
+    assert cache.marked("argocd:api") == {}

@@ -1,6 +1,7 @@
 """The live side of a compare: the objects an app tracks (from the watch cache, by
-tracking id, with the kinds its manifests name watched first), which of them another
-app or nobody created, and the scopes the app's Project allows."""
+tracking id, with the kinds its manifests name watched first; for a detect-only app
+imported from Argo CD or Flux, also by that tool's marks), which of them another app or
+nobody created, and the scopes the app's Project allows."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from tether.model.application import (
     Application,
     tracking_id_of,
 )
+from tether.model.foreign import parse_foreign_app
 from tether.model.keys import ResourceKey
+from tether.model.names import IMPORTED_FROM_ANNOTATION
 
 from .runtime import (
     Engine,
@@ -109,6 +112,15 @@ async def live_objects(
         owner = tracking_id_of(obj)
         if owner is not None and owner.belongs_to(app.namespace, app.name):
             live.setdefault(key, obj)
+    # Detect-only, imported from Argo CD or Flux: what that tool marks as this app's is
+    # tracked too, so an object deleted from Git but left in the cluster is reported.
+    origin = parse_foreign_app(app.annotations.get(IMPORTED_FROM_ANNOTATION))
+    if app.spec.detect_only and origin is not None:
+        for mark in origin.marks():
+            for key, obj in engine.cache.marked(mark).items():
+                if key not in live and tracking_id_of(obj) is None:
+                    live[key] = obj
+                    unmanaged[key] = f"is managed by {origin}"
     return live, shared, unmanaged
 
 

@@ -27,6 +27,7 @@ import orjson
 from tether.errors import ClusterError, TetherError
 from tether.kube.client import KubeClient, ResourceInfo
 from tether.model.application import TRACKING_ANNOTATION
+from tether.model.foreign import foreign_marks
 from tether.model.keys import ResourceKey
 
 log = logging.getLogger(__name__)
@@ -254,6 +255,8 @@ class LiveCache:
         self._objects: dict[ResourceKey, dict[str, Any]] = {}
         self._by_kind: dict[tuple[str, str], dict[ResourceKey, dict[str, Any]]] = {}
         self._by_app: dict[str, dict[ResourceKey, dict[str, Any]]] = {}
+        # By the marks Argo CD or Flux left on an object (model/foreign.py).
+        self._by_mark: dict[str, dict[ResourceKey, dict[str, Any]]] = {}
         self._listeners: list[Listener] = []
 
     async def watch_kind(self, api_version: str, kind: str) -> ResourceInfo:
@@ -311,6 +314,10 @@ class LiveCache:
         """Objects whose tracking annotation names the app `<namespace>/<name>`."""
         return dict(self._by_app.get(app_id, {}))
 
+    def marked(self, mark: str) -> dict[ResourceKey, dict[str, Any]]:
+        """Objects another tool marks as its app's (`foreign_marks`: `argocd:<app>`...)."""
+        return dict(self._by_mark.get(mark, {}))
+
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
@@ -333,6 +340,8 @@ class LiveCache:
         app = owner_app(obj)
         if app:
             self._by_app.setdefault(app, {})[key] = obj
+        for mark in foreign_marks(obj):
+            self._by_mark.setdefault(mark, {})[key] = obj
 
     def _remove(self, obj: dict[str, Any]) -> None:
         key = ResourceKey.of(obj)
@@ -347,6 +356,11 @@ class LiveCache:
             self._by_app[app].pop(key, None)
             if not self._by_app[app]:
                 del self._by_app[app]
+        for mark in foreign_marks(old) if old else ():
+            if mark in self._by_mark:
+                self._by_mark[mark].pop(key, None)
+                if not self._by_mark[mark]:
+                    del self._by_mark[mark]
 
     def _replace(
         self,

@@ -14,6 +14,8 @@ from typing import Any
 import yaml
 
 from tether.model.application import APP_SYNC_OPTIONS
+from tether.model.foreign import ForeignApp
+from tether.model.names import IMPORTED_FROM_ANNOTATION
 
 from .report import Conversion, Outcome
 
@@ -37,6 +39,7 @@ _SAME_HELM = (
     "releaseName", "valueFiles", "parameters", "kubeVersion", "apiVersions", "skipCrds",
     "skipTests", "namespace",
 )  # fmt: skip
+ARGO_NAMESPACE = "argocd"  # where an Application that names no namespace lives
 _SAME_KUSTOMIZE = ("namePrefix", "nameSuffix", "images", "commonLabels", "commonAnnotations")
 _SAME_DIRECTORY = ("recurse", "include", "exclude", "jsonnet")
 _SAME_SPEC = ("ignoreDifferences", "revisionHistoryLimit")
@@ -67,8 +70,10 @@ def convert_application(obj: Mapping[str, Any], app_namespace: str, out: Convers
     if meta.get("labels"):
         metadata["labels"] = dict(meta["labels"])
     annotations = _annotations(src, meta.get("annotations") or {}, out)
-    if annotations:
-        metadata["annotations"] = annotations
+    origin = ForeignApp(
+        "argocd", "Application", meta.get("namespace") or ARGO_NAMESPACE, meta["name"]
+    )
+    metadata["annotations"] = {**annotations, IMPORTED_FROM_ANNOTATION: str(origin)}
     for finalizer in meta.get("finalizers") or []:
         out.note(
             src,

@@ -15,6 +15,9 @@ from typing import Any
 
 import yaml
 
+from tether.model.foreign import ForeignApp
+from tether.model.names import IMPORTED_FROM_ANNOTATION
+
 from .argocd import describe
 from .report import Conversion, Outcome
 from .trees import RepoTree, Trees, TreeWanted, clean_path
@@ -119,6 +122,9 @@ def _common(
     metadata: dict[str, Any] = {"name": meta.get("name"), "namespace": app_namespace}
     if meta.get("labels"):
         metadata["labels"] = dict(meta["labels"])
+    own_ns = str(meta.get("namespace") or "flux-system")
+    origin = ForeignApp("flux", str(obj.get("kind")), own_ns, str(meta.get("name")))
+    metadata["annotations"] = {IMPORTED_FROM_ANNOTATION: str(origin)}
     new: dict[str, Any] = {}
     if spec.get("targetNamespace"):
         new["destination"] = {"namespace": spec["targetNamespace"]}
@@ -129,7 +135,6 @@ def _common(
         new["suspend"] = True
     if isinstance(spec.get("kubeConfig"), Mapping):
         new["kubeConfig"] = {"secretRef": copy.deepcopy(spec["kubeConfig"].get("secretRef"))}
-    own_ns = str(meta.get("namespace") or "flux-system")
     depends = []
     for dep in spec.get("dependsOn") or []:
         if isinstance(dep, Mapping) and dep.get("name"):
