@@ -14,6 +14,7 @@ from prometheus_client import generate_latest
 from rich.cells import cell_len
 
 from tests.support.apps import application
+from tests.support.manifests import configmap
 from tether.cli.output import emit_table
 from tether.controller.dependencies import DependencyIndex
 from tether.core.fleet import status_message
@@ -21,6 +22,7 @@ from tether.core.metrics import ClusterSample, ControllerCounters, snapshot
 from tether.engine import revert, wait
 from tether.engine.apps import InvalidApplication, list_apps
 from tether.engine.operation import SyncInProgress
+from tether.engine.runtime import PredictionCache
 from tether.kube.client import TokenBucket
 from tether.model.application import Application
 from tether.server.metrics import metrics_registry
@@ -244,3 +246,21 @@ def test_a_revert_waits_for_the_controllers_sync_of_its_push_then_syncs(
     quick = application("web", "web", "https://git.example/a.git", "web", timeout="1ms")
     with pytest.raises(SyncInProgress):
         asyncio.run(revert.sync_after_push(None, quick, "me", lambda _m: None, poll=0))  # type: ignore[arg-type]
+
+
+def test_the_prediction_cache_keeps_one_answer_per_object() -> None:
+    cache = PredictionCache()
+    desired = configmap("cfg", {"a": "1"}, namespace="team")
+    first_live = configmap("cfg", {"a": "0"}, namespace="team")
+    second_live = configmap("cfg", {"a": "1"}, namespace="team")
+    first = PredictionCache.cache_key(desired, first_live)
+    cache.put(first, {"answer": 1})
+    assert cache.get(first) == {"answer": 1}
+    # Another manifest for the same live object: no answer for it.
+    assert (
+        cache.get(PredictionCache.cache_key(configmap("cfg", namespace="team"), first_live)) is None
+    )
+    second = PredictionCache.cache_key(desired, second_live)
+    cache.put(second, {"answer": 2})
+    assert cache.get(second) == {"answer": 2}
+    assert cache.get(first) is None and len(cache) == 1  # the older answer is gone

@@ -61,11 +61,13 @@ class PredictionCache:
 
     A server-side dry-run is a pure function of the manifest and the live object (plus
     admission config, which a hard refresh re-reads), so while neither changes the previous
-    answer is reused and a warm compare makes no API call at all.
+    answer is reused and a warm compare makes no API call at all. One answer per object:
+    one for an older manifest or live copy is never asked for again once either moved on
+    (keeping them held two to three copies of every object at 5,000 apps).
     """
 
     def __init__(self, max_entries: int = 50_000) -> None:
-        self._entries: OrderedDict[tuple[ResourceKey, str, str], dict[str, Any]] = OrderedDict()
+        self._entries: OrderedDict[ResourceKey, tuple[str, str, dict[str, Any]]] = OrderedDict()
         self._max = max_entries
 
     @staticmethod
@@ -74,16 +76,20 @@ class PredictionCache:
         return ResourceKey.of(desired), digest, _live_fingerprint(live)
 
     def get(self, key: tuple[ResourceKey, str, str]) -> dict[str, Any] | None:
-        found = self._entries.get(key)
-        if found is not None:
-            self._entries.move_to_end(key)
-        return found
+        found = self._entries.get(key[0])
+        if found is None or found[:2] != key[1:]:
+            return None
+        self._entries.move_to_end(key[0])
+        return found[2]
 
     def put(self, key: tuple[ResourceKey, str, str], predicted: dict[str, Any]) -> None:
-        self._entries[key] = predicted
-        self._entries.move_to_end(key)
+        self._entries[key[0]] = (key[1], key[2], predicted)
+        self._entries.move_to_end(key[0])
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 def _live_fingerprint(live: Mapping[str, Any]) -> str:
