@@ -26,7 +26,9 @@ from tether.kube import KubeClient
 from tether.localcluster import binaries
 
 
-def argo_app(name: str, repo: str, path: str, namespace: str, wave: str) -> dict[str, object]:
+def argo_app(
+    name: str, repo: str, path: str, namespace: str, wave: str, **spec: object
+) -> dict[str, object]:
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Application",
@@ -41,12 +43,18 @@ def argo_app(name: str, repo: str, path: str, namespace: str, wave: str) -> dict
             "source": {"repoURL": repo, "targetRevision": "HEAD", "path": path},
             "destination": {"server": "https://kubernetes.default.svc", "namespace": namespace},
             "syncPolicy": {"automated": {"prune": True, "selfHeal": True}},
+            **spec,
         },
     }
 
 
 async def test_an_argo_cd_repository_imports_and_every_app_becomes_synced_and_healthy(
-    kubeconfig: str, kube: KubeClient, namespace: str, repo: GitopsRepo, tmp_path: Path
+    kubeconfig: str,
+    kube: KubeClient,
+    namespace: str,
+    repo: GitopsRepo,
+    kubectl: Callable[..., Any],
+    tmp_path: Path,
 ) -> None:
     appset = {
         "apiVersion": "argoproj.io/v1alpha1",
@@ -71,7 +79,20 @@ async def test_an_argo_cd_repository_imports_and_every_app_becomes_synced_and_he
             "root/apps.yaml": yaml.safe_dump_all(
                 [
                     argo_app("base", repo.url, "base", namespace, "0"),
-                    argo_app("web", repo.url, "web", namespace, "1"),
+                    argo_app(
+                        "web",
+                        repo.url,
+                        "web",
+                        namespace,
+                        "1",
+                        ignoreDifferences=[
+                            {
+                                "group": "apps",
+                                "kind": "Deployment",
+                                "jsonPointers": ["/spec/replicas"],
+                            }
+                        ],
+                    ),
                     appset,
                 ]
             ),
@@ -101,6 +122,16 @@ async def test_an_argo_cd_repository_imports_and_every_app_becomes_synced_and_he
     with controller(kubeconfig, namespace, tmp_path):
         for name in printed:
             await wait_synced_healthy(kube, namespace, name, head, timeout=120)
+        # ignoreDifferences came over: a scaled Deployment is neither drift nor healed
+        # (the same edit of an app without it is OutOfSync: the shadow tests below).
+        kubectl("scale", "-n", namespace, "deployment/web", "--replicas=3")
+        await asyncio.sleep(3)
+        diff = tether(kubeconfig, "-n", namespace, "app", "diff", "web", cache=cache)
+        assert diff.returncode == 0 and "replicas" not in diff.stdout, diff.stdout
+        status = (await get_app(kube, namespace, "web")).status
+        assert status is not None and status.sync.status.value == "Synced"
+        live_web = await kube.get("apps/v1", "Deployment", "web", namespace)
+        assert live_web is not None and live_web["spec"]["replicas"] == 3
     assert (await kube.get("v1", "ConfigMap", "settings", namespace))["data"] == {"level": "info"}
     for name in ("blue", "green"):
         assert await kube.get("v1", "ConfigMap", name, namespace)
@@ -279,7 +310,7 @@ async def wait_out_of_sync(kube: KubeClient, namespace: str, name: str) -> None:
     await eventually(out_of_sync, timeout=60, what=f"{name} OutOfSync after the edit")
 
 
-async def test_shadow_mode_explains_a_manual_edit_of_argo_cd_objects_and_writes_nothing(
+async def test_shadow_mode_explains_manual_edits_of_argo_cd_and_flux_objects_and_writes_nothing(
     kubeconfig: str,
     kube: KubeClient,
     namespace: str,
@@ -287,11 +318,45 @@ async def test_shadow_mode_explains_a_manual_edit_of_argo_cd_objects_and_writes_
     kubectl: Callable[..., Any],
     tmp_path: Path,
 ) -> None:
-    """Objects Argo CD applied (its field manager, its tracking id): tether, imported
-    with --shadow, reports a kubectl edit with writer and cause and never writes."""
+    """Objects Argo CD applied (its field manager, its tracking id) and objects Flux
+    applied (its field manager, its labels): tether, imported with --shadow, reports a
+    kubectl edit with writer and cause and never writes."""
     manifest = deployment("web", replicas=2)
-    repo.write({"web/deploy.yaml": as_yaml(manifest)})
+    settings = configmap("flux-settings", data={"level": "info"})
+    repo.write({"web/deploy.yaml": as_yaml(manifest), "settings/cm.yaml": as_yaml(settings)})
     head = repo.commit("web")
+    flux_labels = {
+        "kustomize.toolkit.fluxcd.io/name": "settings",
+        "kustomize.toolkit.fluxcd.io/namespace": "flux-system",
+    }
+    for name in ("flux-settings", "flux-old"):  # flux-old: no longer in Git
+        flux_owned = configmap(name, data={"level": "info"}, namespace=namespace)
+        flux_owned["metadata"]["labels"] = flux_labels
+        await kube.apply(flux_owned, field_manager="kustomize-controller")
+    flux_root = tmp_path / "flux.yaml"
+    flux_root.write_text(
+        yaml.safe_dump_all(
+            [
+                {
+                    "apiVersion": "source.toolkit.fluxcd.io/v1",
+                    "kind": "GitRepository",
+                    "metadata": {"name": "fleet", "namespace": "flux-system"},
+                    "spec": {"url": repo.url, "ref": {"branch": "main"}},
+                },
+                {
+                    "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+                    "kind": "Kustomization",
+                    "metadata": {"name": "settings", "namespace": "flux-system"},
+                    "spec": {
+                        "sourceRef": {"kind": "GitRepository", "name": "fleet"},
+                        "path": "./settings",
+                        "prune": True,
+                        "targetNamespace": namespace,
+                    },
+                },
+            ]
+        )
+    )
     argo_owned = {
         **manifest,
         "metadata": {
@@ -314,6 +379,11 @@ async def test_shadow_mode_explains_a_manual_edit_of_argo_cd_objects_and_writes_
     assert done.returncode == 0, done.stderr
     app = await get_app(kube, namespace, "web")
     assert app.spec.detect_only
+    done = tether(
+        kubeconfig, "-n", namespace, "import", "flux", str(flux_root), "--shadow", "--apply",
+        cache=cache,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
 
     with controller(kubeconfig, namespace, tmp_path):
         # Argo CD's objects as they are: Synced, no take-over needed, nothing written.
@@ -327,7 +397,19 @@ async def test_shadow_mode_explains_a_manual_edit_of_argo_cd_objects_and_writes_
         replicas = findings["/spec/replicas"]
         assert replicas["writer"] == "kubectl" or replicas["writer"].startswith("kubectl")
         assert replicas["cause"] == "manual-edit"
-        await asyncio.sleep(5)  # self-heal would have acted by now (it is on in the source)
+        # Flux's objects: the Kustomization's leftover is Extraneous (Flux would prune
+        # it), so that app is OutOfSync from the start; an edit is explained the same way.
+        await wait_out_of_sync(kube, namespace, "settings")
+        kubectl("patch", "-n", namespace, "configmap/flux-settings", "-p",
+                '{"data": {"level": "debug"}}')  # fmt: skip
+        await asyncio.sleep(2)
+        drift = tether(kubeconfig, "-n", namespace, "drift", "settings", "-o", "json", cache=cache)
+        assert drift.returncode == 0, drift.stderr
+        level = {f["path"]: f for f in json.loads(drift.stdout)}["/data/level"]
+        assert level["writer"].startswith("kubectl") and level["cause"] == "manual-edit", level
+        flux_diff = tether(kubeconfig, "-n", namespace, "app", "diff", "settings", cache=cache)
+        assert f"ConfigMap {namespace}/flux-old (Extraneous)" in flux_diff.stdout, flux_diff
+        await asyncio.sleep(3)  # self-heal would have acted by now (it is on in the source)
     live = await kube.get("apps/v1", "Deployment", "web", namespace)
     assert live is not None and live["spec"]["replicas"] == 5  # not healed: never written
     managers = {m["manager"] for m in live["metadata"].get("managedFields", [])}
@@ -354,9 +436,16 @@ async def test_shadow_mode_explains_a_manual_edit_of_argo_cd_objects_and_writes_
     refused = tether(kubeconfig, "-n", namespace, "app", "delete", "web", "--cascade", cache=cache)
     assert refused.returncode == 2 and "detect-only" in refused.stderr, refused.stderr
     assert await kube.get("apps/v1", "Deployment", "web", namespace) is not None
-    old = await kube.get("apps/v1", "Deployment", "old-web", namespace)
-    assert old is not None  # reported, never pruned
-    assert "tether" not in {m["manager"] for m in old["metadata"].get("managedFields", [])}
+    for api_version, kind, name in (
+        ("apps/v1", "Deployment", "old-web"),
+        ("v1", "ConfigMap", "flux-old"),
+        ("v1", "ConfigMap", "flux-settings"),
+    ):
+        found = await kube.get(api_version, kind, name, namespace)
+        assert found is not None  # reported, never pruned
+        assert "tether" not in {m["manager"] for m in found["metadata"].get("managedFields", [])}
+    edited = await kube.get("v1", "ConfigMap", "flux-settings", namespace)
+    assert edited is not None and edited["data"] == {"level": "debug"}  # not healed
 
 
 async def test_a_shadow_controller_never_writes_even_for_a_self_healing_app(
