@@ -74,8 +74,8 @@ async def test_an_auto_sync_reconcile_reads_the_app_at_most_twice_and_compares_o
     assert await kube.get("v1", "ConfigMap", "budget", namespace) is not None
     assert compared == 1
     assert reads <= 2, (store.reads, gets[0])
-    # status writes: the reconcile's, the claim, the outcome, the history entry
-    assert writes == 4, writes
+    # status writes: the reconcile's, the claim, the outcome with the history entry
+    assert writes == 3, writes
 
 
 async def test_tether_drift_attributes_once_and_app_diff_reads_the_same_findings(

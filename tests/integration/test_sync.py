@@ -12,14 +12,15 @@ import pytest
 from tests.support.apps import application
 from tests.support.githttp import git
 from tests.support.repos import GitopsRepo
+from tests.support.waiting import eventually
 from tether.engine.apps import ClusterApplicationStore, create_app, get_app, write_status
 from tether.engine.compare import Engine, compare
 from tether.engine.history import load_manifests
 from tether.engine.sync import SyncFailed, SyncRequest, sync_app
-from tether.errors import ConditionNotMet, InputError
+from tether.errors import ConditionNotMet, InputError, TetherError
 from tether.git import GitRepos
 from tether.kube import KubeClient, LiveCache
-from tether.model.application import API_VERSION, Application
+from tether.model.application import API_VERSION, Application, OperationPhase
 
 
 def deployment(name: str, wave: int | None = None, extra: str = "") -> str:
@@ -476,3 +477,35 @@ spec:
     stored = await get_app(kube, namespace, "ingress")
     assert stored.status is not None and stored.status.operation_state is not None
     assert "Ingress.networking.k8s.io" in (stored.status.operation_state.message or "")
+
+
+async def test_a_sync_whose_history_entry_is_refused_still_records_its_outcome(
+    engine: Engine, kube: KubeClient, namespace: str, repo: GitopsRepo
+) -> None:
+    # The outcome and the history entry are one status write; when the entry's Secret is
+    # refused (here: a quota of no Secrets), the outcome is still written, never Running.
+    repo.write({"app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: q}\n"})
+    repo.commit("q")
+    app = application("no-room", namespace, repo.url, "app")
+    await create_app(kube, app)
+    quota = {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": "no-secrets", "namespace": namespace},
+        "spec": {"hard": {"count/secrets": "0"}},
+    }
+    await kube.apply(quota, field_manager="test")
+
+    async def enforced() -> bool:
+        live = await kube.get("v1", "ResourceQuota", "no-secrets", namespace)
+        return bool(((live or {}).get("status") or {}).get("hard"))
+
+    await eventually(enforced, what="the quota's status (enforced from then on)")
+    with pytest.raises(TetherError) as refused:
+        await sync_app(engine, app, SyncRequest())
+    assert "quota" in refused.value.message, refused.value.message
+    stored = await get_app(kube, namespace, "no-room")
+    assert stored.status is not None and stored.status.operation_state is not None
+    assert stored.status.operation_state.phase is OperationPhase.SUCCEEDED
+    assert stored.status.history == ()
+    assert await kube.get("v1", "ConfigMap", "q", namespace) is not None

@@ -255,12 +255,30 @@ def test_the_prediction_cache_keeps_one_answer_per_object() -> None:
     second_live = configmap("cfg", {"a": "1"}, namespace="team")
     first = PredictionCache.cache_key(desired, first_live)
     cache.put(first, {"answer": 1})
-    assert cache.get(first) == {"answer": 1}
+    assert cache.get(first, first_live) == {"answer": 1}
     # Another manifest for the same live object: no answer for it.
-    assert (
-        cache.get(PredictionCache.cache_key(configmap("cfg", namespace="team"), first_live)) is None
-    )
+    other = PredictionCache.cache_key(configmap("cfg", namespace="team"), first_live)
+    assert cache.get(other, first_live) is None
     second = PredictionCache.cache_key(desired, second_live)
     cache.put(second, {"answer": 2})
-    assert cache.get(second) == {"answer": 2}
-    assert cache.get(first) is None and len(cache) == 1  # the older answer is gone
+    assert cache.get(second, second_live) == {"answer": 2}
+    assert cache.get(first, first_live) is None and len(cache) == 1  # the older one is gone
+
+
+def test_an_answer_that_is_the_live_copy_is_kept_as_a_mark_not_a_copy() -> None:
+    cache = PredictionCache()
+    desired = configmap("cfg", {"a": "1"}, namespace="team")
+    live = configmap("cfg", {"a": "1"}, namespace="team")
+    live["metadata"]["resourceVersion"] = "7"
+    key = PredictionCache.cache_key(desired, live)
+    # The dry-run of an object in sync answers with the live copy (a newer status too).
+    answer = {**live, "metadata": {**live["metadata"]}, "status": {"seen": 1}}
+    cache.put(key, answer)
+    assert cache.copies() == 0 and len(cache) == 1
+    # A status write since (same fingerprint): the live copy at hand is the answer.
+    newer = {**live, "metadata": {**live["metadata"], "resourceVersion": "8"}}
+    assert cache.get(key, newer) == newer
+    # Without the match (the apply would change data), the answer itself is kept.
+    changed = PredictionCache.cache_key(desired, configmap("cfg", {"a": "0"}, namespace="team"))
+    cache.put(changed, {**live, "data": {"a": "1"}})
+    assert cache.copies() == 1

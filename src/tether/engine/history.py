@@ -50,6 +50,7 @@ from tether.model.names import (
 from .apps import (
     ApplicationStore,
     ClusterApplicationStore,
+    StatusChange,
     get_app,
     update_status,
 )
@@ -127,10 +128,12 @@ async def append_history(
     deploy_started_at: str | None,
     initiated_by: str | None,
     health: str | None = None,
+    along: StatusChange | None = None,
 ) -> tuple[HistoryEntry, Application | None]:
     """`record_history` for an Application as stored right now (what the caller's own
     status write returned: the next id is taken from its history without another read).
-    Returns the entry and the Application as stored after the append."""
+    `along` computes the rest of the status written with the entry (a sync's outcome:
+    one status write for both). Returns the entry and the Application as stored after."""
     template = _validated_entry(
         current, revision, deployed_at, deploy_started_at, initiated_by, health
     )
@@ -141,7 +144,8 @@ async def append_history(
 
     def append(latest: Application) -> ApplicationStatus:
         nonlocal kept, trimmed
-        status = latest.status or ApplicationStatus()
+        status = (along(latest) if along is not None else None) or latest.status
+        status = status or ApplicationStatus()
         kept, trimmed = trim_history(
             [*(e for e in status.history if e.id != entry.id), entry],
             latest.spec.revision_history_limit,

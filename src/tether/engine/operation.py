@@ -4,13 +4,14 @@ claim that makes it one per app at a time, and the outcome recorded at its end.
 A sync starts by writing `status.operationState` (phase Running) through the status
 writer (engine/apps.update_status), guarded by the Application's resourceVersion: of two
 clients racing for the same app, one gets a conflict, reads again, finds the operation
-Running and stops. It ends by writing the outcome (and, after a success, the history
-entry) on the copy the claim stored.
+Running and stops. It ends with one status write on the copy the claim stored: the
+outcome and, after a success, the history entry.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,8 @@ from tether.core.health import (
     health_of_missing,
 )
 from tether.core.plan import SyncPlan
-from tether.errors import ConditionNotMet, InputError
+from tether.core.status import merge_status
+from tether.errors import ConditionNotMet, InputError, TetherError
 from tether.kube import KubeClient
 from tether.model.application import (
     Application,
@@ -185,35 +187,42 @@ async def finish_operation(
         history=app.status.history if app.status else (),
         operation_state=state,
     )
-    written = await write_status(engine.apps, app, status)
-    if written.app is None:
-        return  # deleted during the sync
-    current = result.app = written.app
-    if record and result.phase is OperationPhase.SUCCEEDED and result.revision:
-        # The rendered manifests of this revision, kept in Secrets owned by the app, are
-        # what a break-glass rollback applies when Git is unreachable.
-        applied = after if after is not None else result.comparison
-        manifests = (
-            [o for o in applied.desired if ResourceKey.of(o) not in applied.shared]
-            if applied is not None
-            else []
-        )
-        if after is not None:
-            health = after.app_health.status if after.app_health else None
-        else:
-            health = await _health_now(engine, current, manifests, result.stored_versions)
+    if not (record and result.phase is OperationPhase.SUCCEEDED and result.revision):
+        written = await write_status(engine.apps, app, status)
+        result.app = written.app or result.app
+        return
+    # The rendered manifests of this revision, kept in Secrets owned by the app, are what
+    # a break-glass rollback applies when Git is unreachable.
+    applied = after if after is not None else result.comparison
+    manifests = (
+        [o for o in applied.desired if ResourceKey.of(o) not in applied.shared]
+        if applied is not None
+        else []
+    )
+    if after is not None:
+        health = after.app_health.status if after.app_health else None
+    else:
+        health = await _health_now(engine, app, manifests, result.stored_versions)
+    try:
+        # The outcome and the history entry in one status write (they were two).
         _, stored = await append_history(
             engine.home_kube,
             engine.apps,
-            current,
+            app,
             revision=result.revision,
             manifests=manifests,
             deployed_at=finished,
             deploy_started_at=started,
             initiated_by=request.initiated_by,
             health=str(health) if health is not None else None,
+            along=lambda current: merge_status(app.status, status, current.status),
         )
-        result.app = stored or current
+    except TetherError:
+        # No entry (its Secret or the write was refused): the outcome is still recorded.
+        with contextlib.suppress(TetherError):
+            await write_status(engine.apps, app, status)
+        raise
+    result.app = stored or result.app
 
 
 CACHE_CATCH_UP_SECONDS = 5.0
