@@ -21,6 +21,7 @@ from tether.engine.apps import ClusterApplicationStore, create_app, get_app
 from tether.engine.compare import Engine
 from tether.engine.drift import explain_drift
 from tether.engine.sync import SyncRequest, sync_app
+from tether.errors import UnreachableError
 from tether.kube import KubeClient
 from tether.model.application import API_GROUP, API_VERSION, KIND, OperationPhase
 from tether.model.keys import ResourceKey
@@ -74,8 +75,45 @@ async def test_an_auto_sync_reconcile_reads_the_app_at_most_twice_and_compares_o
     assert await kube.get("v1", "ConfigMap", "budget", namespace) is not None
     assert compared == 1
     assert reads <= 2, (store.reads, gets[0])
-    # status writes: the reconcile's, the claim, the outcome with the history entry
-    assert writes == 3, writes
+    # status writes: the reconcile's with the sync's claim, the outcome with the history
+    assert writes == 2, writes
+
+
+async def test_a_sync_that_fails_before_it_starts_does_not_stay_running(
+    engine: Engine, kube: KubeClient, namespace: str, repo: GitopsRepo
+) -> None:
+    # The reconcile's status write claims the app for the sync it starts; when the sync
+    # task fails before the operation records an outcome (its cluster went away between
+    # the two), the claim ends as Error with the reason, never Running.
+    repo.write({"app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: gone}\n"})
+    repo.commit("one ConfigMap")
+    app = application("gone", namespace, repo.url, "app", syncPolicy={"automated": {}})
+    await create_app(kube, app)
+    await engine.cache.watch_kind(API_VERSION, KIND)
+    key = ResourceKey(API_GROUP, KIND, namespace, "gone")
+
+    async def cached() -> bool:
+        return engine.cache.get(key) is not None
+
+    await eventually(cached, what="the Application in the watch cache")
+    controller = Controller(engine, ControllerOptions(app_namespace=namespace))
+    opened = controller.destinations.engine_for
+    calls = [0]
+
+    async def fails_the_second_time(target: Any) -> Engine:
+        calls[0] += 1
+        if calls[0] > 1:
+            raise UnreachableError("cluster in-cluster: connection refused")
+        return await opened(target)
+
+    controller.destinations.engine_for = fails_the_second_time  # type: ignore[method-assign]
+    assert await controller.reconcile((namespace, "gone"))  # the claim is written
+    await asyncio.gather(*list(controller._tasks))
+    stored = await get_app(kube, namespace, "gone")
+    state = stored.status.operation_state if stored.status else None
+    assert state is not None and state.phase is OperationPhase.ERROR, state
+    assert state.message is not None and "connection refused" in state.message
+    assert await kube.get("v1", "ConfigMap", "gone", namespace) is None  # nothing applied
 
 
 async def test_tether_drift_attributes_once_and_app_diff_reads_the_same_findings(

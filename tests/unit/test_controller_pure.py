@@ -157,3 +157,26 @@ async def test_work_queue_never_hands_one_key_to_two_workers() -> None:
     assert queue.failures("c") == 0
     assert await asyncio.wait_for(queue.get(), 1) == "c"
     queue.close()
+
+
+async def test_an_urgent_key_goes_before_every_ordinary_one_and_only_once() -> None:
+    queue: WorkQueue[str] = WorkQueue()
+    for key in ("new-1", "new-2", "synced", "new-3"):
+        queue.add(key)
+    queue.add("synced", urgent=True)  # its sync ended: it moves to the front
+    queue.add("synced")  # an ordinary add does not move it back
+    assert queue.pending() == 4
+    got = [await asyncio.wait_for(queue.get(), 1) for _ in range(4)]
+    assert got == ["synced", "new-1", "new-2", "new-3"]  # its old place is skipped
+    assert queue.pending() == 0
+    # Without urgency the same adds keep first-in, first-out.
+    for key in ("new-1", "new-2", "synced", "new-3"):
+        queue.done(key)
+        queue.add(key)
+    assert [await asyncio.wait_for(queue.get(), 1) for _ in range(4)] == [
+        "new-1",
+        "new-2",
+        "synced",
+        "new-3",
+    ]
+    queue.close()

@@ -12,7 +12,7 @@ import pytest
 from tests.support.app_store import InMemoryApplicationStore
 from tests.support.apps import application
 from tether.engine.apps import StatusConflict, update_status, write_status
-from tether.engine.operation import SyncInProgress, claim_operation
+from tether.engine.operation import SyncInProgress, claim_operation, release_claim
 from tether.errors import InputError
 from tether.model.application import (
     Application,
@@ -158,3 +158,50 @@ async def test_the_claim_of_a_deleted_app_says_not_found() -> None:
     store.delete("apps", "web")
     with pytest.raises(InputError, match="not found"):
         await claim_operation(store, app, SHA, T0, "bob")
+
+
+async def test_the_claim_carries_the_reconciles_status_in_one_write() -> None:
+    store = InMemoryApplicationStore()
+    app = stored_app(store)
+    compared = synced(ApplicationStatus())
+    claimed = await claim_operation(store, app, SHA, T0, "controller", status=compared)
+    assert store.writes == 1 and claimed.status is not None
+    assert claimed.status.sync.status is SyncStatusCode.SYNCED
+    assert claimed.status.operation_state is not None
+    assert claimed.status.operation_state.phase is OperationPhase.RUNNING
+    # Without `status` the claim leaves the comparison as stored.
+    other = stored_app(store)
+    plain = await claim_operation(store, other, SHA, T0, "controller")
+    assert plain.status is not None and plain.status.sync.status is not SyncStatusCode.SYNCED
+
+
+async def test_the_claim_merges_into_a_newer_copy_and_keeps_its_history() -> None:
+    store = InMemoryApplicationStore()
+    app = stored_app(store)
+    entry = HistoryEntry(1, SHA, T0)
+    store.put(dataclasses.replace(app, status=ApplicationStatus(history=(entry,))))  # a CLI
+    claimed = await claim_operation(store, app, SHA, T0, "ctl", status=synced(ApplicationStatus()))
+    assert claimed.status is not None and claimed.status.history == (entry,)
+    assert claimed.status.sync.status is SyncStatusCode.SYNCED
+    assert store.conflicts == 1
+
+
+async def test_an_unfinished_claim_is_released_and_a_finished_one_is_left_alone() -> None:
+    store = InMemoryApplicationStore()
+    claimed = await claim_operation(store, stored_app(store), SHA, T0, "ctl")
+    await release_claim(store, claimed, "rendering failed")
+    state = store.stored("apps", "web").status.operation_state  # type: ignore[union-attr]
+    assert state is not None and state.phase is OperationPhase.ERROR
+    assert state.message == "rendering failed" and state.finished_at is not None
+    # The outcome recorded already (the operation wrote it): nothing is written.
+    claimed = await claim_operation(store, store.stored("apps", "web"), SHA, T0, "ctl")
+    assert claimed.status is not None and claimed.status.operation_state is not None
+    done = dataclasses.replace(
+        claimed.status.operation_state, phase=OperationPhase.SUCCEEDED, finished_at=T0
+    )
+    store.put(dataclasses.replace(claimed, status=ApplicationStatus(operation_state=done)))
+    writes = store.writes
+    await release_claim(store, claimed, "too late")
+    assert store.writes == writes
+    final = store.stored("apps", "web").status
+    assert final is not None and final.operation_state == done

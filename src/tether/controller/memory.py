@@ -27,3 +27,12 @@ class AppMemory:
     # The states worth a notification at the last reconcile (None: not looked at yet).
     states: dict[Trigger, str] | None = None
     history_seen: int | None = None  # the newest history entry id seen (None: not yet)
+
+
+def spec_fingerprint(meta: dict[str, Any]) -> tuple[Any, ...]:
+    """What of an Application's metadata asks for a reconcile when it changes."""
+    return (
+        meta.get("generation"),
+        tuple(sorted((meta.get("labels") or {}).items())),
+        tuple(sorted((meta.get("annotations") or {}).items())),
+    )

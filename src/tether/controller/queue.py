@@ -3,12 +3,16 @@
 A key is queued at most once and never handed to two workers at the same time: adding a
 key that is being processed marks it dirty, and it is queued again when `done` is
 called. `add_after` delays a key (backoff); `add_rate_limited` delays it by a per-key
-exponential backoff that `forget` resets.
+exponential backoff that `forget` resets. An urgent key (`add(key, urgent=True)`: the
+reconcile after a sync, which makes the app Synced) goes before every ordinary one, so
+it does not wait behind the first reconcile of thousands of new apps; within a lane the
+order is first in, first out.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Hashable
 from typing import Generic, TypeVar
 
@@ -17,8 +21,11 @@ K = TypeVar("K", bound=Hashable)
 
 class WorkQueue(Generic[K]):
     def __init__(self, *, base_delay: float = 0.5, max_delay: float = 300.0) -> None:
-        self._queue: asyncio.Queue[K] = asyncio.Queue()
-        self._queued: set[K] = set()
+        # (lane, order, key): lane 0 is urgent. A key moved to the urgent lane leaves its
+        # ordinary entry behind; `get` skips entries that no longer match `_queued`.
+        self._queue: asyncio.PriorityQueue[tuple[int, int, K]] = asyncio.PriorityQueue()
+        self._order = itertools.count()
+        self._queued: dict[K, int] = {}  # key -> its lane
         self._processing: set[K] = set()
         self._dirty: set[K] = set()
         self._timers: dict[K, asyncio.TimerHandle] = {}
@@ -27,7 +34,7 @@ class WorkQueue(Generic[K]):
         self._max = max_delay
         self._closed = False
 
-    def add(self, key: K) -> None:
+    def add(self, key: K, *, urgent: bool = False) -> None:
         if self._closed:
             return
         timer = self._timers.pop(key, None)
@@ -36,10 +43,11 @@ class WorkQueue(Generic[K]):
         if key in self._processing:
             self._dirty.add(key)
             return
-        if key in self._queued:
+        lane = 0 if urgent else 1
+        if self._queued.get(key, 2) <= lane:
             return
-        self._queued.add(key)
-        self._queue.put_nowait(key)
+        self._queued[key] = lane
+        self._queue.put_nowait((lane, next(self._order), key))
 
     def add_after(self, key: K, delay: float) -> None:
         """Queue `key` in `delay` seconds (an earlier pending delay wins)."""
@@ -75,8 +83,11 @@ class WorkQueue(Generic[K]):
         return self._failures.get(key, 0)
 
     async def get(self) -> K:
-        key = await self._queue.get()
-        self._queued.discard(key)
+        while True:
+            lane, _, key = await self._queue.get()
+            if self._queued.get(key) == lane:
+                break
+        del self._queued[key]
         self._processing.add(key)
         return key
 
@@ -87,7 +98,7 @@ class WorkQueue(Generic[K]):
             self.add(key)
 
     def pending(self) -> int:
-        return self._queue.qsize()
+        return len(self._queued)
 
     def close(self) -> None:
         self._closed = True

@@ -62,7 +62,7 @@ from tether.model.project import PROJECT_KIND
 from .conditions import condition_events, controller_conditions, drift_events, source_condition
 from .dependencies import DependencyIndex
 from .destinations import Destinations
-from .memory import AppMemory
+from .memory import AppMemory, spec_fingerprint
 from .notifications import observed_events
 from .operations import recover_operation
 from .polling import SourcePoller, maintain_caches
@@ -212,7 +212,7 @@ class Controller:
         if event == "DELETED":
             self._forget(key)
             return
-        fingerprint = _fingerprint(meta)
+        fingerprint = spec_fingerprint(meta)
         memory = self._memory.setdefault(key, AppMemory())
         # Status-only updates (our own writes among them) need no reconcile of the app
         # itself, but its dependents wait for exactly such a change (Synced + Healthy).
@@ -400,7 +400,7 @@ class Controller:
             app = shadowed(Application.from_dict(raw), self.engine.shadow)
         # What this reconcile has seen: the status write it is about to make comes back
         # as an event with the same fingerprint and must not queue the app once more.
-        memory.seen = _fingerprint((raw or {}).get("metadata") or {})
+        memory.seen = spec_fingerprint((raw or {}).get("metadata") or {})
         app = await recover_operation(self.engine, app, syncing=key in self.syncs.running)
         token = app.annotations.get(RECONCILE_REQUESTED_ANNOTATION)
         handled = app.status.last_handled_reconcile_at if app.status else None
@@ -459,25 +459,33 @@ class Controller:
             # A sync about to start hands the request on: the reconcile queued after it
             # marks it handled, so `app reconcile` reports the state the sync reached.
             status = dataclasses.replace(status, last_handled_reconcile_at=token)
-        written = await write_status(self.engine.apps, app, status)
-        if written.resource_version:
-            memory.written_rv = max(memory.written_rv, int(written.resource_version))
+        # A sync about to start claims the app in the same write (one write, not two).
+        request = self.syncs.request_for(app, decision) if starts_sync else None
+        claimed = (
+            await self.syncs.claim(app, status, request, comparison.revision) if request else None
+        )
+        if claimed is None:
+            stored_version = (await write_status(self.engine.apps, app, status)).resource_version
+        else:
+            stored_version = claimed.resource_version
+        if stored_version:
+            memory.written_rv = max(memory.written_rv, int(stored_version))
         await condition_events(self.engine.kube, app, app.status, status)
         await self.recoveries.progress(app, status, decision, self._apps)
         if decision.action is Action.WAIT and decision.reason == REASON_SYNC_RUNNING:
             self.queue.add_after(key, RUNNING_RECHECK)
         if comparison.error is not None:
             raise comparison.error  # retried with backoff; the status already says why
-        if not decision.syncs:
-            return False
-        if decision.delay > 0:
+        if decision.syncs and decision.delay > 0:
             self.queue.add_after(key, decision.delay)
+        if request is None or claimed is None:
+            if request is not None:  # someone else's sync runs: look again soon
+                self.queue.add_after(key, RUNNING_RECHECK)
             return False
-        # The copy our status write stored (the sync claims on its resourceVersion without
-        # reading again), and this reconcile's comparison: the sync plans from it.
-        stored = written.app or app
+        # The sync runs on the copy its claim stored, planned from this comparison.
         task = asyncio.create_task(
-            self.syncs.run(key, stored, decision, comparison), name=f"sync {key[0]}/{key[1]}"
+            self.syncs.run(key, claimed, decision, comparison, request),
+            name=f"sync {key[0]}/{key[1]}",
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -488,12 +496,3 @@ class Controller:
         if other is None:
             return None
         return other.status or ApplicationStatus()
-
-
-def _fingerprint(meta: dict[str, Any]) -> tuple[Any, ...]:
-    """What of an Application's metadata asks for a reconcile when it changes."""
-    return (
-        meta.get("generation"),
-        tuple(sorted((meta.get("labels") or {}).items())),
-        tuple(sorted((meta.get("annotations") or {}).items())),
-    )

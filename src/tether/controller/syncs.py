@@ -21,9 +21,11 @@ from tether.core.metrics import ControllerCounters
 from tether.core.notify_event import NotificationEvent
 from tether.engine.compare import Comparison, Engine
 from tether.engine.events import NORMAL, WARNING, record_event
+from tether.engine.operation import claim_operation, release_claim
+from tether.engine.runtime import now_rfc3339
 from tether.engine.sync import SyncInProgress, SyncRefused, SyncRequest, SyncResult, sync_app
 from tether.errors import ConditionNotMet, TetherError
-from tether.model.application import Application, OperationPhase
+from tether.model.application import Application, ApplicationStatus, OperationPhase
 
 from .destinations import Destinations
 from .memory import AppMemory
@@ -59,20 +61,13 @@ class SyncTasks:
         self.running: set[AppKey] = set()
         self._slots = asyncio.Semaphore(self.max_syncs)
 
-    async def run(
-        self, key: AppKey, app: Application, decision: Decision, comparison: Comparison
-    ) -> None:
-        self.running.add(key)
-        kube = self.engine.kube
-        memory = self.memory(key)
+    def request_for(self, app: Application, decision: Decision) -> SyncRequest:
+        """The sync a decision asks for, from the app as the reconcile read it."""
         retry_count = 0
         state = app.status.operation_state if app.status else None
         if decision.action is Action.RETRY and state is not None:
             retry_count = state.retry_count + (0 if state.message == INTERRUPTED_MESSAGE else 1)
-        if decision.action is Action.SELF_HEAL:
-            memory.heal.attempts += 1
-            memory.heal.last_at = time.monotonic()
-        request = SyncRequest(
+        return SyncRequest(
             prune=app.auto_prune,
             initiated_by=f"{CONTROLLER_INITIATOR}/{decision.action.value}",
             fetch=False,
@@ -82,6 +77,44 @@ class SyncTasks:
             # rollout of minutes must not hold a sync slot (health is in the status).
             final_health_gate=False,
         )
+
+    async def claim(
+        self,
+        app: Application,
+        status: ApplicationStatus,
+        request: SyncRequest,
+        revision: str | None,
+    ) -> Application | None:
+        """Write the reconcile's `status` with the sync's claim (one status write where
+        there were two). None: another sync runs; nothing was written."""
+        try:
+            return await claim_operation(
+                self.engine.apps,
+                app,
+                revision,
+                now_rfc3339(),
+                request.initiated_by,
+                request.retry_count,
+                status=status,
+            )
+        except SyncInProgress:
+            return None
+
+    async def run(
+        self,
+        key: AppKey,
+        app: Application,
+        decision: Decision,
+        comparison: Comparison,
+        request: SyncRequest,
+    ) -> None:
+        """Run the sync `app` (the copy its claim stored) was claimed for."""
+        self.running.add(key)
+        kube = self.engine.kube
+        memory = self.memory(key)
+        if decision.action is Action.SELF_HEAL:
+            memory.heal.attempts += 1
+            memory.heal.last_at = time.monotonic()
 
         def sync_event(message: str, result: SyncResult | None) -> NotificationEvent:
             return controller_sync_event(app, decision, comparison, message, result, kube.server)
@@ -93,7 +126,7 @@ class SyncTasks:
             async with self._slots:
                 await record_event(kube, app, NORMAL, REASONS[decision.action], decision.reason)
                 engine = await self.destinations.engine_for(app)
-                result = await sync_app(engine, app, request, comparison=planned)
+                result = await sync_app(engine, app, request, comparison=planned, claimed=True)
             if decision.action is Action.SELF_HEAL:
                 memory.heal_check = (dict(result.stored_versions), result.revision)
             self.counters.syncs[(*key, OperationPhase.SUCCEEDED.value)] += 1
@@ -110,14 +143,25 @@ class SyncTasks:
         except TetherError as exc:
             phase = OperationPhase.FAILED if isinstance(exc, ConditionNotMet) else None
             self.counters.syncs[(*key, (phase or OperationPhase.ERROR).value)] += 1
+            await self._release(app, exc.message)
             await record_event(kube, app, WARNING, "SyncFailed", exc.message)
             self.notify(sync_event(exc.message, None), app)
         except Exception:
             log.exception("sync %s/%s crashed", *key)
+            await self._release(app, "the sync crashed (see the controller's log)")
         finally:
             self.running.discard(key)
             self.queue.done(key)
-            self.queue.add(key)
+            self.queue.add(key, urgent=True)  # the reconcile that shows the outcome
+
+    async def _release(self, claimed: Application, message: str) -> None:
+        """A sync that failed before it recorded its outcome does not stay Running."""
+        try:
+            await release_claim(self.engine.apps, claimed, message)
+        except TetherError as exc:
+            log.warning(
+                "sync %s/%s: cannot end its claim: %s", claimed.namespace, claimed.name, exc
+            )
 
 
 __all__ = ["RUNNING_RECHECK", "SyncTasks"]

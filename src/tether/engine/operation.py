@@ -113,11 +113,15 @@ async def claim_operation(
     started: str,
     initiated_by: str,
     retry_count: int = 0,
+    *,
+    status: ApplicationStatus | None = None,
 ) -> Application:
     """Mark the operation Running and return the Application as stored after it.
 
-    A conflict caused by another kind of status write (a controller refreshing the
-    comparison) is retried on a fresh read; only a Running operation refuses the claim.
+    `status`, computed from `app` (the controller's reconcile), is written with the claim
+    (merged like engine/apps.write_status): one write where there were two. A conflict
+    caused by another kind of status write (a controller refreshing the comparison) is
+    retried on a fresh read; only a Running operation refuses the claim.
     """
 
     def claim(current: Application) -> ApplicationStatus:
@@ -128,8 +132,11 @@ async def claim_operation(
                 f" {state.initiated_by or 'someone'} is still running",
                 hint="wait for it (tether app wait) and try again",
             )
+        base = current.status
+        if status is not None:
+            base = merge_status(app.status, status, current.status)
         return dataclasses.replace(
-            current.status or ApplicationStatus(),
+            base or ApplicationStatus(),
             operation_state=OperationState(
                 OperationPhase.RUNNING,
                 revision,
@@ -151,6 +158,31 @@ async def claim_operation(
     if written.app is None:
         raise InputError(f"Application {app.namespace}/{app.name} not found")
     return written.app
+
+
+async def release_claim(store: ApplicationStore, claimed: Application, message: str) -> None:
+    """End a claimed operation that never recorded an outcome (refused or failed before
+    its first write) as Error with `message`: a claim is never left Running. Nothing is
+    written when the outcome is there already (the claim is no longer what is stored)."""
+    mine = claimed.status.operation_state if claimed.status else None
+    if mine is None or mine.phase is not OperationPhase.RUNNING:
+        return
+    raw = await store.read(claimed.namespace, claimed.name)  # the outcome may be there
+    if raw is None:
+        return
+
+    def release(current: Application) -> ApplicationStatus | None:
+        state = current.status.operation_state if current.status else None
+        if state != mine or current.status is None:
+            return None
+        ended = dataclasses.replace(
+            mine, phase=OperationPhase.ERROR, finished_at=now_rfc3339(), message=message
+        )
+        return dataclasses.replace(current.status, operation_state=ended)
+
+    await update_status(
+        store, Application.from_dict(raw), release, what="the end of the sync claim"
+    )
 
 
 async def finish_operation(

@@ -84,9 +84,12 @@ async def sync_app(
     progress: Progress = _noop,
     *,
     comparison: Comparison | None = None,
+    claimed: bool = False,
 ) -> SyncResult:
     """Sync `app`. A `comparison` just made of the same spec (the controller's reconcile)
-    is planned from as it is; otherwise the app is compared first."""
+    is planned from as it is; otherwise the app is compared first. `claimed`: `app` is
+    the copy the caller's claim stored (operation Running); the caller ends the claim if
+    this raises before the operation records its outcome (engine/operation.release_claim)."""
     if not request.dry_run:
         refuse_detect_only(app, "sync")
     engine = await engine.for_app(app)
@@ -110,7 +113,15 @@ async def sync_app(
         return SyncResult(app, OperationPhase.SUCCEEDED, "dry run: nothing applied", revision, plan)
 
     return await run_operation(
-        engine, app, plan, revision, request, progress, comparison=comparison, created_ns=created_ns
+        engine,
+        app,
+        plan,
+        revision,
+        request,
+        progress,
+        comparison=comparison,
+        created_ns=created_ns,
+        claimed=claimed,
     )
 
 
@@ -137,12 +148,18 @@ async def run_operation(
     record: bool = True,
     action: str = "sync",
     verb: str = "synced",
+    claimed: bool = False,
 ) -> SyncResult:
-    """Claim the app, preflight, run the waves, finish (status, history when `record`)."""
-    started = now_rfc3339()
-    app = await claim_operation(
-        engine.apps, app, revision, started, request.initiated_by, request.retry_count
-    )
+    """Claim the app (unless `claimed`: the caller did), preflight, run the waves, finish
+    (status, history when `record`)."""
+    state = app.status.operation_state if app.status else None
+    if claimed and state is not None and state.phase is OperationPhase.RUNNING:
+        started = state.started_at or now_rfc3339()
+    else:
+        started = now_rfc3339()
+        app = await claim_operation(
+            engine.apps, app, revision, started, request.initiated_by, request.retry_count
+        )
     result = SyncResult(app, OperationPhase.RUNNING, "", revision, plan, comparison=comparison)
     result.writer = engine.writer_for(app)
     timeout = request.timeout or app.spec.timeout_seconds
