@@ -23,7 +23,7 @@ from tether.engine.drift import explain_drift
 from tether.engine.sync import SyncRequest, sync_app
 from tether.errors import UnreachableError
 from tether.kube import KubeClient
-from tether.model.application import API_GROUP, API_VERSION, KIND, OperationPhase
+from tether.model.application import API_GROUP, API_VERSION, KIND, Application, OperationPhase
 from tether.model.keys import ResourceKey
 
 
@@ -41,6 +41,18 @@ def count_application_gets(kube: KubeClient) -> list[int]:
     return counter
 
 
+async def created_and_cached(engine: Engine, kube: KubeClient, app: Application) -> None:
+    """Create `app` and wait until the watch cache holds it (what a reconcile reads)."""
+    await create_app(kube, app)
+    await engine.cache.watch_kind(API_VERSION, KIND)
+    key = ResourceKey(API_GROUP, KIND, app.namespace, app.name)
+
+    async def cached() -> bool:
+        return engine.cache.get(key) is not None
+
+    await eventually(cached, what="the Application in the watch cache")
+
+
 async def test_an_auto_sync_reconcile_reads_the_app_at_most_twice_and_compares_once(
     engine: Engine, kube: KubeClient, namespace: str, repo: GitopsRepo
 ) -> None:
@@ -49,14 +61,7 @@ async def test_an_auto_sync_reconcile_reads_the_app_at_most_twice_and_compares_o
     app = application(
         "budget", namespace, repo.url, "app", syncPolicy={"automated": {"prune": True}}
     )
-    await create_app(kube, app)
-    await engine.cache.watch_kind(API_VERSION, KIND)
-    key = ResourceKey(API_GROUP, KIND, namespace, "budget")
-
-    async def cached() -> bool:
-        return engine.cache.get(key) is not None
-
-    await eventually(cached, what="the Application in the watch cache")
+    await created_and_cached(engine, kube, app)
 
     store = CountingApplicationStore(ClusterApplicationStore(kube))
     engine.app_store = store
@@ -88,14 +93,7 @@ async def test_a_sync_that_fails_before_it_starts_does_not_stay_running(
     repo.write({"app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: gone}\n"})
     repo.commit("one ConfigMap")
     app = application("gone", namespace, repo.url, "app", syncPolicy={"automated": {}})
-    await create_app(kube, app)
-    await engine.cache.watch_kind(API_VERSION, KIND)
-    key = ResourceKey(API_GROUP, KIND, namespace, "gone")
-
-    async def cached() -> bool:
-        return engine.cache.get(key) is not None
-
-    await eventually(cached, what="the Application in the watch cache")
+    await created_and_cached(engine, kube, app)
     controller = Controller(engine, ControllerOptions(app_namespace=namespace))
     opened = controller.destinations.engine_for
     calls = [0]
