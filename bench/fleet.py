@@ -251,6 +251,7 @@ async def run_size(cluster: LocalCluster, work: Path, n: int) -> FleetRun:
     ready: set[str] = set()
     all_ready = asyncio.Event()
     states: dict[str, str] = {}  # app -> "sync/health/operation" as last seen
+    unsuccessful: dict[str, str] = {}  # app -> its last operation's message, unless Succeeded
 
     def on_event(_event: str, obj: dict[str, Any]) -> None:
         if obj.get("kind") != "Application":
@@ -264,6 +265,11 @@ async def run_size(cluster: LocalCluster, work: Path, n: int) -> FleetRun:
                 (status.get("operationState") or {}).get("phase", "-"),
             )
         )
+        operation = status.get("operationState") or {}
+        if operation.get("phase") in ("Failed", "Error"):
+            unsuccessful[name] = str(operation.get("message", ""))[:160]
+        elif operation.get("phase") == "Succeeded":
+            unsuccessful.pop(name, None)
         if (status.get("sync") or {}).get("status") == "Synced" and (
             status.get("health") or {}
         ).get("status") == "Healthy":
@@ -315,6 +321,10 @@ async def run_size(cluster: LocalCluster, work: Path, n: int) -> FleetRun:
                     flush=True,
                 )
             seconds = time.monotonic() - started
+            if unsuccessful:  # Synced+Healthy, yet the last sync did not succeed: why
+                print(f"  {len(unsuccessful)} apps' last sync not Succeeded:", flush=True)
+                for message, count in Counter(unsuccessful.values()).most_common(5):
+                    print(f"    {count} x {message}", flush=True)
             cpu = cpu_seconds(pid) - cpu_before
             requests = kube_requests(proc) - requests_before
             verbs = requests_by_verb(proc)

@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 
 from tests.support.app_store import InMemoryApplicationStore
 from tests.support.apps import application
+from tether.controller.operations import recover_operation
 from tether.engine.apps import StatusConflict, update_status, write_status
+from tether.engine.compare import Engine
 from tether.engine.operation import SyncInProgress, claim_operation, release_claim
 from tether.errors import InputError
 from tether.model.application import (
@@ -205,3 +209,34 @@ async def test_an_unfinished_claim_is_released_and_a_finished_one_is_left_alone(
     assert store.writes == writes
     final = store.stored("apps", "web").status
     assert final is not None and final.operation_state == done
+
+
+async def test_a_claim_running_on_a_stale_copy_is_read_again_before_called_interrupted() -> None:
+    # The reconcile right after a sync may read a watch copy older than the sync's last
+    # write (its claim still Running): recover_operation asks the store first.
+    store = InMemoryApplicationStore()
+    engine = cast(Engine, SimpleNamespace(apps=store, shadow=False, kube=None))
+    claimed = await claim_operation(store, stored_app(store), SHA, T0, "controller/auto-sync")
+    assert claimed.status is not None and claimed.status.operation_state is not None
+    done = dataclasses.replace(
+        claimed.status.operation_state, phase=OperationPhase.SUCCEEDED, finished_at=T0
+    )
+    store.put(dataclasses.replace(claimed, status=ApplicationStatus(operation_state=done)))
+    writes = store.writes
+    seen = await recover_operation(engine, claimed, syncing=False)
+    assert store.writes == writes
+    assert seen.status is not None and seen.status.operation_state == done
+    # A claim that is Running in the store too is what a dead controller left: marked.
+    stale = await claim_operation(store, store.stored("apps", "web"), SHA, T0, "controller/x")
+    engine = cast(Engine, SimpleNamespace(apps=store, shadow=False, kube=SilentKube()))
+    marked = await recover_operation(engine, stale, syncing=False)
+    assert marked.status is not None and marked.status.operation_state is not None
+    assert marked.status.operation_state.phase is OperationPhase.FAILED
+    assert store.writes == writes + 2  # the second claim and the mark
+
+
+class SilentKube:
+    """Takes the Event recover_operation records (events are not what is tested here)."""
+
+    async def create(self, body: object) -> None:
+        return None

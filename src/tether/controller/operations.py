@@ -8,7 +8,7 @@ import dataclasses
 import time
 
 from tether.core.autosync import CONTROLLER_INITIATOR, INTERRUPTED_MESSAGE, is_controller_operation
-from tether.engine.apps import write_status
+from tether.engine.apps import shadowed, write_status
 from tether.engine.compare import Engine, now_rfc3339
 from tether.engine.events import WARNING, record_event
 from tether.model.application import (
@@ -32,6 +32,15 @@ async def recover_operation(engine: Engine, app: Application, *, syncing: bool) 
     policy when it was ours): never "Running" forever after a crash."""
     state = app.status.operation_state if app.status else None
     if state is None or state.phase is not OperationPhase.RUNNING or syncing:
+        return app
+    # The copy at hand may predate the sync's own last write (the watch lags behind it, and
+    # the reconcile after a sync comes right after that write): ask the API server first.
+    raw = await engine.apps.read(app.namespace, app.name)
+    if raw is None:
+        return app
+    app = shadowed(Application.from_dict(raw), engine.shadow)
+    state = app.status.operation_state if app.status else None
+    if state is None or state.phase is not OperationPhase.RUNNING:
         return app
     if is_controller_operation(state.initiated_by):
         message = INTERRUPTED_MESSAGE

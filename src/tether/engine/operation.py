@@ -83,6 +83,9 @@ class SyncResult:
     hint: str | None = None
     # resourceVersion each apply returned: the health gate never judges an older copy.
     stored_versions: dict[ResourceKey, int] = field(default_factory=dict)
+    # What each apply returned (the health recorded with the history entry reads it when
+    # the watch has not caught up yet, instead of a GET).
+    stored_objects: dict[ResourceKey, dict[str, Any]] = field(default_factory=dict, repr=False)
     # The client of every write to the app's objects (impersonating its ServiceAccount).
     writer: KubeClient | None = field(default=None, repr=False, compare=False)
     # Every hook object this sync created, for the hook delete policies.
@@ -234,7 +237,7 @@ async def finish_operation(
     if after is not None:
         health = after.app_health.status if after.app_health else None
     else:
-        health = await _health_now(engine, app, manifests, result.stored_versions)
+        health = await _health_now(engine, app, manifests, result)
     try:
         # The outcome and the history entry in one status write (they were two).
         _, stored = await append_history(
@@ -289,14 +292,19 @@ async def _health_now(
     engine: Engine,
     app: Application,
     objects: Sequence[dict[str, Any]],
-    stored_versions: Mapping[ResourceKey, int],
+    result: SyncResult,
 ) -> HealthStatus | None:
     """The app's health right after its last wave, from the live copies (no new compare:
-    the history entry records it, the next reconcile's compare stores the full picture)."""
+    the history entry records it, the next reconcile's compare stores the full picture):
+    the watch cache's copy, or what the apply returned when the watch is behind it."""
     lives = []
     for obj in objects:
         key = ResourceKey.of(obj)
-        live = await engine.live_copy(obj, at_least=stored_versions.get(key, 0))
+        version = result.stored_versions.get(key, 0)
+        cached = engine.cache.get(key) if engine.cache.watched(key.group, key.kind) else None
+        live = cached if cached is not None and resource_version_of(cached) >= version else None
+        live = live or result.stored_objects.get(key)
+        live = live or await engine.live_copy(obj, at_least=version)
         if live is not None:
             lives.append((key, live))
     rules = await engine.health_rules(app.namespace, app)

@@ -423,6 +423,7 @@ async def _apply(engine: Engine, task: SyncTask, request: SyncRequest, result: S
     engine.predictions.put(PredictionCache.cache_key(task.obj, stored), stored)
     result.applied.append(task.key)
     result.stored_versions[task.key] = resource_version_of(stored)
+    result.stored_objects[task.key] = stored
     group, _ = split_api_version(str(task.obj.get("apiVersion", "")))
     if not engine.cache.watched(group, task.key.kind):
         with contextlib.suppress(ClusterError):
