@@ -810,8 +810,12 @@ async def test_a_sync_left_running_by_a_dead_cli_is_marked_abandoned(
 
         state = await eventually(abandoned, timeout=20, what="the Running sync marked failed")
         assert state.message.startswith("abandoned: cli:dana stopped during the sync")
-        events = await kube.list("v1", "Event", namespace)
-        assert any(e.get("reason") == "SyncInterrupted" for e in events)
+
+        async def told() -> bool:  # the Event follows the status write
+            events = await kube.list("v1", "Event", namespace)
+            return any(e.get("reason") == "SyncInterrupted" for e in events)
+
+        await eventually(told, timeout=10, what="the SyncInterrupted Event")
 
 
 async def test_a_refused_auto_sync_is_recorded_once_not_retried_in_a_loop(

@@ -1,7 +1,9 @@
 """The controller's sync tasks: each auto-sync, self-heal, retry or rebuild runs as its
 own task (bounded by `max_syncs` slots), so a long health wait never blocks the compares
-of other apps. A task records its Events, counters and notification, and hands the app
-back to the work queue when it ends."""
+of other apps. The reconcile that decides to sync claims the operation in its own status
+write (`claim`); the task records its Events, counters and notification, ends a claim
+that got no outcome, and hands the app back to the work queue (ahead of ordinary work)
+when it ends."""
 
 from __future__ import annotations
 
