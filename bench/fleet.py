@@ -228,6 +228,39 @@ def requests_by_verb(proc: ControllerProcess) -> Counter[str]:
     return found
 
 
+APISERVER_SERIES = "apiserver_request_duration_seconds_"
+
+
+def apiserver_time(kubeconfig: str) -> tuple[dict[str, float], Counter[str]]:
+    """The API server's own account (its /metrics): seconds spent and requests served,
+    per verb and resource (dry-runs apart), since it started."""
+    kubectl = [str(binaries.binary("kubectl")), f"--kubeconfig={kubeconfig}"]
+    text = subprocess.run(
+        [*kubectl, "get", "--raw", "/metrics"], check=True, capture_output=True, text=True
+    ).stdout
+    seconds: dict[str, float] = {}
+    counts: Counter[str] = Counter()
+    for line in text.splitlines():
+        if not line.startswith(APISERVER_SERIES) or "{" not in line:
+            continue
+        series, _, rest = line.partition("{")
+        labels = dict(
+            part.split("=", 1) for part in rest.rsplit("}", 1)[0].split(",") if "=" in part
+        )
+        label = {k: v.strip('"') for k, v in labels.items()}
+        what = f"{label.get('verb', '?')} {label.get('resource', '?')}" + (
+            f"/{label['subresource']}" if label.get("subresource") else ""
+        )
+        if label.get("dry_run"):
+            what += " (dry-run)"
+        value = float(line.rsplit(" ", 1)[1])
+        if series.endswith("_sum"):
+            seconds[what] = seconds.get(what, 0.0) + value
+        elif series.endswith("_count"):
+            counts[what] += int(value)
+    return seconds, counts
+
+
 def kube_requests(proc: ControllerProcess) -> float:
     return float(sum(requests_by_verb(proc).values()))
 
@@ -294,6 +327,7 @@ async def run_size(cluster: LocalCluster, work: Path, n: int) -> FleetRun:
             pid = proc.proc.pid
             cpu_before = cpu_seconds(pid)
             requests_before = kube_requests(proc)
+            server_before = await asyncio.to_thread(apiserver_time, kubeconfig)
             limit = asyncio.Semaphore(32)
 
             async def create(i: int, name: str) -> None:
@@ -333,6 +367,21 @@ async def run_size(cluster: LocalCluster, work: Path, n: int) -> FleetRun:
                 + ", ".join(f"{v} {c / n:.1f}" for v, c in verbs.most_common()),
                 flush=True,
             )
+            server_seconds, server_counts = await asyncio.to_thread(apiserver_time, kubeconfig)
+            server_counts.subtract(server_before[1])
+            spent_on = {
+                what: spent - server_before[0].get(what, 0.0)
+                for what, spent in server_seconds.items()
+                if not what.startswith("WATCH")
+            }
+            print("  the API server's time (all clients; watches left out):")
+            for what, spent in sorted(spent_on.items(), key=lambda item: -item[1])[:8]:
+                count = server_counts[what]
+                print(
+                    f"    {what}: {count / n:.2f} per app, {spent:.1f} s"
+                    f" ({spent / max(count, 1) * 1000:.1f} ms each)",
+                    flush=True,
+                )
             _, peak = rss_mib(pid)
             idle_cpu = cpu_seconds(pid)
             idle_req = kube_requests(proc)

@@ -20,8 +20,10 @@ from tests.support.waiting import eventually
 from tether.core.diff import Verdict, unified_diff
 from tether.engine.apps import ClusterApplicationStore, create_app, get_app, write_status
 from tether.engine.compare import Comparison, Engine, compare
+from tether.engine.sync import SyncRequest, sync_app
 from tether.kube import KubeClient
 from tether.model.application import Application
+from tether.model.keys import ResourceKey
 
 Kubectl = Callable[..., Any]
 
@@ -370,6 +372,53 @@ async def test_warm_compare_reuses_dry_runs_until_live_or_git_changes(
     dry_runs.clear()
     await compare(engine, app, hard_refresh=True)
     assert sorted(dry_runs) == ["c", "web"]  # a hard refresh asks the API server again
+
+
+async def test_after_a_sync_other_writers_fields_need_no_dry_run_but_tethers_do(
+    engine: Engine,
+    kube: KubeClient,
+    namespace: str,
+    kubectl: Kubectl,
+    repo: GitopsRepo,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # What the apply stored answers the next compare; a later write by someone else to a
+    # field tether does not own (a label, the Deployment controller's revision annotation)
+    # leaves that answer good, one to a field tether applied does not.
+    repo.write(
+        {
+            "apps/web/cm.yaml": (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: '1'\n"
+            )
+        }
+    )
+    repo.commit("web")
+    app = application("web", namespace, repo.url, "apps/web")
+    await create_app(kube, app)
+    assert (await sync_app(engine, app, SyncRequest())).succeeded
+    dry_runs: list[str] = []
+    real_apply = engine.kube.apply
+
+    async def counting_apply(obj: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        if kwargs.get("dry_run"):
+            dry_runs.append(obj["metadata"]["name"])
+        return await real_apply(obj, **kwargs)
+
+    monkeypatch.setattr(engine.kube, "apply", counting_apply)
+    await settle(engine, app, {})
+    assert dry_runs == []  # the apply's answer
+    kubectl("label", "configmap/c", "-n", namespace, "seen-by=someone")
+
+    async def labelled() -> bool:
+        live = engine.cache.get(ResourceKey("", "ConfigMap", namespace, "c")) or {}
+        return "seen-by" in (live.get("metadata") or {}).get("labels", {})
+
+    await eventually(labelled, what="the label in the watch cache")
+    assert out_of_sync(await compare(engine, app)) == {}
+    assert dry_runs == []  # someone else's field: the same answer holds
+    kubectl("patch", "configmap/c", "-n", namespace, "-p", '{"data":{"a":"2"}}')
+    await settle(engine, app, {"ConfigMap/c": ("OutOfSync", ["/data/a"])})
+    assert dry_runs and set(dry_runs) == {"c"}  # a field tether applied: asked again
 
 
 async def test_custom_health_rule_from_configmap(

@@ -22,7 +22,7 @@ from tether.core.metrics import ClusterSample, ControllerCounters, snapshot
 from tether.engine import revert, wait
 from tether.engine.apps import InvalidApplication, list_apps
 from tether.engine.operation import SyncInProgress
-from tether.engine.runtime import PredictionCache
+from tether.engine.runtime import PredictionCache, holds
 from tether.kube.client import TokenBucket
 from tether.model.application import Application
 from tether.server.metrics import metrics_registry
@@ -255,14 +255,16 @@ def test_the_prediction_cache_keeps_one_answer_per_object() -> None:
     second_live = configmap("cfg", {"a": "1"}, namespace="team")
     first = PredictionCache.cache_key(desired, first_live)
     cache.put(first, {"answer": 1})
-    assert cache.get(first, first_live) == {"answer": 1}
+    assert cache.get(first, first_live, desired) == {"answer": 1}
     # Another manifest for the same live object: no answer for it.
     other = PredictionCache.cache_key(configmap("cfg", namespace="team"), first_live)
-    assert cache.get(other, first_live) is None
+    assert cache.get(other, first_live, configmap("cfg", namespace="team")) is None
     second = PredictionCache.cache_key(desired, second_live)
     cache.put(second, {"answer": 2})
-    assert cache.get(second, second_live) == {"answer": 2}
-    assert cache.get(first, first_live) is None and len(cache) == 1  # the older one is gone
+    assert cache.get(second, second_live, desired) == {"answer": 2}
+    assert (
+        cache.get(first, first_live, desired) is None and len(cache) == 1
+    )  # the older one is gone
 
 
 def test_an_answer_that_is_the_live_copy_is_kept_as_a_mark_not_a_copy() -> None:
@@ -277,8 +279,88 @@ def test_an_answer_that_is_the_live_copy_is_kept_as_a_mark_not_a_copy() -> None:
     assert cache.copies() == 0 and len(cache) == 1
     # A status write since (same fingerprint): the live copy at hand is the answer.
     newer = {**live, "metadata": {**live["metadata"], "resourceVersion": "8"}}
-    assert cache.get(key, newer) == newer
+    assert cache.get(key, newer, desired) == newer
     # Without the match (the apply would change data), the answer itself is kept.
     changed = PredictionCache.cache_key(desired, configmap("cfg", {"a": "0"}, namespace="team"))
     cache.put(changed, {**live, "data": {"a": "1"}})
     assert cache.copies() == 1
+
+
+def owned(obj: dict[str, Any], manager: str, fields: dict[str, Any], time: str) -> dict[str, Any]:
+    """`obj` with one more managedFields entry (an Apply by tether, else an Update)."""
+    entry = {
+        "manager": manager,
+        "operation": "Apply" if manager == "tether" else "Update",
+        "apiVersion": "v1",
+        "time": time,
+        "fieldsType": "FieldsV1",
+        "fieldsV1": fields,
+    }
+    meta = obj["metadata"]
+    return {**obj, "metadata": {**meta, "managedFields": [*meta.get("managedFields", []), entry]}}
+
+
+def test_a_mark_outlives_other_writers_fields_but_not_a_change_to_tethers() -> None:
+    cache = PredictionCache()
+    desired = configmap("cfg", {"a": "1"}, namespace="team")
+    stored = owned(desired, "tether", {"f:data": {"f:a": {}}}, "2026-12-03T10:00:00Z")
+    cache.put(PredictionCache.cache_key(desired, stored), stored)  # what an apply stored
+    # Another writer adds a label (its own field): the same manifest still changes nothing.
+    labelled = owned(
+        {**stored, "metadata": {**stored["metadata"], "labels": {"team": "x"}}},
+        "kube-controller-manager",
+        {"f:metadata": {"f:labels": {"f:team": {}}}},
+        "2026-12-03T10:01:00Z",
+    )
+    key = PredictionCache.cache_key(desired, labelled)
+    assert key[2] != PredictionCache.cache_key(desired, stored)[2]  # the live copy moved
+    assert cache.get(key, labelled, desired) == labelled
+    # Someone changed a field tether applied (it is theirs now): ask the server again.
+    edited = {**labelled, "data": {"a": "2"}}
+    edited = owned(edited, "kubectl-edit", {"f:data": {"f:a": {}}}, "2026-12-03T10:02:00Z")
+    edited["metadata"]["managedFields"] = [
+        e if e["manager"] != "tether" else {**e, "fieldsV1": {}}
+        for e in edited["metadata"]["managedFields"]
+    ]
+    assert cache.get(PredictionCache.cache_key(desired, edited), edited, desired) is None
+    # tether itself wrote other values since (another process, same fields, later time).
+    rewritten = {**labelled, "data": {"a": "2"}}
+    rewritten["metadata"] = {
+        **labelled["metadata"],
+        "managedFields": [
+            {**e, "time": "2026-12-03T10:03:00Z"} if e["manager"] == "tether" else e
+            for e in labelled["metadata"]["managedFields"]
+        ],
+    }
+    assert cache.get(PredictionCache.cache_key(desired, rewritten), rewritten, desired) is None
+    # Same entry, time too, yet a value differs from the manifest: no answer either.
+    same_entry = {**labelled, "data": {"a": "2"}}
+    assert cache.get(PredictionCache.cache_key(desired, same_entry), same_entry, desired) is None
+
+
+def test_an_answer_that_differs_from_live_does_not_outlive_any_live_change() -> None:
+    cache = PredictionCache()
+    desired = configmap("cfg", {"a": "1"}, namespace="team")
+    live = owned(
+        configmap("cfg", {"a": "0"}, namespace="team"), "tether", {"f:data": {"f:a": {}}}, "t1"
+    )
+    cache.put(PredictionCache.cache_key(desired, live), {**live, "data": {"a": "1"}})
+    labelled = {**live, "metadata": {**live["metadata"], "labels": {"x": "1"}}}
+    assert cache.get(PredictionCache.cache_key(desired, labelled), labelled, desired) is None
+
+
+@pytest.mark.parametrize(
+    ("desired", "live", "expected"),
+    [
+        ({"a": [{"b": 1}]}, {"a": [{"b": 1, "c": 2}], "x": 1}, True),  # defaults around it
+        ({"a": "1"}, {"a": 1}, False),  # re-spelled by the server: not the same
+        ({"a": 1}, {"a": True}, False),
+        ({"a": [1, 2]}, {"a": [1]}, False),
+        ({"a": {}}, {}, False),  # an empty map the server drops
+        ({"a": None}, {"a": None}, True),
+    ],
+)
+def test_holds_compares_only_what_the_manifest_sets(
+    desired: dict[str, Any], live: dict[str, Any], expected: bool
+) -> None:
+    assert holds(desired, live) is expected

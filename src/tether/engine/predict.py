@@ -36,7 +36,7 @@ async def predict_existing(
     async def dry_run(obj: dict[str, Any]) -> tuple[ResourceKey, dict[str, Any] | None]:
         key = ResourceKey.of(obj)
         cache_key = PredictionCache.cache_key(obj, live[key])
-        cached = engine.predictions.get(cache_key, live[key]) if use_cache else None
+        cached = engine.predictions.get(cache_key, live[key], obj) if use_cache else None
         if cached is not None:
             return key, cached
         try:

@@ -24,7 +24,7 @@ from tether.errors import ClusterError, InputError
 from tether.git import GitCredentials, GitRepos, RepositorySecret, credentials_from_secret
 from tether.git import select_credentials as select_repo_credentials
 from tether.kube import KubeClient, LiveCache
-from tether.model.application import API_GROUP, API_VERSION, Application
+from tether.model.application import API_GROUP, API_VERSION, FIELD_MANAGER, Application
 from tether.model.cluster import destination_label, elsewhere
 from tether.model.health_checks import HealthCheck
 from tether.model.keys import ResourceKey, resource_version_of
@@ -56,6 +56,10 @@ def now_rfc3339() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# (object, digest of the manifest, fingerprint of the live copy, of tether's own fields)
+PredictionKey = tuple[ResourceKey, str, str, str | None]
+
+
 class PredictionCache:
     """Dry-run results keyed by (object, digest of the desired manifest, live fingerprint).
 
@@ -67,35 +71,48 @@ class PredictionCache:
     is the live copy it was asked against (an object in sync, or what an apply just
     stored) is kept as a mark, not a copy: the caller's live copy is the answer (at 5,000
     apps, 20,000 objects the watch cache holds already).
+
+    A mark also outlives changes by other writers to fields tether does not own (the
+    Deployment controller's revision annotation, a label someone adds): while tether's own
+    managedFields entry is what it was (time included: tether's own later writes change
+    it) and the live copy still holds every value of the manifest, the same manifest
+    applied again changes nothing (a writer that changes one of tether's fields takes it
+    over, and the entry changes), so its dry-run would answer with the live copy.
     """
 
     def __init__(self, max_entries: int = 50_000) -> None:
-        # (manifest digest, live fingerprint, the answer; None: the live copy itself)
-        self._entries: OrderedDict[ResourceKey, tuple[str, str, dict[str, Any] | None]] = (
-            OrderedDict()
-        )
+        # digest, live fingerprint, own-fields fingerprint, the answer (None: the live copy)
+        self._entries: OrderedDict[
+            ResourceKey, tuple[str, str, str | None, dict[str, Any] | None]
+        ] = OrderedDict()
         self._max = max_entries
 
     @staticmethod
-    def cache_key(desired: dict[str, Any], live: Mapping[str, Any]) -> tuple[ResourceKey, str, str]:
+    def cache_key(desired: dict[str, Any], live: Mapping[str, Any]) -> PredictionKey:
         digest = hashlib.sha256(orjson.dumps(desired, option=orjson.OPT_SORT_KEYS)).hexdigest()
-        return ResourceKey.of(desired), digest, _live_fingerprint(live)
+        return ResourceKey.of(desired), digest, _live_fingerprint(live), _own_fields(live)
 
     def get(
-        self, key: tuple[ResourceKey, str, str], live: Mapping[str, Any]
+        self, key: PredictionKey, live: Mapping[str, Any], desired: Mapping[str, Any]
     ) -> dict[str, Any] | None:
-        """The answer for `key`, whose fingerprint part was computed from `live`."""
+        """The answer for `key`, computed from `desired` and `live`."""
         found = self._entries.get(key[0])
-        if found is None or found[:2] != key[1:]:
+        if found is None or found[0] != key[1]:
             return None
+        digest, fingerprint, own, answer = found
+        if fingerprint != key[2]:
+            unchanged_own = answer is None and own is not None and own == key[3]
+            if not unchanged_own or not holds(desired, live):
+                return None
+            self._entries[key[0]] = (digest, key[2], own, None)  # the mark, for this copy
         self._entries.move_to_end(key[0])
-        return found[2] if found[2] is not None else dict(live)
+        return answer if answer is not None else dict(live)
 
-    def put(self, key: tuple[ResourceKey, str, str], predicted: dict[str, Any]) -> None:
+    def put(self, key: PredictionKey, predicted: dict[str, Any]) -> None:
         # Same fingerprint as the live copy asked against: only status or resourceVersion
         # could differ, and the diff reads neither from a prediction.
         same_as_live = _live_fingerprint(predicted) == key[2]
-        self._entries[key[0]] = (key[1], key[2], None if same_as_live else predicted)
+        self._entries[key[0]] = (key[1], key[2], key[3], None if same_as_live else predicted)
         self._entries.move_to_end(key[0])
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)
@@ -105,7 +122,38 @@ class PredictionCache:
 
     def copies(self) -> int:
         """How many answers are held as copies (not as the live copy they match)."""
-        return sum(1 for entry in self._entries.values() if entry[2] is not None)
+        return sum(1 for entry in self._entries.values() if entry[3] is not None)
+
+
+def holds(desired: Any, live: Any) -> bool:
+    """Every value `desired` sets is in `live` as it is (lists item by item). Defaulted or
+    re-spelled values (`1000m` stored as `1`) do not hold: the caller asks the server."""
+    if isinstance(desired, Mapping):
+        return isinstance(live, Mapping) and all(
+            name in live and holds(value, live[name]) for name, value in desired.items()
+        )
+    if isinstance(desired, list):
+        return (
+            isinstance(live, list)
+            and len(desired) == len(live)
+            and all(holds(d, v) for d, v in zip(desired, live, strict=True))
+        )
+    return bool(desired == live and type(desired) is type(live))
+
+
+def _own_fields(live: Mapping[str, Any]) -> str | None:
+    """A digest of tether's own applied-fields entries of `live`, times included (None:
+    it has none)."""
+    entries = [
+        entry
+        for entry in (live.get("metadata") or {}).get("managedFields") or []
+        if entry.get("manager") == FIELD_MANAGER
+        and entry.get("operation") == "Apply"
+        and not entry.get("subresource")
+    ]
+    if not entries:
+        return None
+    return hashlib.sha256(orjson.dumps(entries, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def _live_fingerprint(live: Mapping[str, Any]) -> str:
