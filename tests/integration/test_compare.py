@@ -56,6 +56,20 @@ def out_of_sync(result: Comparison) -> dict[str, tuple[str, list[str]]]:
     }
 
 
+def count_dry_runs(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the objects the engine dry-runs from now on, in order."""
+    dry_runs: list[str] = []
+    real_apply = engine.kube.apply
+
+    async def counting_apply(obj: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        if kwargs.get("dry_run"):
+            dry_runs.append(obj["metadata"]["name"])
+        return await real_apply(obj, **kwargs)
+
+    monkeypatch.setattr(engine.kube, "apply", counting_apply)
+    return dry_runs
+
+
 async def settle(
     engine: Engine, app: Application, expected: dict[str, tuple[str, list[str]]]
 ) -> Comparison:
@@ -346,15 +360,7 @@ async def test_warm_compare_reuses_dry_runs_until_live_or_git_changes(
     kubectl_apply(kubectl, (await compare(engine, app)).desired, tmp_path)
     await settle(engine, app, {})
 
-    dry_runs: list[str] = []
-    real_apply = engine.kube.apply
-
-    async def counting_apply(obj: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        if kwargs.get("dry_run"):
-            dry_runs.append(obj["metadata"]["name"])
-        return await real_apply(obj, **kwargs)
-
-    monkeypatch.setattr(engine.kube, "apply", counting_apply)
+    dry_runs = count_dry_runs(engine, monkeypatch)
     # The controllers may still write the new objects' metadata (under load, a moment
     # after they are Synced): wait until the live objects stop moving.
     for _ in range(20):
@@ -396,15 +402,7 @@ async def test_after_a_sync_other_writers_fields_need_no_dry_run_but_tethers_do(
     app = application("web", namespace, repo.url, "apps/web")
     await create_app(kube, app)
     assert (await sync_app(engine, app, SyncRequest())).succeeded
-    dry_runs: list[str] = []
-    real_apply = engine.kube.apply
-
-    async def counting_apply(obj: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        if kwargs.get("dry_run"):
-            dry_runs.append(obj["metadata"]["name"])
-        return await real_apply(obj, **kwargs)
-
-    monkeypatch.setattr(engine.kube, "apply", counting_apply)
+    dry_runs = count_dry_runs(engine, monkeypatch)
     await settle(engine, app, {})
     assert dry_runs == []  # the apply's answer
     kubectl("label", "configmap/c", "-n", namespace, "seen-by=someone")
