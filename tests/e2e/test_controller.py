@@ -845,3 +845,17 @@ async def test_a_refused_auto_sync_is_recorded_once_not_retried_in_a_loop(
         assert [e.get("reason") for e in events].count("SyncRefused") == 1
         for i in range(4):  # nothing was pruned
             assert await kube.get("v1", "ConfigMap", f"cm{i}", namespace) is not None
+
+
+async def test_a_stopped_controller_leaves_no_credential_files(
+    kubeconfig: str, namespace: str, tmp_path: Path
+) -> None:
+    # The kubeconfig's inline client key is written to a file for TLS, in a directory of
+    # the controller's own (here under the test's TMPDIR), removed when it stops.
+    with controller(kubeconfig, namespace, tmp_path) as proc:
+        made = list(tmp_path.glob("tether-kube-*/*"))
+        assert made, "the local cluster's kubeconfig carries inline credentials"
+        assert any(b"PRIVATE KEY" in path.read_bytes() for path in made)
+        proc.stop()
+        assert proc.proc is not None and proc.proc.returncode is not None
+    assert list(tmp_path.glob("tether-kube-*")) == []

@@ -19,6 +19,7 @@ from typing import Self
 class TetherProcess:
     def __init__(self, name: str, work_dir: Path) -> None:
         self.log_path = work_dir / f"{name}.log"
+        self.work_dir = work_dir
         self.name = name
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -36,7 +37,9 @@ class TetherProcess:
             [sys.executable, "-m", "tether", *argv],
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **env},
+            # Its temporary files (a SIGKILLed process's credential files among them) stay
+            # in the test's directory, never in the machine's.
+            env={**os.environ, "TMPDIR": str(self.work_dir), **env},
         )
         log.close()
         deadline = time.monotonic() + timeout

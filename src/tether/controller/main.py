@@ -30,6 +30,7 @@ from tether.engine.compare import Engine
 from tether.engine.dashboard_access import KubernetesAccess
 from tether.engine.dashboard_actions import run_action
 from tether.engine.watched_apps import WatchedApplications
+from tether.kube import credential_files
 from tether.server.dashboard import dashboard_app
 from tether.server.http import Probes, bind_listener, metrics_app, serve, webhook_app
 from tether.server.ratelimit import ReadLimit
@@ -91,11 +92,13 @@ class Shutdown:
 
 
 def exit_hard(reason: str, level: int = logging.ERROR) -> None:
-    """End the process now, whatever its threads are doing (logs are flushed first)."""
+    """End the process now, whatever its threads are doing (logs are flushed first, the
+    kubeconfig's credential files removed: no atexit handler runs after this)."""
     log.log(level, "%s: exiting now", reason)
     for handler in logging.getLogger().handlers:
         with contextlib.suppress(Exception):
             handler.flush()
+    credential_files.remove()
     os._exit(EXIT_AFTER_SIGNAL)
 
 

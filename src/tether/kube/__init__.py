@@ -6,6 +6,7 @@ translation into ClusterError with the API server's message. Must not: decide an
 about what to apply; callers pass manifests and get objects back.
 """
 
+from tether.kube import credential_files
 from tether.kube.cache import LiveCache, owner_app
 from tether.kube.client import (
     APPLY_PATCH,
@@ -24,5 +25,6 @@ __all__ = [
     "KubeClient",
     "LiveCache",
     "ResourceInfo",
+    "credential_files",
     "owner_app",
 ]

@@ -25,6 +25,8 @@ from tether.errors import ClusterError, InputError, UnreachableError
 from tether.model.cluster import ClusterAccess
 from tether.model.keys import split_api_version
 
+from . import credential_files
+
 APPLY_PATCH = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -121,7 +123,10 @@ class KubeClient:
         configuration = k8s_client.Configuration()
         try:
             k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
-                config_file=path, context=context, client_configuration=configuration
+                config_file=path,
+                context=context,
+                client_configuration=configuration,
+                temp_file_path=credential_files.directory(),
             )
         except (k8s_config.ConfigException, OSError) as exc:
             where = path or "~/.kube/config"
@@ -137,7 +142,7 @@ class KubeClient:
     @classmethod
     def from_access(cls, access: ClusterAccess, *, timeout: float = DEFAULT_TIMEOUT) -> KubeClient:
         """A client for a registered cluster (model/cluster.py). The kubernetes client's
-        own loader takes the credentials (it keeps *-data in private temp files). An exec
+        own loader takes the credentials (it keeps *-data in files: kube/credential_files). An exec
         plugin reaches here only when the controller's policy allowed it (model/cluster.py
         refuses it otherwise): the loader runs it, without a shell, for each token."""
         cluster: dict[str, Any] = {"server": access.server}
@@ -172,7 +177,10 @@ class KubeClient:
         configuration = k8s_client.Configuration()
         try:
             k8s_config.load_kube_config_from_dict(  # type: ignore[no-untyped-call]
-                config, client_configuration=configuration, persist_config=False
+                config,
+                client_configuration=configuration,
+                persist_config=False,
+                temp_file_path=credential_files.directory(),
             )
         except (k8s_config.ConfigException, OSError, ValueError) as exc:
             kind = type(exc).__name__  # not its text: it may quote the credentials
