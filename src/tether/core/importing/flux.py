@@ -45,7 +45,10 @@ _HELM_HANDLED = {
 }  # fmt: skip
 
 
-def _ref(obj: Mapping[str, Any], default_ns: str) -> tuple[str, str]:
+FLUX_NAMESPACE = "flux-system"  # where a Flux object that names no namespace lives
+
+
+def _ref(obj: Mapping[str, Any], default_ns: str = FLUX_NAMESPACE) -> tuple[str, str]:
     meta = obj.get("metadata") or {}
     return str(meta.get("namespace") or default_ns), str(meta.get("name"))
 
@@ -54,7 +57,7 @@ def git_repositories(
     objects: Sequence[Mapping[str, Any]],
 ) -> dict[tuple[str, str], Mapping[str, Any]]:
     return {
-        _ref(o, "flux-system"): o
+        _ref(o): o
         for o in objects
         if o.get("kind") == "GitRepository"
         and str(o.get("apiVersion", "")).startswith(SOURCE_GROUP)
@@ -82,7 +85,7 @@ def _source_of(
             f"source kind {kind}: tether reads Git repositories only (GitRepository)",
         )  # fmt: skip
         return None
-    own_ns = str((obj.get("metadata") or {}).get("namespace") or "flux-system")
+    own_ns, _ = _ref(obj)
     key = (str(ref.get("namespace") or own_ns), str(ref.get("name")))
     repo = repos.get(key)
     if repo is None:
@@ -122,8 +125,8 @@ def _common(
     metadata: dict[str, Any] = {"name": meta.get("name"), "namespace": app_namespace}
     if meta.get("labels"):
         metadata["labels"] = dict(meta["labels"])
-    own_ns = str(meta.get("namespace") or "flux-system")
-    origin = ForeignApp("flux", str(obj.get("kind")), own_ns, str(meta.get("name")))
+    own_ns, own_name = _ref(obj)
+    origin = ForeignApp("flux", str(obj.get("kind")), own_ns, own_name)
     metadata["annotations"] = {IMPORTED_FROM_ANNOTATION: str(origin)}
     new: dict[str, Any] = {}
     if spec.get("targetNamespace"):
