@@ -20,8 +20,9 @@ from typing import Any
 from tests.support.cli import tether
 
 from bench.common import bench_cluster, machine
-from tether.cli.app import HEADERS, _row
+from tether.cli.app_list import HEADERS, _row
 from tether.cli.output import emit_table
+from tether.core.fleet import list_line
 from tether.engine.apps import apply_status, ensure_namespace, install_crd, list_apps
 from tether.kube import KubeClient
 from tether.localcluster import binaries
@@ -89,7 +90,7 @@ async def in_process(kubeconfig: str) -> tuple[float, float, float]:
         apps = await list_apps(_Listed(items), NAMESPACE, summary=True)  # type: ignore[arg-type]
         parsed = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()):
-            emit_table([*HEADERS, "MESSAGE"], [_row(a, False) for a in apps])
+            emit_table([*HEADERS, "MESSAGE"], [_row(list_line(a)) for a in apps])
         return listed - started, parsed - listed, time.perf_counter() - parsed
     finally:
         kube.close()

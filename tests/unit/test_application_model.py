@@ -37,7 +37,15 @@ from tether.model.application import (
 from tether.model.crd import CRD_FILES, application_crd, application_crd_text
 from tether.model.fields import parse_duration
 from tether.model.keys import ResourceKey
-from tether.model.names import MODES
+from tether.model.names import (
+    COLUMN_EMPTY_RENDER,
+    COLUMN_HEALTH,
+    COLUMN_MESSAGE,
+    COLUMN_OUT_OF_SYNC_SINCE,
+    COLUMN_REVISION,
+    COLUMN_SYNC,
+    MODES,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEPLOY_CRD = REPO_ROOT / "deploy" / "crds" / "application.yaml"
@@ -880,12 +888,21 @@ def test_crd_identity() -> None:
     assert (version["name"], version["served"], version["storage"]) == ("v1alpha1", True, True)
     assert version["subresources"] == {"status": {}}
     columns = {c["name"]: c["jsonPath"] for c in version["additionalPrinterColumns"]}
+    # `app list` reads these by name from the server's table (tether.model.names).
     assert columns == {
-        "Sync": ".status.sync.status",
-        "Health": ".status.health.status",
-        "Revision": ".status.sync.revision",
+        COLUMN_SYNC: ".status.sync.status",
+        COLUMN_HEALTH: ".status.health.status",
+        COLUMN_REVISION: ".status.sync.revision",
         "Age": ".metadata.creationTimestamp",
+        COLUMN_MESSAGE: ".status.message",
+        COLUMN_OUT_OF_SYNC_SINCE: ".status.outOfSyncSince",
+        COLUMN_EMPTY_RENDER: '.status.conditions[?(@.type=="EmptyRender")].status',
     }
+    # kubectl shows the message; the two columns only `app list` needs are wide-only.
+    wide_only = {c["name"] for c in version["additionalPrinterColumns"] if c.get("priority")}
+    assert wide_only == {COLUMN_OUT_OF_SYNC_SINCE, COLUMN_EMPTY_RENDER}
+    status = version["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]
+    assert status["message"]["type"] == "string"
 
 
 def test_crd_schema_is_structural() -> None:

@@ -17,14 +17,22 @@ from tests.support.apps import application
 from tests.support.manifests import configmap
 from tether.cli.output import emit_table
 from tether.controller.dependencies import DependencyIndex
-from tether.core.fleet import status_message
+from tether.core.fleet import list_line, list_line_from_cells, status_message
 from tether.core.metrics import ClusterSample, ControllerCounters, snapshot
 from tether.engine import revert, wait
-from tether.engine.apps import InvalidApplication, list_apps
+from tether.engine.apps import InvalidApplication, list_apps, stored_status
 from tether.engine.operation import SyncInProgress
 from tether.engine.runtime import PredictionCache, holds
 from tether.kube.client import TokenBucket
-from tether.model.application import Application
+from tether.model.application import CONDITION_EMPTY_RENDER, Application, ApplicationStatus
+from tether.model.names import (
+    COLUMN_EMPTY_RENDER,
+    COLUMN_HEALTH,
+    COLUMN_MESSAGE,
+    COLUMN_OUT_OF_SYNC_SINCE,
+    COLUMN_REVISION,
+    COLUMN_SYNC,
+)
 from tether.server.metrics import metrics_registry
 
 
@@ -364,3 +372,91 @@ def test_holds_compares_only_what_the_manifest_sets(
     desired: dict[str, Any], live: dict[str, Any], expected: bool
 ) -> None:
     assert holds(desired, live) is expected
+
+
+def _table_cells(name: str, stored: dict[str, Any] | None) -> dict[str, Any]:
+    """The cells the API server puts in a table row for an Application whose status is
+    `stored` (the CRD's JSONPaths, checked in test_application_model.py; the real server
+    in tests/integration/test_app_list.py)."""
+    status = stored or {}
+    empty = [c for c in status.get("conditions", []) if c["type"] == CONDITION_EMPTY_RENDER]
+    return {
+        "Name": name,
+        COLUMN_SYNC: (status.get("sync") or {}).get("status"),
+        COLUMN_HEALTH: (status.get("health") or {}).get("status"),
+        COLUMN_REVISION: (status.get("sync") or {}).get("revision"),
+        "Age": "5m",
+        COLUMN_MESSAGE: status.get("message"),
+        COLUMN_OUT_OF_SYNC_SINCE: status.get("outOfSyncSince"),
+        COLUMN_EMPTY_RENDER: empty[0]["status"] if empty else None,
+    }
+
+
+def _condition(kind: str, text: str) -> dict[str, str]:
+    return {"type": kind, "status": "True", "reason": kind, "message": text}
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        (
+            {"sync": {"status": "Synced", "revision": "b" * 40}, "health": {"status": "Healthy"}},
+            "",
+        ),
+        (
+            {
+                "sync": {"status": "OutOfSync", "revision": "a" * 40},
+                "health": {"status": "Degraded", "message": "rollout   stuck\non web"},
+                "outOfSyncSince": "2026-12-03T10:00:00Z",
+                "conditions": [_condition("SyncError", "apply failed: " + "x" * 2000)],
+            },
+            "apply failed: " + "x" * 1009 + "…",  # whole, up to the stored width
+        ),
+        (
+            {
+                "sync": {"status": "Synced", "revision": "c" * 40},
+                "health": {"status": "Healthy"},
+                "conditions": [_condition(CONDITION_EMPTY_RENDER, "the path rendered nothing")],
+            },
+            "the path rendered nothing",
+        ),
+    ],
+    ids=["healthy", "failing", "empty-render"],
+)
+def test_a_table_row_says_what_the_whole_application_says(
+    status: dict[str, Any], message: str
+) -> None:
+    app = Application.from_dict(
+        {**_app_item("web", 0), "status": stored_status(ApplicationStatus.from_dict(status))}
+    )
+    assert app.status is not None
+    cells = _table_cells("web", stored_status(app.status))
+    row = list_line_from_cells(app.namespace, "web", cells)
+    assert row == list_line(app)
+    # The cases differ in what a person sees, so the table is shown to carry each trait.
+    assert row is not None and row.message == message
+    conditions = status.get("conditions", [])
+    assert row.empty_render == any(c["type"] == CONDITION_EMPTY_RENDER for c in conditions)
+    assert row.out_of_sync_since == status.get("outOfSyncSince")
+
+
+def test_a_table_row_without_what_a_line_needs_sends_the_reader_to_the_objects() -> None:
+    written = stored_status(ApplicationStatus.from_dict({"sync": {"status": "Synced"}}))
+    assert list_line_from_cells("ns", "a", _table_cells("a", written)) is not None
+    # No status yet: only the spec can tell whether the app is valid.
+    assert list_line_from_cells("ns", "a", _table_cells("a", None)) is None
+    # A status written without status.message (a tether before it existed).
+    older = {k: v for k, v in written.items() if k != "message"}
+    assert list_line_from_cells("ns", "a", _table_cells("a", older)) is None
+    # A CRD in the cluster without the Message column.
+    cells = {k: v for k, v in _table_cells("a", written).items() if k != COLUMN_MESSAGE}
+    assert list_line_from_cells("ns", "a", cells) is None
+
+
+def test_a_table_cell_outside_the_crds_enum_reads_unknown() -> None:
+    written = stored_status(ApplicationStatus.from_dict({"sync": {"status": "Synced"}}))
+    cells = {**_table_cells("a", written), COLUMN_SYNC: "\x1b[31mOwned", COLUMN_HEALTH: 3}
+    line = list_line_from_cells("ns", "a", cells)
+    assert line is not None and (line.sync, line.health) == ("Unknown", "Unknown")
+    line = list_line_from_cells("ns", "a", _table_cells("a", written))
+    assert line is not None and (line.sync, line.health) == ("Synced", "Unknown")

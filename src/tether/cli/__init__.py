@@ -8,7 +8,6 @@ through the engine. click and rich are used here and nowhere else.
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 from typing import Any, TextIO
@@ -20,41 +19,30 @@ from tether.errors import EXIT_CONDITION, TetherError
 from tether.model.urls import scrub_userinfo
 
 from .context import CliContext
+from .lazy import LazyGroup
 from .output import FORMATS
 
-# Each command's module, imported only when the command runs: `tether app list` need
-# not load the controller, the web server and their libraries (a third of the start-up
-# time of a short command). Extra modules register subcommands on their group.
-_COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "cluster": ("cluster", "cluster_group", ()),
-    "app": ("app", "app_group", ("app_create", "app_settings")),
-    "revert": ("revert", "revert_command", ()),
-    "dr": ("dr", "dr_group", ()),
-    "drift": ("drift", "drift_command", ()),
-    "alerts": ("alerts", "alerts_command", ()),
-    "controller": ("controller", "controller_command", ()),
-    "dashboard": ("dashboard", "dashboard_command", ()),
-    "install": ("install", "install_command", ()),
-    "import": ("importing", "import_command", ()),
-    "notify": ("notify", "notify_group", ()),
+# Each command's module (imported only when the command runs: cli/lazy.py).
+_COMMANDS = {
+    "cluster": ("cluster", "cluster_group"),
+    "app": ("app_group", "app_group"),
+    "revert": ("revert", "revert_command"),
+    "dr": ("dr", "dr_group"),
+    "drift": ("drift", "drift_command"),
+    "alerts": ("alerts", "alerts_command"),
+    "controller": ("controller", "controller_command"),
+    "dashboard": ("dashboard", "dashboard_command"),
+    "install": ("install", "install_command"),
+    "import": ("importing", "import_command"),
+    "notify": ("notify", "notify_group"),
 }
 
 
-class _LazyGroup(click.Group):
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(_COMMANDS)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self.commands and cmd_name in _COMMANDS:
-            module_name, attribute, extras = _COMMANDS[cmd_name]
-            module = importlib.import_module(f"{__name__}.{module_name}")
-            for extra in extras:
-                importlib.import_module(f"{__name__}.{extra}")
-            self.add_command(getattr(module, attribute), cmd_name)
-        return self.commands.get(cmd_name)
-
-
-@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup,
+    commands_at=_COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(__version__, prog_name="tether")
 @click.option("--kubeconfig", envvar="KUBECONFIG", help="Path to the kubeconfig file.")
 @click.option("--context", "kube_context", help="The kubeconfig context to use.")

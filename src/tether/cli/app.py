@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 from pathlib import Path
-from typing import Any
 
 import click
 
-from tether.core.fleet import MESSAGE_WIDTH, status_message
-from tether.engine.apps import InvalidApplication, delete_app, get_app, list_apps
+from tether.engine.apps import delete_app, get_app, list_apps
 from tether.engine.compare import Comparison
 from tether.engine.compare import refresh as refresh_app  # `refresh` is a flag here
 from tether.engine.events import last_notification
@@ -20,119 +17,24 @@ from tether.engine.sync import SyncRequest, SyncResult, delete_cascade, describe
 from tether.engine.wait import wait_for_apps
 from tether.errors import ConditionNotMet, InputError
 from tether.model.application import (
-    CONDITION_EMPTY_RENDER,
     Application,
     ApplicationStatus,
 )
 
-from .context import CliContext, initiator, open_engine, output_option, pass_cli
+from .context import CliContext, initiator, output_option, pass_cli
 from .diff_view import diff_json, print_diff
+from .engines import open_engine
 from .output import emit_data, emit_table, message
 from .progress import SyncProgress
 
-
-@click.group("app")
-def app_group() -> None:
-    """Applications: what to deploy from Git, where, and how."""
-
-
-# -- list / get --------------------------------------------------------------------------
-
-
-def _age(since: str | None) -> str:
-    if not since:
-        return ""
-    try:
-        then = dt.datetime.fromisoformat(since.replace("Z", "+00:00"))
-    except ValueError:
-        return since
-    seconds = int((dt.datetime.now(dt.UTC) - then).total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{max(seconds, 0)}s"
+# -- get --------------------------------------------------------------------------
 
 
 def _status(app: Application) -> ApplicationStatus:
     return app.status or ApplicationStatus()
 
 
-def _sync_warning(status: ApplicationStatus) -> str:
-    """A mark after SYNC for a warning people must see in the list (details: app get)."""
-    if any(c.type == CONDITION_EMPTY_RENDER for c in status.conditions):
-        return " (empty)"
-    return ""
-
-
-def _row(app: Application, wide: bool) -> list[Any]:
-    status = _status(app)
-    revision = (status.sync.revision or "")[:8]
-    row: list[Any] = [
-        app.name,
-        status.sync.status.value + _sync_warning(status),
-        status.health.status.value,
-        revision,
-        _age(status.out_of_sync_since),
-    ]
-    if wide:
-        row += [
-            app.namespace,
-            app.spec.source.repo_url,
-            app.spec.source.path,
-            app.spec.destination.namespace or "",
-            "on" if app.auto_sync_enabled else "off",
-            "yes" if app.spec.suspend else "no",
-        ]
-    return [*row, status_message(status, 160 if wide else MESSAGE_WIDTH)]
-
-
-def _invalid_row(bad: InvalidApplication, wide: bool) -> list[Any]:
-    row: list[Any] = [bad.name, "Unknown", "Unknown", "", ""]
-    if wide:
-        row += [bad.namespace, "", "", "", "", ""]
-    width = 160 if wide else MESSAGE_WIDTH
-    text = f"invalid spec: {bad.problem}"
-    return [*row, text if len(text) <= width else text[: width - 1] + "…"]
-
-
-HEADERS = ["NAME", "SYNC", "HEALTH", "REVISION", "OUT-OF-SYNC"]
-WIDE_HEADERS = [*HEADERS, "NAMESPACE", "REPO", "PATH", "DEST", "AUTOSYNC", "SUSPENDED"]
-
-
-@app_group.command("list")
-@click.option("-l", "--selector", help="Label selector, e.g. team=payments.")
-@click.option("-A", "--all-namespaces", is_flag=True, help="Applications in every namespace.")
-@output_option
-@pass_cli
-def app_list(cli: CliContext, selector: str | None, all_namespaces: bool, fmt: str | None) -> None:
-    """List applications with their sync and health status."""
-    fmt = cli.fmt(fmt)
-
-    invalid: list[InvalidApplication] = []
-
-    async def run() -> list[Application]:
-        kube = cli.kube()
-        try:
-            namespace = None if all_namespaces else cli.app_namespace
-            summary = fmt not in ("json", "yaml")  # those show every field
-            return await list_apps(kube, namespace, selector, invalid=invalid, summary=summary)
-        finally:
-            kube.close()
-
-    apps = asyncio.run(run())
-    if fmt in ("json", "yaml"):
-        emit_data([a.to_dict() for a in apps], fmt)
-    elif fmt == "name":
-        click.echo("\n".join(f"application/{a.name}" for a in apps))
-    else:
-        wide = fmt == "wide"
-        rows = [_row(a, wide) for a in apps] + [_invalid_row(b, wide) for b in invalid]
-        emit_table([*(WIDE_HEADERS if wide else HEADERS), "MESSAGE"], rows)
-    for bad in invalid:
-        message(f"warning: Application {bad.namespace}/{bad.name} is invalid: {bad.problem}")
-
-
-@app_group.command("get")
+@click.command("get")
 @click.argument("name")
 @click.option("--refresh", is_flag=True, help="Compare with Git now and update the status.")
 @output_option
@@ -218,7 +120,7 @@ def _print_app(app: Application, notified: str | None = None) -> None:
 # -- delete ----------------------------------------------------------------------------------
 
 
-@app_group.command("delete")
+@click.command("delete")
 @click.argument("name")
 @click.option("--cascade", is_flag=True, help="Also delete every object the app manages.")
 @pass_cli
@@ -240,7 +142,7 @@ def app_delete(cli: CliContext, name: str, cascade: bool) -> None:
 # -- diff --------------------------------------------------------------------------------------
 
 
-@app_group.command("diff")
+@click.command("diff")
 @click.argument("name")
 @click.option(
     "--local",
@@ -297,7 +199,7 @@ def app_diff(
 # -- sync / wait -------------------------------------------------------------------------------
 
 
-@app_group.command("sync")
+@click.command("sync")
 @click.argument("name")
 @click.option("--prune", is_flag=True, help="Delete tracked objects no longer in Git.")
 @click.option("--confirm-prune", is_flag=True, help="Allow deleting more than half the app.")
@@ -355,7 +257,7 @@ def app_sync(
     message(f"{name}: {result.phase.value}: {result.message}")
 
 
-@app_group.command("wait")
+@click.command("wait")
 @click.argument("names", nargs=-1)
 @click.option("-l", "--selector", help="Wait for the apps matching a label selector.")
 @click.option("--all", "all_apps", is_flag=True, help="Wait for every app in the namespace.")
@@ -402,7 +304,7 @@ def app_wait(
     message("ready")
 
 
-@app_group.command("rollback")
+@click.command("rollback")
 @click.argument("name")
 @click.argument("history_id", type=int, required=False)
 @click.option("--disable-auto-sync", is_flag=True, help="Turn auto-sync off (required if on).")

@@ -15,7 +15,6 @@ from tether.errors import InputError
 from tether.model.application import API_VERSION, KIND, Application
 from tether.render import load_untrusted_yaml
 
-from .app import app_group
 from .context import CliContext, output_option, pass_cli
 from .output import emit_data, message
 
@@ -146,7 +145,7 @@ def _read(file: str) -> str:
         raise InputError(f"app create -f {file}: not UTF-8 text") from None
 
 
-@app_group.command("create")
+@click.command("create")
 @click.option("-f", "--file", "file", help="Application manifest(s) (YAML; - for stdin).")
 @click.option("--name")
 @click.option("--repo", help="Git repository URL (file://, https://, ssh://).")

@@ -21,7 +21,6 @@ from tether.kube import KubeClient
 from tether.model.application import Application, HistoryEntry
 from tether.render import load_untrusted_yaml
 
-from .app import app_group
 from .context import CliContext, output_option, pass_cli
 from .output import emit_data, emit_table, message
 
@@ -49,7 +48,7 @@ def _run(cli: CliContext, work: Callable[[KubeClient], Awaitable[T]]) -> T:
 # -- set ---------------------------------------------------------------------------------
 
 
-@app_group.command("set")
+@click.command("set")
 @click.argument("name")
 @click.option(
     "--sync-policy",
@@ -154,7 +153,7 @@ def _set_suspend(cli: CliContext, name: str, suspend: bool) -> Application:
     return _run(cli, lambda kube: set_suspend(kube, cli.app_namespace, name, suspend))
 
 
-@app_group.command("suspend")
+@click.command("suspend")
 @click.argument("name")
 @pass_cli
 def app_suspend(cli: CliContext, name: str) -> None:
@@ -163,7 +162,7 @@ def app_suspend(cli: CliContext, name: str) -> None:
     message(f"application {app.namespace}/{app.name} suspended")
 
 
-@app_group.command("resume")
+@click.command("resume")
 @click.argument("name")
 @pass_cli
 def app_resume(cli: CliContext, name: str) -> None:
@@ -188,7 +187,7 @@ def _history_row(entry: HistoryEntry, wide: bool) -> list[Any]:
     return row
 
 
-@app_group.command("history")
+@click.command("history")
 @click.argument("name")
 @output_option
 @pass_cli
@@ -211,7 +210,7 @@ def app_history_command(cli: CliContext, name: str, fmt: str | None) -> None:
 # -- reconcile ---------------------------------------------------------------------------
 
 
-@app_group.command("reconcile")
+@click.command("reconcile")
 @click.argument("name")
 @click.option("--with-source", is_flag=True, help="Fetch the Git repository first.")
 @click.option(

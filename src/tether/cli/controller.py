@@ -31,7 +31,8 @@ from tether.render import RenderLimits
 from tether.sandbox import EvaluationLimits
 from tether.server.http import parse_address
 
-from .context import CliContext, open_engine, pass_cli
+from .context import CliContext, pass_cli
+from .engines import open_engine
 
 WEBHOOK_SECRET_ENV = "TETHER_WEBHOOK_SECRET"
 

@@ -16,7 +16,8 @@ from tether.engine.watched_apps import WatchedApplications
 from tether.server.dashboard import dashboard_app
 from tether.server.http import bind_listener, parse_address, serve
 
-from .context import CliContext, initiator, open_engine, pass_cli
+from .context import CliContext, initiator, pass_cli
+from .engines import open_engine
 from .output import message
 
 DEFAULT_ADDR = "127.0.0.1:8090"

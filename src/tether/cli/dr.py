@@ -15,7 +15,8 @@ from tether.errors import ConditionNotMet, InputError, TetherError
 from tether.git import credentials_from_env
 from tether.model.urls import display_url, is_repository_url
 
-from .context import CliContext, git_repos, open_engine, output_option, pass_cli
+from .context import CliContext, output_option, pass_cli
+from .engines import git_repos, open_engine
 from .output import emit_data, emit_table, message
 
 

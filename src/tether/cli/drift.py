@@ -10,7 +10,8 @@ from tether.core.drift_suggestions import suggestion_yaml
 from tether.engine.apps import get_app, list_apps
 from tether.engine.drift import DriftReport, explain_drift
 
-from .context import CliContext, open_engine, output_option, pass_cli
+from .context import CliContext, output_option, pass_cli
+from .engines import open_engine
 from .output import emit_data, emit_table, message
 
 

@@ -13,7 +13,8 @@ from tether.errors import InputError
 from tether.git import credentials_from_env
 from tether.model.names import MODE_DETECT_ONLY
 
-from .context import CliContext, git_repos, pass_cli
+from .context import CliContext, pass_cli
+from .engines import git_repos
 from .output import emit_data, message
 
 

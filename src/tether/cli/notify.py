@@ -11,7 +11,8 @@ from tether.core.metrics import ControllerCounters
 from tether.engine.notifier import Notifier
 from tether.errors import ConditionNotMet, UnreachableError
 
-from .context import CliContext, open_engine, pass_cli
+from .context import CliContext, pass_cli
+from .engines import open_engine
 from .output import message
 
 

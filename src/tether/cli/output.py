@@ -48,6 +48,11 @@ def _cell(value: Any) -> str:
     return " ".join(text.splitlines()) if "\n" in text else text
 
 
+def _width(text: str) -> int:
+    """Display width: wide characters take two cells (ASCII, the usual case, one each)."""
+    return len(text) if text.isascii() else cell_len(text)
+
+
 def emit_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """Columns aligned on display width, two spaces apart, like kubectl's tables.
 
@@ -59,11 +64,13 @@ def emit_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     cells = [list(headers)] + [[_cell(v) for v in row][:count] for row in rows]
     for row in cells:
         row.extend([""] * (count - len(row)))
-    widths = [max(cell_len(row[i]) for row in cells) for i in range(count)]
+    lengths = [[_width(cell) for cell in row] for row in cells]
+    widths = [max(row[i] for row in lengths) for i in range(count)]
     lines = []
-    for row in cells:
+    for row, row_lengths in zip(cells, lengths, strict=True):
         padded = [
-            cell + " " * (width - cell_len(cell)) for cell, width in zip(row, widths, strict=True)
+            cell + " " * (width - length)
+            for cell, length, width in zip(row, row_lengths, widths, strict=True)
         ]
         lines.append("  ".join(padded).rstrip())
     if sys.stdout.isatty():

@@ -11,7 +11,8 @@ from tether.engine.revert import RevertReport, RevertSelection, identity_from_en
 from tether.engine.wait import wait_for_apps
 from tether.errors import ConditionNotMet
 
-from .context import CliContext, initiator, open_engine, output_option, pass_cli
+from .context import CliContext, initiator, output_option, pass_cli
+from .engines import open_engine
 from .output import emit_data, message
 
 

@@ -10,12 +10,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from tether.model.application import (
+    CONDITION_EMPTY_RENDER,
     CONDITION_HISTORY_REWRITTEN,
     KIND,
     Application,
     ApplicationStatus,
+    HealthStatusCode,
     ResourceStatus,
     SyncStatusCode,
+)
+from tether.model.names import (
+    COLUMN_EMPTY_RENDER,
+    COLUMN_HEALTH,
+    COLUMN_MESSAGE,
+    COLUMN_OUT_OF_SYNC_SINCE,
+    COLUMN_REVISION,
+    COLUMN_SYNC,
 )
 from tether.model.urls import scrub_userinfo
 
@@ -36,6 +46,12 @@ MESSAGE_ORDER = (
     "WaitingForDependencies",
 )
 MESSAGE_WIDTH = 70
+# status.message keeps the line whole (kubectl shows it as it is); readers clip it.
+STORED_MESSAGE_WIDTH = 1024
+
+
+def clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def status_message(status: ApplicationStatus, width: int = MESSAGE_WIDTH) -> str:
@@ -44,8 +60,67 @@ def status_message(status: ApplicationStatus, width: int = MESSAGE_WIDTH) -> str
     text = next((found[t] for t in MESSAGE_ORDER if found.get(t)), "")
     if not text and status.health.status.value not in ("Healthy", "Unknown"):
         text = status.health.message or ""
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return clip(" ".join(text.split()), width)
+
+
+@dataclass(frozen=True)
+class ListLine:
+    """An Application as one line of `tether app list`, read either from the whole
+    object or from the server's table of the CRD's printer columns (the same fields:
+    status.message is `status_message` as the status writer stored it)."""
+
+    namespace: str
+    name: str
+    sync: str
+    health: str
+    revision: str  # whole
+    out_of_sync_since: str | None
+    message: str  # whole: the reader clips it to its width
+    empty_render: bool  # the render was empty (SYNC shows it)
+
+
+def list_line(app: Application) -> ListLine:
+    status = app.status or ApplicationStatus()
+    return ListLine(
+        namespace=app.namespace,
+        name=app.name,
+        sync=status.sync.status.value,
+        health=status.health.status.value,
+        revision=status.sync.revision or "",
+        out_of_sync_since=status.out_of_sync_since,
+        message=status_message(status, STORED_MESSAGE_WIDTH),
+        empty_render=any(c.type == CONDITION_EMPTY_RENDER for c in status.conditions),
+    )
+
+
+def list_line_from_cells(namespace: str, name: str, cells: Mapping[str, Any]) -> ListLine | None:
+    """The line from a table row (`cells` by column name); None when the row cannot say
+    what the whole object would: no status yet (only the spec can tell whether it is
+    valid, and no controller said so), a status written by a tether that did not store
+    status.message, or a CRD in the cluster without the Message column."""
+    sync, message = cells.get(COLUMN_SYNC), cells.get(COLUMN_MESSAGE)
+    if sync is None or message is None:
+        return None
+    since = cells.get(COLUMN_OUT_OF_SYNC_SINCE)
+    return ListLine(
+        namespace=namespace,
+        name=name,
+        sync=_known(sync, _SYNC_CODES),
+        health=_known(cells.get(COLUMN_HEALTH), _HEALTH_CODES),
+        revision=str(cells.get(COLUMN_REVISION) or ""),
+        out_of_sync_since=str(since) if since else None,
+        message=" ".join(str(message or "").split()),
+        empty_render=cells.get(COLUMN_EMPTY_RENDER) is not None,
+    )
+
+
+_SYNC_CODES = frozenset(code.value for code in SyncStatusCode)
+_HEALTH_CODES = frozenset(code.value for code in HealthStatusCode)
+
+
+def _known(cell: Any, codes: frozenset[str]) -> str:
+    """The cell when it is one of the codes (the CRD's enum), else Unknown."""
+    return cell if isinstance(cell, str) and cell in codes else "Unknown"
 
 
 def drifted(resource: ResourceStatus) -> bool:
@@ -192,12 +267,18 @@ def app_events(
 
 __all__ = [
     "MESSAGE_ORDER",
+    "MESSAGE_WIDTH",
+    "STORED_MESSAGE_WIDTH",
     "AppRow",
     "CommitView",
     "EventRow",
+    "ListLine",
     "app_events",
     "app_row",
     "badges",
+    "clip",
     "drifted",
+    "list_line",
+    "list_line_from_cells",
     "status_message",
 ]

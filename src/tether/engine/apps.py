@@ -17,9 +17,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from tether.core.fleet import (
+    STORED_MESSAGE_WIDTH,
+    ListLine,
+    clip,
+    list_line_from_cells,
+    status_message,
+)
 from tether.core.status import merge_status
 from tether.errors import ClusterError, ConditionNotMet, InputError
 from tether.kube import MERGE_PATCH, KubeClient
+from tether.kube.tables import list_table
 from tether.model.application import (
     API_VERSION,
     CONDITION_INVALID_SPEC,
@@ -173,6 +181,35 @@ async def list_apps(
     return sorted(apps, key=lambda a: (a.namespace, a.name))
 
 
+async def list_app_lines(
+    kube: KubeClient, namespace: str | None, label_selector: str | None = None
+) -> list[ListLine] | None:
+    """The Applications as `app list` shows them, read from the server's table of the
+    CRD's printer columns (~10x faster than whole objects at 5,000 apps); None when the
+    table cannot say what the objects would (an app without a status yet, an older CRD
+    or status writer), and the caller reads the objects. Specs are not read: an app
+    whose spec turned invalid shows the InvalidSpec condition the controller wrote."""
+    try:
+        table = await list_table(
+            kube, API_VERSION, KIND, namespace,
+            label_selector=label_selector, with_metadata=namespace is None,
+        )  # fmt: skip
+    except ClusterError as exc:
+        if exc.status == 404:
+            return []
+        raise
+    lines = []
+    for row in table.rows:
+        name = str(row.cells.get("Name") or row.metadata.get("name") or "")
+        line = list_line_from_cells(
+            str(row.metadata.get("namespace") or namespace), name, row.cells
+        )
+        if line is None:
+            return None
+        lines.append(line)
+    return sorted(lines, key=lambda line: (line.namespace, line.name))
+
+
 def _summary(item: dict[str, Any]) -> dict[str, Any]:
     metadata = {k: v for k, v in (item.get("metadata") or {}).items() if k != "managedFields"}
     trimmed = {**item, "metadata": metadata}
@@ -240,9 +277,16 @@ async def apply_status(
         "apiVersion": API_VERSION,
         "kind": KIND,
         "metadata": metadata,
-        "status": status.to_dict(),
+        "status": stored_status(status),
     }
     return await kube.apply(body, field_manager=FIELD_MANAGER, subresource="status")
+
+
+def stored_status(status: ApplicationStatus) -> dict[str, Any]:
+    """The status as written: with status.message, what `app list` and `kubectl get`
+    show of it, kept with every write so that a list can read it from the server's
+    table (kube/tables.py) rather than every whole object."""
+    return {**status.to_dict(), "message": status_message(status, STORED_MESSAGE_WIDTH)}
 
 
 # --------------------------------------------------------------------- status writer
@@ -358,6 +402,7 @@ async def mark_invalid_spec(
     patch = {
         "status": {
             "sync": {"status": "Unknown"},
+            "message": clip(" ".join(message.split()), STORED_MESSAGE_WIDTH),
             "conditions": [
                 {
                     "type": CONDITION_INVALID_SPEC,

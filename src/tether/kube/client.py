@@ -205,8 +205,10 @@ class KubeClient:
         content_type: str | None = None,
         timeout: float | None = None,
         raw: bool = False,
+        accept: str | None = None,
     ) -> Any:
         """One API request; returns the decoded JSON body (bytes with raw=True).
+        `accept`: another representation than the object itself (a server-side Table).
 
         Raises ClusterError for API errors and UnreachableError when the server does not answer.
         """
@@ -215,7 +217,7 @@ class KubeClient:
             await self._bucket.take()
         async with self._limit:
             return await asyncio.to_thread(
-                self._request_sync, method, path, query, body, content_type, timeout, raw
+                self._request_sync, method, path, query, body, content_type, timeout, raw, accept
             )
 
     def _request_sync(
@@ -227,10 +229,13 @@ class KubeClient:
         content_type: str | None,
         timeout: float | None,
         raw: bool,
+        accept: str | None = None,
     ) -> Any:
         url = self.server + path + (f"?{urlencode(query)}" if query else "")
         payload = orjson.dumps(body) if body is not None else None
         headers = self._headers(method, path, payload, content_type)
+        if accept is not None:
+            headers["Accept"] = accept
         t = timeout or self._timeout
         try:
             resp = self._api.rest_client.pool_manager.request(

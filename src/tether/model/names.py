@@ -12,6 +12,15 @@ DEFAULT_APP_NAMESPACE = "tether-system"
 TRACKING_ANNOTATION = "tether.dev/tracking-id"
 FIELD_MANAGER = "tether"
 
+# The Application CRD's printer columns (crds/application.yaml) that `tether app list`
+# reads from the server's table; a unit test checks the CRD defines each.
+COLUMN_SYNC = "Sync"
+COLUMN_HEALTH = "Health"
+COLUMN_REVISION = "Revision"
+COLUMN_MESSAGE = "Message"
+COLUMN_OUT_OF_SYNC_SINCE = "Out-of-sync-since"
+COLUMN_EMPTY_RENDER = "Empty-render"
+
 DEFAULT_TARGET_REVISION = "HEAD"
 DEFAULT_PATH = "."
 DEFAULT_INTERVAL = "3m"
@@ -79,6 +88,12 @@ __all__ = [
     "APP_LABEL",
     "CHUNKS_ANNOTATION",
     "CHUNK_INDEX_ANNOTATION",
+    "COLUMN_EMPTY_RENDER",
+    "COLUMN_HEALTH",
+    "COLUMN_MESSAGE",
+    "COLUMN_OUT_OF_SYNC_SINCE",
+    "COLUMN_REVISION",
+    "COLUMN_SYNC",
     "DECRYPTION_PROVIDERS",
     "DEFAULT_APP_NAMESPACE",
     "DEFAULT_BACKOFF_DURATION",
