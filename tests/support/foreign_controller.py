@@ -17,8 +17,10 @@ import argparse
 import json
 import os
 import select
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -123,13 +125,21 @@ class ForeignController:
             *(["--once"] if once else []),
         ]
         self.proc: subprocess.Popen[str] | None = None
+        # The kubernetes client's loader writes the kubeconfig's client key and certs to
+        # temp files, removed by an atexit handler that a terminated process never runs:
+        # they go into a directory of this object's own, removed by stop().
+        self.temp_dir = tempfile.mkdtemp(prefix="foreign-controller-")
 
     def start(self) -> ForeignController:
         pythonpath = (str(ROOT), os.environ.get("PYTHONPATH", ""))
         self.proc = subprocess.Popen(
             self.argv,
             cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in pythonpath if p)},
+            env={
+                **os.environ,
+                "PYTHONPATH": os.pathsep.join(p for p in pythonpath if p),
+                "TMPDIR": self.temp_dir,
+            },
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -149,6 +159,7 @@ class ForeignController:
 
     def stop(self) -> None:
         if self.proc is None:
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
             return
         if self.proc.poll() is None:
             self.proc.terminate()
@@ -160,6 +171,7 @@ class ForeignController:
         for stream in (self.proc.stdout, self.proc.stderr):
             if stream is not None:
                 stream.close()
+        shutil.rmtree(self.temp_dir, ignore_errors=True)
 
     def __enter__(self) -> ForeignController:
         return self.start()
