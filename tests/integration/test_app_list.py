@@ -122,3 +122,25 @@ async def test_without_what_the_table_needs_the_list_reads_the_objects(
     assert "invalid spec" in rows["bad"] and "path" in rows["bad"]
     assert "Synced (empty)" in rows["empty"]  # the others still listed in full
     assert "Application " + namespace + "/bad is invalid" in listed.stderr
+
+
+async def test_escape_sequences_in_a_message_never_reach_the_terminal(
+    kube: KubeClient, namespace: str, kubeconfig: str
+) -> None:
+    """A render error quotes the repository's text; that text may carry escape
+    sequences (set the terminal's title, clear the screen, reverse the line)."""
+    hostile = "render failed: \x1b]0;owned\x07 \x1b[2J\x1b[31mfake OK\x1b[0m \u202eevil"
+    status = {
+        "sync": {"status": "Unknown"},
+        "health": {"status": "Unknown"},
+        "conditions": [_condition("ComparisonError", hostile)],
+    }
+    app = await create_app(kube, application("web", namespace, REPO, "apps/web"))
+    await apply_status(kube, app, ApplicationStatus.from_dict(status), None)
+    for command in (("app", "list"), ("app", "list", "-o", "wide"), ("app", "get", "web")):
+        shown = tether(kubeconfig, "-n", namespace, *command)
+        assert shown.returncode == 0, shown.stderr
+        assert "render failed:" in shown.stdout
+        for control in ("\x1b", "\x07", "\u202e"):
+            assert control not in shown.stdout + shown.stderr, (command, control)
+        assert "\\x1b]0;owned\\x07" in shown.stdout  # shown escaped, not dropped

@@ -15,7 +15,7 @@ from rich.cells import cell_len
 
 from tests.support.apps import application
 from tests.support.manifests import configmap
-from tether.cli.output import emit_table
+from tether.cli.output import emit_table, terminal_safe
 from tether.controller.dependencies import DependencyIndex
 from tether.core.fleet import list_line, list_line_from_cells, status_message
 from tether.core.metrics import ClusterSample, ControllerCounters, snapshot
@@ -460,3 +460,14 @@ def test_a_table_cell_outside_the_crds_enum_reads_unknown() -> None:
     assert line is not None and (line.sync, line.health) == ("Unknown", "Unknown")
     line = list_line_from_cells("ns", "a", _table_cells("a", written))
     assert line is not None and (line.sync, line.health) == ("Synced", "Unknown")
+
+
+def test_terminal_safe_escapes_control_characters_and_keeps_the_rest() -> None:
+    assert terminal_safe("日本 ok\tline\nnext") == "日本 ok\tline\nnext"
+    assert terminal_safe("a\x1b[2Jb\x07c\u202ed\x9b") == "a\\x1b[2Jb\\x07c\\u202ed\\x9b"
+
+
+def test_a_table_cell_shows_escape_sequences_escaped(capsys: pytest.CaptureFixture[str]) -> None:
+    emit_table(["NAME", "MESSAGE"], [["web", "\x1b]0;owned\x07 failed"]])
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\\x1b]0;owned\\x07 failed" in out

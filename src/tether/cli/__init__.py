@@ -20,7 +20,7 @@ from tether.model.urls import scrub_userinfo
 
 from .context import CliContext
 from .lazy import LazyGroup
-from .output import FORMATS
+from .output import FORMATS, terminal_safe
 
 # Each command's module (imported only when the command runs: cli/lazy.py).
 _COMMANDS = {
@@ -95,9 +95,9 @@ def main() -> None:
     try:
         cli.main(standalone_mode=False)
     except TetherError as exc:
-        click.echo(scrub_userinfo(f"error: {exc.message}"), err=True)
+        click.echo(terminal_safe(scrub_userinfo(f"error: {exc.message}")), err=True)
         if exc.hint:
-            click.echo(scrub_userinfo(f"hint: {exc.hint}"), err=True)
+            click.echo(terminal_safe(scrub_userinfo(f"hint: {exc.hint}")), err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)

@@ -24,7 +24,7 @@ from tether.model.application import (
 from .context import CliContext, initiator, output_option, pass_cli
 from .diff_view import diff_json, print_diff
 from .engines import open_engine
-from .output import emit_data, emit_table, message
+from .output import echo, emit_data, emit_table, message
 from .progress import SyncProgress
 
 # -- get --------------------------------------------------------------------------
@@ -83,7 +83,7 @@ def _print_app(app: Application, notified: str | None = None) -> None:
         f"Compared at:   {status.sync.compared_at or '-'}",
         f"Notified:      {notified or '-'}",
     ]
-    click.echo("\n".join(lines))
+    echo("\n".join(lines))
     if status.conditions:
         click.echo("\nCONDITIONS")
         emit_table(
@@ -253,7 +253,7 @@ def app_sync(
             fmt,
         )
     elif dry_run and result.plan is not None:
-        click.echo("\n".join(describe_plan(result.plan)))
+        echo("\n".join(describe_plan(result.plan)))
     message(f"{name}: {result.phase.value}: {result.message}")
 
 

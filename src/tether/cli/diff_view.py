@@ -12,6 +12,8 @@ from tether.core.diff import AppDiff, ObjectDiff, Verdict, unified_diff
 from tether.core.drift_findings import DriftCause
 from tether.engine.compare import Comparison
 
+from .output import echo, terminal_safe
+
 
 def diff_json(result: Comparison, diff: AppDiff) -> dict[str, Any]:
     return {
@@ -61,15 +63,16 @@ def _writers(result: Comparison, obj: ObjectDiff) -> dict[str, str]:
 def print_diff(result: Comparison, diff: AppDiff) -> None:
     color = sys.stdout.isatty()
     for obj in diff.out_of_sync:
-        header = f"===== {obj.key} ({obj.verdict.value}) ====="
+        header = terminal_safe(f"===== {obj.key} ({obj.verdict.value}) =====")
         click.echo(click.style(header, bold=True) if color else header)
         if obj.verdict is Verdict.OUT_OF_SYNC and obj.paths:
             writers = _writers(result, obj)
-            click.echo(
+            echo(
                 "changed: "
                 + ", ".join(f"{p} ({writers[p]})" if p in writers else p for p in obj.paths)
             )
-        for line in unified_diff(obj).splitlines():
+        # Escaped first: a manifest's value is the repository's, the colour is ours.
+        for line in map(terminal_safe, unified_diff(obj).splitlines()):
             click.echo(_colored(line) if color else line)
     edited = [(obj, _manual_edits(result, obj)) for obj in diff.objects if obj.manual_edits]
     if edited:
@@ -87,7 +90,7 @@ def print_diff(result: Comparison, diff: AppDiff) -> None:
         for obj, edits in edited:
             for edit in edits:
                 by = ", ".join(str(v) for v in (edit["writer"], edit["time"]) if v)
-                click.echo(f"{obj.key}: {edit['path']}" + (f" ({by})" if by else ""))
+                echo(f"{obj.key}: {edit['path']}" + (f" ({by})" if by else ""))
 
 
 def _colored(line: str) -> str:

@@ -17,7 +17,7 @@ from tether.model.urls import display_url, is_repository_url
 
 from .context import CliContext, output_option, pass_cli
 from .engines import git_repos, open_engine
-from .output import emit_data, emit_table, message
+from .output import echo, emit_data, emit_table, message
 
 
 @click.group("dr")
@@ -169,7 +169,7 @@ def dr_check(cli: CliContext, source: str, revision: str) -> None:
     for note in scan.notes():
         message(note)
     for finding in scan.findings:
-        click.echo(str(finding))
+        echo(str(finding))
     if scan.findings:
         raise ConditionNotMet(f"{len(scan.findings)} recovery hazard(s) in {shown}")
     message(f"{shown}: no recovery hazards found")

@@ -12,7 +12,7 @@ from tether.engine.drift import DriftReport, explain_drift
 
 from .context import CliContext, output_option, pass_cli
 from .engines import open_engine
-from .output import emit_data, emit_table, message
+from .output import echo, emit_data, emit_table, message
 
 
 @click.command("drift")
@@ -68,7 +68,7 @@ def drift_command(cli: CliContext, app: str | None, explain: bool, fmt: str | No
                 evidence += [f"  {line}" for line in f.evidence]
     emit_table(["OBJECT", "PATH", "CAUSE", "WRITER", "WHEN"], rows)
     if evidence:
-        click.echo("\n".join(evidence))
+        echo("\n".join(evidence))
     suggestions = suggestion_yaml([f for r in reports for f in r.findings])
     if suggestions:
         message("\nto accept the intentional drift, add to the Application spec:\n" + suggestions)

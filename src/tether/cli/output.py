@@ -19,6 +19,17 @@ FORMATS = ("table", "wide", "json", "yaml", "name")
 stderr = Console(stderr=True, highlight=False)
 
 
+def terminal_safe(text: str) -> str:
+    """Text from outside (a repository's manifests and render errors, a server's or
+    another writer's message) as a terminal may show it: every control character but
+    newline and tab shown escaped, so that no escape sequence it carries reaches the
+    terminal (a changed title, a cleared screen, a hidden or spoofed line, a hyperlink).
+    tether's own colours are added after this, never to the text inside."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c in "\n\t" else repr(c)[1:-1] for c in text)
+
+
 def scrubbed(data: Any) -> Any:
     """`data` with the credentials of every URL in every string masked (a repoURL may
     carry `user:token@`): nothing tether prints may show them."""
@@ -45,7 +56,8 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     text = scrub_userinfo(str(value))
-    return " ".join(text.splitlines()) if "\n" in text else text
+    text = " ".join(text.splitlines()) if "\n" in text else text
+    return terminal_safe(text)
 
 
 def _width(text: str) -> int:
@@ -80,4 +92,9 @@ def emit_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
 
 def message(text: str) -> None:
     """A note for people: stderr, so that stdout stays data."""
-    click.echo(scrub_userinfo(text), err=True)
+    click.echo(terminal_safe(scrub_userinfo(text)), err=True)
+
+
+def echo(text: str) -> None:
+    """Lines for people on stdout (a description, evidence, a finding), made safe."""
+    click.echo(terminal_safe(text))

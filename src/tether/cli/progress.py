@@ -8,6 +8,8 @@ from types import TracebackType
 from rich.console import Console
 from rich.status import Status
 
+from .output import terminal_safe
+
 
 class SyncProgress:
     def __init__(self, console: Console | None = None) -> None:
@@ -26,7 +28,9 @@ class SyncProgress:
             style = "green"
         elif "failed" in text or "Degraded" in text:
             style = "red"
-        self.console.print(text, style=style, soft_wrap=True, markup=False, highlight=False)
+        self.console.print(
+            terminal_safe(text), style=style, soft_wrap=True, markup=False, highlight=False
+        )
         if self._status is not None:
             waiting = "waiting for health" if ": applied" in text else "working"
             self._status.update(f"syncing: {waiting} ({text.split(':', 1)[0]})")
