@@ -23,7 +23,14 @@ from tether.engine.drift import explain_drift
 from tether.engine.sync import SyncRequest, sync_app
 from tether.errors import UnreachableError
 from tether.kube import KubeClient
-from tether.model.application import API_GROUP, API_VERSION, KIND, Application, OperationPhase
+from tether.model.application import (
+    API_GROUP,
+    API_VERSION,
+    KIND,
+    Application,
+    OperationPhase,
+    SyncStatusCode,
+)
 from tether.model.keys import ResourceKey
 
 
@@ -78,10 +85,23 @@ async def test_an_auto_sync_reconcile_reads_the_app_at_most_twice_and_compares_o
     assert synced.status.operation_state.phase is OperationPhase.SUCCEEDED, synced.status
     assert [e.revision for e in synced.status.history] == [sha]
     assert await kube.get("v1", "ConfigMap", "budget", namespace) is not None
-    assert compared == 1
+    assert compared == 2  # the reconcile's, and the sync's after its applies
     assert reads <= 2, (store.reads, gets[0])
-    # status writes: the reconcile's with the sync's claim, the outcome with the history
+    # status writes: the reconcile's with the sync's claim, the outcome (with the compare
+    # after the sync: Synced) with the history entry
     assert writes == 2, writes
+    assert synced.status.sync.status is SyncStatusCode.SYNCED, synced.status
+
+    # The reconcile queued after the sync finds the status current: nothing to write.
+    async def outcome_cached() -> bool:
+        cached = engine.cache.get(ResourceKey(API_GROUP, KIND, namespace, "budget"))
+        return (cached or {}).get("metadata", {}).get("resourceVersion") == (
+            synced.resource_version
+        )
+
+    await eventually(outcome_cached, what="the outcome in the watch cache")
+    assert not await controller.reconcile((namespace, "budget"))  # no sync started
+    assert store.writes == 2, store.writes
 
 
 async def test_a_sync_that_fails_before_it_starts_does_not_stay_running(

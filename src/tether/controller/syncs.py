@@ -73,7 +73,10 @@ class SyncTasks:
             prune=app.auto_prune,
             initiated_by=f"{CONTROLLER_INITIATOR}/{decision.action.value}",
             fetch=False,
-            refresh_after=False,  # the reconcile queued after the sync compares
+            # The outcome is written with the compare after the sync (Synced, and the
+            # health then), so the reconcile queued after it finds nothing to write
+            # unless the health moved on: one status write per sync fewer.
+            refresh_after=True,
             retry_count=retry_count,
             # Argo CD's operation semantics: done once the last wave is applied; a
             # rollout of minutes must not hold a sync slot (health is in the status).
