@@ -70,6 +70,14 @@ async def test_the_table_lines_say_what_the_whole_objects_say(
     assert everywhere is not None
     assert [line for line in everywhere if line.namespace == namespace] == whole
 
+    # A label selector goes to the server with the table request.
+    await kube.patch(
+        API_VERSION, KIND, "failing", {"metadata": {"labels": {"team": "payments"}}},
+        namespace=namespace, patch_type=MERGE_PATCH, field_manager="test",
+    )  # fmt: skip
+    chosen = await list_app_lines(kube, namespace, "team=payments")
+    assert chosen is not None and [line.name for line in chosen] == ["failing"]
+
     listed = tether(kubeconfig, "-n", namespace, "app", "list")
     assert listed.returncode == 0, listed.stderr
     rows = {line.split()[0]: line for line in listed.stdout.splitlines()[1:]}

@@ -23,7 +23,7 @@ from tether.engine import revert, wait
 from tether.engine.apps import InvalidApplication, list_apps, stored_status
 from tether.engine.operation import SyncInProgress
 from tether.engine.runtime import PredictionCache, holds
-from tether.kube.client import TokenBucket
+from tether.kube.rate import TokenBucket
 from tether.model.application import CONDITION_EMPTY_RENDER, Application, ApplicationStatus
 from tether.model.names import (
     COLUMN_EMPTY_RENDER,

@@ -26,6 +26,7 @@ from tether.model.cluster import ClusterAccess
 from tether.model.keys import split_api_version
 
 from . import credential_files
+from .rate import TokenBucket
 
 APPLY_PATCH = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"
@@ -58,28 +59,6 @@ class ResourceInfo:
             base += f"/namespaces/{namespace}"
         base += f"/{self.plural}"
         return f"{base}/{name}" if name else base
-
-
-class TokenBucket:
-    """A token bucket on the event loop's clock: `take` waits for a token."""
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate = rate
-        self.burst = max(1, burst)
-        self._tokens = float(self.burst)
-        self._at: float | None = None
-
-    async def take(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            now = loop.time()
-            if self._at is not None:
-                self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
-            self._at = now
-            if self._tokens >= 1:
-                self._tokens -= 1
-                return
-            await asyncio.sleep((1 - self._tokens) / self.rate)
 
 
 class KubeClient:
