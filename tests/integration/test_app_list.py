@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.apps import application
+from tests.support.apps import application, condition
 from tests.support.cli import tether
 from tether.core.fleet import list_line
 from tether.engine.apps import apply_status, create_app, get_app, list_app_lines
@@ -23,10 +23,6 @@ pytestmark = pytest.mark.cluster
 REPO = "https://git.example/fleet.git"
 
 
-def _condition(kind: str, text: str) -> dict[str, str]:
-    return {"type": kind, "status": "True", "reason": kind, "message": text}
-
-
 STATUSES: dict[str, dict[str, Any]] = {
     "healthy": {
         "sync": {"status": "Synced", "revision": "b" * 40},
@@ -36,12 +32,12 @@ STATUSES: dict[str, dict[str, Any]] = {
         "sync": {"status": "OutOfSync", "revision": "a" * 40},
         "health": {"status": "Degraded", "message": "rollout stuck"},
         "outOfSyncSince": "2026-12-03T10:00:00Z",
-        "conditions": [_condition("SyncError", "apply failed: quota exceeded " + "x" * 100)],
+        "conditions": [condition("SyncError", "apply failed: quota exceeded " + "x" * 100)],
     },
     "empty": {
         "sync": {"status": "Synced", "revision": "c" * 40},
         "health": {"status": "Healthy"},
-        "conditions": [_condition("EmptyRender", "the path rendered nothing")],
+        "conditions": [condition("EmptyRender", "the path rendered nothing")],
     },
 }
 
@@ -141,7 +137,7 @@ async def test_escape_sequences_in_a_message_never_reach_the_terminal(
     status = {
         "sync": {"status": "Unknown"},
         "health": {"status": "Unknown"},
-        "conditions": [_condition("ComparisonError", hostile)],
+        "conditions": [condition("ComparisonError", hostile)],
     }
     app = await create_app(kube, application("web", namespace, REPO, "apps/web"))
     await apply_status(kube, app, ApplicationStatus.from_dict(status), None)

@@ -21,3 +21,8 @@ def application(name: str, namespace: str, repo: str, path: str, **spec: Any) ->
             "spec": {"source": source, "destination": {"namespace": namespace}, **spec},
         }
     )
+
+
+def condition(kind: str, message: str) -> dict[str, str]:
+    """A True status condition of `kind` as the Application status holds it."""
+    return {"type": kind, "status": "True", "reason": kind, "message": message}

@@ -13,7 +13,7 @@ import pytest
 from prometheus_client import generate_latest
 from rich.cells import cell_len
 
-from tests.support.apps import application
+from tests.support.apps import application, condition
 from tests.support.manifests import configmap
 from tether.cli.output import emit_table, terminal_safe
 from tether.controller.dependencies import DependencyIndex
@@ -392,10 +392,6 @@ def _table_cells(name: str, stored: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def _condition(kind: str, text: str) -> dict[str, str]:
-    return {"type": kind, "status": "True", "reason": kind, "message": text}
-
-
 @pytest.mark.parametrize(
     ("status", "message"),
     [
@@ -408,7 +404,7 @@ def _condition(kind: str, text: str) -> dict[str, str]:
                 "sync": {"status": "OutOfSync", "revision": "a" * 40},
                 "health": {"status": "Degraded", "message": "rollout   stuck\non web"},
                 "outOfSyncSince": "2026-12-03T10:00:00Z",
-                "conditions": [_condition("SyncError", "apply failed: " + "x" * 2000)],
+                "conditions": [condition("SyncError", "apply failed: " + "x" * 2000)],
             },
             "apply failed: " + "x" * 1009 + "…",  # whole, up to the stored width
         ),
@@ -416,7 +412,7 @@ def _condition(kind: str, text: str) -> dict[str, str]:
             {
                 "sync": {"status": "Synced", "revision": "c" * 40},
                 "health": {"status": "Healthy"},
-                "conditions": [_condition(CONDITION_EMPTY_RENDER, "the path rendered nothing")],
+                "conditions": [condition(CONDITION_EMPTY_RENDER, "the path rendered nothing")],
             },
             "the path rendered nothing",
         ),

@@ -1,4 +1,5 @@
-"""`tether app create|list|get|delete|diff`."""
+"""`tether app get|delete|diff|sync|wait|rollback` (list, create and the settings live in
+app_list.py, app_create.py and app_settings.py)."""
 
 from __future__ import annotations
 

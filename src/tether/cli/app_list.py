@@ -83,39 +83,33 @@ def app_list(cli: CliContext, selector: str | None, all_namespaces: bool, fmt: s
     namespace = None if all_namespaces else cli.app_namespace
     invalid: list[InvalidApplication] = []
 
-    async def lines() -> list[ListLine] | None:
+    async def run() -> tuple[list[ListLine] | None, list[Application]]:
         kube = cli.kube()
         try:
-            return await list_app_lines(kube, namespace, selector)
-        finally:
-            kube.close()
-
-    async def objects() -> list[Application]:
-        kube = cli.kube()
-        try:
+            # The table and the names come from the server's table of the CRD's columns;
+            # the rest (and what the table cannot say: list_app_lines) needs the objects.
+            if fmt in ("table", "name"):
+                lines = await list_app_lines(kube, namespace, selector)
+                if lines is not None:
+                    return lines, []
             summary = fmt not in ("json", "yaml")  # those show every field
-            return await list_apps(kube, namespace, selector, invalid=invalid, summary=summary)
+            apps = await list_apps(kube, namespace, selector, invalid=invalid, summary=summary)
+            return None, apps
         finally:
             kube.close()
 
-    # The table and the names come from the server's table of the CRD's columns; the
-    # rest (and a cluster whose CRD or status writer predates it) needs the objects.
-    listed = asyncio.run(lines()) if fmt in ("table", "name") else None
-    if listed is not None:
-        if fmt == "name":
-            click.echo("\n".join(f"application/{line.name}" for line in listed))
-        else:
-            emit_table([*HEADERS, "MESSAGE"], [_row(line) for line in listed])
-        return
-    apps = asyncio.run(objects())
+    lines, apps = asyncio.run(run())
     if fmt in ("json", "yaml"):
         emit_data([a.to_dict() for a in apps], fmt)
-    elif fmt == "name":
-        click.echo("\n".join(f"application/{a.name}" for a in apps))
+    elif fmt == "wide":
+        rows = [wide_row(a) for a in apps] + [_invalid_row(b, True) for b in invalid]
+        emit_table([*WIDE_HEADERS, "MESSAGE"], rows)
     else:
-        wide = fmt == "wide"
-        rows = [wide_row(a) if wide else _row(list_line(a)) for a in apps]
-        rows += [_invalid_row(b, wide) for b in invalid]
-        emit_table([*(WIDE_HEADERS if wide else HEADERS), "MESSAGE"], rows)
+        shown = lines if lines is not None else [list_line(a) for a in apps]
+        if fmt == "name":
+            click.echo("\n".join(f"application/{line.name}" for line in shown))
+        else:
+            rows = [_row(line) for line in shown] + [_invalid_row(b, False) for b in invalid]
+            emit_table([*HEADERS, "MESSAGE"], rows)
     for bad in invalid:
         message(f"warning: Application {bad.namespace}/{bad.name} is invalid: {bad.problem}")
