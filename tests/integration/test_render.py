@@ -130,6 +130,28 @@ async def test_directory_reads_top_level_files_in_sorted_order(
     ]
 
 
+async def test_a_workspace_is_made_only_for_a_render_that_needs_one(
+    tools: RenderTools, repo: Path, private_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A plain directory runs no tool and changes no file: no workspace to make and
+    # remove. A chart runs helm with HOME and TMPDIR in one, removed after the render.
+    made: list[str] = []
+    mkdtemp = tempfile.mkdtemp
+
+    def recording_mkdtemp(*args: Any, **kwargs: Any) -> str:
+        path = mkdtemp(*args, **kwargs)
+        made.append(Path(path).name)
+        return path
+
+    monkeypatch.setattr(tempfile, "mkdtemp", recording_mkdtemp)
+    write(repo, {**DIRECTORY_APP, **CHART})
+    await render(RenderRequest(root=repo, app_name="web", path="app"), tools)
+    assert made == []
+    await render(RenderRequest(root=repo, app_name="web", path="chart"), tools)
+    assert [name.startswith("tether-render-") for name in made] == [True]
+    # (private_tmp asserts that it was removed)
+
+
 async def test_directory_recurse_walks_subdirectories_but_not_hidden_ones(
     tools: RenderTools, repo: Path, private_tmp: Path
 ) -> None:

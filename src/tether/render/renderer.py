@@ -25,8 +25,6 @@ A repository is untrusted input. Rules every path follows:
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -70,10 +68,8 @@ async def _render(request: RenderRequest, tools: RenderTools) -> list[dict[str, 
     root = request.root.resolve()
     app_dir = _app_dir(root, request.path)
     kind = request.kind or detect_render_kind(app_dir)
-    # Created inline, not in a thread: a cancellation could not leave it behind unremoved.
-    workspace = Path(tempfile.mkdtemp(prefix="tether-render-"))  # mode 0700
+    ctx = RenderContext(request, tools, root, app_dir)
     try:
-        ctx = RenderContext(request, tools, root, app_dir, workspace)
         if kind == "directory":
             found = await render_directory(ctx)
         elif kind == "kustomize":
@@ -81,7 +77,7 @@ async def _render(request: RenderRequest, tools: RenderTools) -> list[dict[str, 
         else:
             found = await render_helm(ctx)
     finally:
-        await asyncio.to_thread(shutil.rmtree, workspace, True)
+        await ctx.remove_workspace()
     objects = rendered_objects(found, request.limits.max_objects)
     check_unique(objects)
     check_decrypted(objects, has_key=request.sops_age_key is not None)
