@@ -20,8 +20,8 @@ class RenderContext:
     Helm values). Nothing outside the workspace is written.
 
     The workspace is made on first use: a plain directory of manifests runs no tool and
-    changes no file, and a fleet's renders are mostly that (making and removing three
-    directories per render was ~2 ms of a controller's reconcile)."""
+    changes no file, and a fleet's renders are mostly that (removing the workspace was
+    ~5 % of a 1,000-app controller's profile samples)."""
 
     def __init__(
         self, request: RenderRequest, tools: RenderTools, root: Path, app_dir: Path
