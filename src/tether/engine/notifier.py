@@ -375,7 +375,6 @@ class Notifier:
         self, alert: Alert, kind: str, event: NotificationEvent, delivery: Delivery
     ) -> None:
         result = "success" if delivery.ok else "failed"
-        self.counters.notifications[(kind, result)] += 1
         app = self._apps.get((event.namespace, event.app))
         if delivery.ok and app is not None:
             # What `tether app get` shows as the app's last notification.
@@ -399,6 +398,8 @@ class Notifier:
         raw = {"metadata": {"namespace": alert.namespace, "name": alert.name}}
         reason = "Delivered" if delivery.ok else "DeliveryFailed"
         await self._condition(raw, delivery.ok, reason, message)
+        # Counted last: a count means the delivery's Event and condition are written too.
+        self.counters.notifications[(kind, result)] += 1
 
     async def _condition(self, raw: Mapping[str, Any], ok: bool, reason: str, text: str) -> None:
         """Set the Alert's Delivering condition when it changes (not on every message)."""
