@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import socket
 import urllib.error
+import urllib.parse
 import urllib.request
+from http.client import HTTPConnection
 from pathlib import Path
 
 from tests.support.processes import TetherProcess, http
@@ -80,3 +82,18 @@ class ControllerProcess(TetherProcess):
                 return response.status, response.read().decode()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read().decode()
+
+    def post_webhook_declaring(self, size: int, headers: dict[str, str]) -> int:
+        """Announce a body of `size` bytes and send none of it: the answer must come from
+        the declared length alone. (Sending the body too races the server's early 413:
+        once it has answered and closed, the rest of the upload meets a broken pipe.)"""
+        url = urllib.parse.urlsplit(self.webhook_url)
+        connection = HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=10)
+        try:
+            connection.putrequest("POST", url.path)
+            for name, value in {**headers, "Content-Length": str(size)}.items():
+                connection.putheader(name, value)
+            connection.endheaders()
+            return connection.getresponse().status
+        finally:
+            connection.close()
